@@ -1,0 +1,53 @@
+# Every command of the project goes through here or npm scripts; a fresh clone needs nothing else.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPM_STAMP := node_modules/.deps-stamp
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NPM_STAMP) ## install npm dependencies (Node 24 comes with them)
+
+build: deps ## compile TypeScript to dist/
+	npm run -s build
+
+typecheck: deps ## type-check everything
+	npm run -s typecheck
+
+crds: deps ## regenerate crds/ from the zod schema
+	npm run -s crds
+
+test: test-unit test-e2e ## every test: unit, then e2e against a real control plane
+
+test-unit: deps ## fast tests, no cluster
+	npm run -s typecheck
+	npm run -s test:unit
+
+test-e2e: deps binaries ## e2e tests against a real kube-apiserver + KWOK GPU nodes
+	npm run -s test:e2e
+
+binaries: ## build kube-apiserver, etcd, KCM, scheduler, kubectl, kwok from Go modules (cached outside the repo)
+	bash test/cluster/build-binaries.sh
+	bash test/cluster/tools.sh
+
+cluster-up: deps binaries ## start the local control plane (.cluster/kubeconfig)
+	bash test/cluster/up.sh
+
+cluster-down: ## stop the local control plane
+	bash test/cluster/down.sh
+
+demo: deps binaries ## the main job: control plane, GPU nodes, operator, a DeepSeekDeployment under load
+	bash test/demo/demo.sh
+
+bench-weights: deps ## downloader throughput vs curl, and bytes re-fetched after kills
+	node --disable-warning=ExperimentalWarning bench/weights.ts
+
+bench-reconcile: deps binaries ## operator vs plain client on N DeepSeekDeployments
+	node --disable-warning=ExperimentalWarning bench/reconcile.ts
+
+.PHONY: help deps build typecheck crds test test-unit test-e2e binaries cluster-up cluster-down demo bench-weights bench-reconcile

@@ -1,0 +1,51 @@
+// Entry point of the `deepseek-operator` CLI: one subcommand per module, loaded on demand so
+// `plan` or `weights pull` start without pulling in the controller's dependencies.
+import { CliError } from "./errors.ts";
+
+type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  run: { summary: "run the operator (controllers, leader election, metrics)", load: () => import("./run.ts") },
+  plan: { summary: "plan GPUs, parallelism and KV cache for a DeepSeekDeployment", load: () => import("./plan.ts") },
+  weights: { summary: "weights pull: download and verify model weights", load: () => import("./weights.ts") },
+  simulate: { summary: "run simulators (engine, hub) for tests and the demo", load: () => import("./simulate.ts") },
+  crds: { summary: "print the generated CustomResourceDefinition", load: () => import("./crds.ts") },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: deepseek-operator <command> [flags]\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`deepseek-operator: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const mod = await command.load();
+    return await mod.main(rest);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`deepseek-operator ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) {
+  runCli(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err: unknown) => {
+      process.stderr.write(`deepseek-operator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
