@@ -1,0 +1,68 @@
+import { describe, expect, it } from "@jest/globals";
+import { readFileSync } from "node:fs";
+import { customResourceDefinition, openApiSchema } from "./crd.ts";
+import { walk, type JsonSchema } from "./json-schema.ts";
+import { CRD_PATH, crdYaml, README_PATH, readmeWithReference } from "./generate.ts";
+
+describe("generated files", () => {
+  it("crds/ is up to date with the zod schema (run `make crds`)", () => {
+    expect(readFileSync(CRD_PATH, "utf8")).toBe(crdYaml());
+  });
+  it("the README's API reference is up to date (run `make crds`)", () => {
+    const readme = readFileSync(README_PATH, "utf8");
+    expect(readme).toBe(readmeWithReference(readme));
+  });
+});
+
+describe("structural schema", () => {
+  const nodes = [...walk(openApiSchema())];
+
+  it("gives every field a type and a description", () => {
+    const missing = nodes.filter(([, n]) => !n.type && !n["x-kubernetes-preserve-unknown-fields"]).map(([p]) => p);
+    expect(missing).toEqual([]);
+    const undocumented = nodes.filter(([p, n]) => p !== "" && !n.description && !p.endsWith("[]")).map(([p]) => p);
+    expect(undocumented).toEqual([]);
+  });
+
+  it("uses nothing the apiserver rejects", () => {
+    for (const [path, n] of nodes) {
+      const forbidden = ["$ref", "$schema", "definitions", "$defs", "oneOf", "anyOf", "allOf", "not", "uniqueItems"].filter((k) => k in n);
+      expect({ path, forbidden }).toEqual({ path, forbidden: [] });
+      expect({ path, both: Boolean(n.properties && n.additionalProperties) }).toEqual({ path, both: false });
+      if (typeof n.pattern === "string") expect(() => new RegExp(n.pattern as string)).not.toThrow();
+      if (n.type === "integer") expect(["int32", "int64"]).toContain(n.format);
+    }
+  });
+
+  it("bounds every string and list that a CEL rule reads", () => {
+    const unbounded = nodes
+      .filter(([p]) => p.startsWith("spec"))
+      .filter(([, n]) => (n.type === "string" && n.maxLength === undefined && !n.enum && n.format !== "uri") || (n.type === "array" && n.maxItems === undefined))
+      .map(([p]) => p);
+    expect(unbounded).toEqual([]);
+  });
+
+  it("has both subresources and the printer columns kubectl shows", () => {
+    const version = (customResourceDefinition().spec as { versions: JsonSchema[] }).versions[0]!;
+    expect(version.subresources).toEqual({
+      status: {},
+      scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" },
+    });
+    const columns = (version.additionalPrinterColumns as { name: string; jsonPath: string }[]).map((c) => c.name);
+    expect(columns).toEqual(expect.arrayContaining(["Phase", "Ready", "GPUs", "Weights", "Queue", "Tokens/s", "Age"]));
+    // Every column's path must exist in the schema, or kubectl prints <none> forever.
+    const paths = new Set(nodes.map(([p]) => `.${p}`));
+    for (const c of version.additionalPrinterColumns as { jsonPath: string }[]) {
+      if (!c.jsonPath.startsWith(".metadata")) expect(paths).toContain(c.jsonPath);
+    }
+  });
+
+  it("puts a default on no field that the apiserver would then fail to validate", () => {
+    for (const [path, n] of nodes) {
+      if (n.default === undefined || n.type !== "integer") continue;
+      const d = n.default as number;
+      if (typeof n.minimum === "number") expect({ path, ok: d >= n.minimum }).toEqual({ path, ok: true });
+      if (typeof n.maximum === "number") expect({ path, ok: d <= n.maximum }).toEqual({ path, ok: true });
+    }
+  });
+});
