@@ -1,5 +1,5 @@
 // Known weight sizes, for the admission rule "the weights volume must hold the model".
-// TEMPORARY until the planner's model profiles land; then this derives from them.
-export const MODEL_WEIGHT_BYTES: Readonly<Record<string, number>> = {
-  "deepseek-ai/DeepSeek-V4-Flash": 159_617_149_040,
-};
+// Derived from the planner's model profiles, so adding a model variant there covers it here.
+import { MODEL_PROFILES } from "../planner/profiles/models.ts";
+
+export const MODEL_WEIGHT_BYTES: Readonly<Record<string, number>> = Object.fromEntries(MODEL_PROFILES.map((p) => [p.id, p.weights.totalBytes]));

@@ -1,0 +1,149 @@
+// The engine workload: a Deployment when a replica fits on one node, a LeaderWorkerSet when it
+// spans nodes. Arguments come from the plan; the user's extraArgs go last so they win.
+import { ANNOTATION, commonLabels, engineLabels, shortHash } from "./names.ts";
+import { ENGINE_PORT, engineProbes } from "./probes.ts";
+import { MODELS_MOUNT, weightsPvcName } from "./weights.ts";
+import { controllerRef, type Dsd, type KubeObject, type RenderOptions, type RenderPlan } from "./types.ts";
+
+export const LWS_API = "leaderworkerset.x-k8s.io/v1";
+const DP_RPC_PORT = 13345;
+const SHM = "64Gi";
+
+function modelDir(dsd: Dsd): string {
+  const sub = dsd.spec.model.source.pvc?.subPath;
+  return sub ? `${MODELS_MOUNT}/${sub}` : MODELS_MOUNT;
+}
+
+function serveCommand(dsd: Dsd, plan: RenderPlan): string[] {
+  const dir = modelDir(dsd);
+  const served = dsd.spec.model.name;
+  const common = [...plan.engineArgs, ...dsd.spec.engine.extraArgs];
+  if (dsd.spec.engine.type === "sglang") {
+    return ["python3", "-m", "sglang.launch_server", "--model-path", dir, "--served-model-name", served, "--host", "0.0.0.0", "--port", String(ENGINE_PORT), ...common];
+  }
+  return ["vllm", "serve", dir, "--served-model-name", served, "--host", "0.0.0.0", "--port", String(ENGINE_PORT), ...common];
+}
+
+/** Multi-node data parallelism: each pod runs its slice of the DP ranks; the leader serves HTTP. */
+function multiNodeArgs(dsd: Dsd, plan: RenderPlan, leader: boolean): string[] {
+  const localDp = Math.max(1, plan.dataParallel / plan.nodesPerReplica);
+  if (dsd.spec.engine.type === "sglang") {
+    return ["--nnodes", String(plan.nodesPerReplica), "--node-rank", "$(LWS_WORKER_INDEX)", "--dist-init-addr", `$(LWS_LEADER_ADDRESS):${DP_RPC_PORT}`];
+  }
+  const args = ["--data-parallel-size-local", String(localDp), "--data-parallel-address", "$(LWS_LEADER_ADDRESS)", "--data-parallel-rpc-port", String(DP_RPC_PORT)];
+  if (!leader) args.push("--headless", "--data-parallel-start-rank", "$(DP_START_RANK)");
+  return args;
+}
+
+function podTemplate(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, role: "single" | "leader" | "worker") {
+  const s = dsd.spec;
+  const gpusPerPod = plan.gpusPerReplica / plan.nodesPerReplica;
+  const labels = { ...commonLabels(dsd.metadata.name, "engine"), ...engineLabels(dsd.metadata.name) };
+  const probes = engineProbes(s.engine.type);
+  const cmd = [...serveCommand(dsd, plan), ...(role === "single" ? [] : multiNodeArgs(dsd, plan, role === "leader"))];
+  const env = [
+    { name: "VLLM_ENGINE_READY_TIMEOUT_S", value: "3600" },
+    { name: "HF_HUB_OFFLINE", value: "1" },
+    ...s.engine.env,
+  ];
+  const nodeSelector = { ...(opts.gpu.nodeLabel ? { [opts.gpu.nodeLabel.key]: opts.gpu.nodeLabel.value } : {}), ...(s.scheduling?.nodeSelector ?? {}) };
+  return {
+    metadata: { labels, annotations: { [ANNOTATION.specHash]: specHash(dsd, plan, opts) } },
+    spec: {
+      ...(s.scheduling?.priorityClassName ? { priorityClassName: s.scheduling.priorityClassName } : {}),
+      ...(s.scheduling?.schedulerName ? { schedulerName: s.scheduling.schedulerName } : {}),
+      ...(s.scheduling?.affinity ? { affinity: s.scheduling.affinity } : {}),
+      nodeSelector,
+      tolerations: [{ key: opts.gpu.resourceName, operator: "Exists", effect: "NoSchedule" }, ...(s.scheduling?.tolerations ?? [])],
+      // A replica that is killed mid-load wastes minutes; give in-flight requests time to finish.
+      terminationGracePeriodSeconds: 120,
+      containers: [
+        {
+          name: "engine",
+          image: opts.engineImage,
+          command: role === "worker" ? ["sh", "-c", workerShell(cmd, plan)] : cmd,
+          env,
+          ports: [{ name: "http", containerPort: ENGINE_PORT, protocol: "TCP" }],
+          resources: {
+            requests: { [opts.gpu.resourceName]: String(gpusPerPod), cpu: String(8 * gpusPerPod), memory: `${64 * gpusPerPod}Gi` },
+            limits: { [opts.gpu.resourceName]: String(gpusPerPod) },
+          },
+          ...(role === "worker" ? {} : probes),
+          volumeMounts: [
+            { name: "weights", mountPath: MODELS_MOUNT, readOnly: true },
+            { name: "dshm", mountPath: "/dev/shm" },
+          ],
+        },
+      ],
+      volumes: [
+        { name: "weights", persistentVolumeClaim: { claimName: weightsPvcName(dsd), readOnly: true } },
+        { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: SHM } },
+      ],
+    },
+  };
+}
+
+/** vLLM headless workers need their first DP rank: worker index × local DP size. */
+function workerShell(cmd: string[], plan: RenderPlan): string {
+  const localDp = Math.max(1, plan.dataParallel / plan.nodesPerReplica);
+  const quoted = cmd.map((a) => (a.startsWith("$(") ? `"${a.replace(/^\$\((\w+)\)/, "$$$1")}"` : `'${a.replace(/'/g, `'\\''`)}'`));
+  return `DP_START_RANK=$((LWS_WORKER_INDEX * ${localDp})) exec ${quoted.join(" ")}`;
+}
+
+/** Changes to what the pods run, not to how many there are. */
+export function specHash(dsd: Dsd, plan: RenderPlan, opts: RenderOptions): string {
+  const s = dsd.spec;
+  return shortHash(JSON.stringify([s.model, s.engine, s.scheduling ?? null, plan, opts.engineImage, opts.gpu]));
+}
+
+/** Deployment strategy that never needs twice the GPUs: surge only into known-free capacity. */
+export function rolloutStrategy(dsd: Dsd, spare: boolean) {
+  const r = dsd.spec.rollout;
+  const surge = r.strategy === "Surge" || (r.strategy === "Auto" && spare);
+  return surge
+    ? { type: "RollingUpdate", rollingUpdate: { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 } }
+    : { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) } };
+}
+
+export function renderEngine(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, replicas: number): KubeObject {
+  const name = dsd.metadata.name;
+  const meta = { name, namespace: dsd.metadata.namespace, labels: commonLabels(name, "engine"), ownerReferences: [controllerRef(dsd)] };
+  if (plan.nodesPerReplica <= 1) {
+    return {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: meta,
+      spec: {
+        replicas,
+        selector: { matchLabels: engineLabels(name) },
+        strategy: rolloutStrategy(dsd, opts.spareReplicaCapacity),
+        // A replica is "available" only after it has served for a while, not the moment it loads.
+        minReadySeconds: 30,
+        progressDeadlineSeconds: 7200,
+        revisionHistoryLimit: 3,
+        template: podTemplate(dsd, plan, opts, "single"),
+      },
+    };
+  }
+  const r = dsd.spec.rollout;
+  const surge = r.strategy === "Surge" || (r.strategy === "Auto" && opts.spareReplicaCapacity);
+  return {
+    apiVersion: LWS_API,
+    kind: "LeaderWorkerSet",
+    metadata: meta,
+    spec: {
+      replicas,
+      startupPolicy: "LeaderCreated",
+      rolloutStrategy: {
+        type: "RollingUpdate",
+        rollingUpdateConfiguration: surge ? { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) },
+      },
+      leaderWorkerTemplate: {
+        size: plan.nodesPerReplica,
+        restartPolicy: "RecreateGroupOnPodRestart",
+        leaderTemplate: podTemplate(dsd, plan, opts, "leader"),
+        workerTemplate: podTemplate(dsd, plan, opts, "worker"),
+      },
+    },
+  };
+}

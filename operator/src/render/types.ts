@@ -1,0 +1,50 @@
+// What the renderers need from the rest of the operator. Kept as plain data so every renderer is a
+// pure function from (spec, plan, facts) to objects.
+import type { DeepSeekDeployment } from "../api/index.ts";
+
+export type KubeObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  [k: string]: unknown;
+};
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** The subset of the planner's Plan that rendering uses. */
+export interface RenderPlan {
+  gpusPerReplica: number;
+  nodesPerReplica: number;
+  tensorParallel: number;
+  dataParallel: number;
+  expertParallel: number;
+  engineArgs: string[];
+}
+
+/** Facts about the GPU type, from the planner's GPU profile. */
+export interface GpuFacts {
+  resourceName: string; // nvidia.com/gpu or amd.com/gpu
+  /** Node label that GPU discovery sets on nodes of this type, e.g. nvidia.com/gpu.product=NVIDIA-H200. */
+  nodeLabel?: { key: string; value: string };
+}
+
+export interface RenderOptions {
+  operatorImage: string;
+  engineImage: string;
+  gpu: GpuFacts;
+  /** Whether free GPUs for one more whole replica are known to exist (enables surge rollouts). */
+  spareReplicaCapacity: boolean;
+}
+
+export type Dsd = DeepSeekDeployment & { metadata: { name: string; namespace: string; uid: string } };
+
+export function controllerRef(dsd: Dsd): OwnerReference {
+  return { apiVersion: dsd.apiVersion, kind: dsd.kind, name: dsd.metadata.name, uid: dsd.metadata.uid, controller: true, blockOwnerDeletion: true };
+}
