@@ -2,11 +2,15 @@ import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { customResourceDefinition, openApiSchema } from "./crd.ts";
 import { walk, type JsonSchema } from "./json-schema.ts";
-import { CRD_PATH, crdYaml, README_PATH, readmeWithReference } from "./generate.ts";
+import { CHART_CRD_PATH, CHART_RBAC_PATH, chartRbacYaml, CRD_PATH, crdYaml, README_PATH, readmeWithReference } from "./generate.ts";
 
 describe("generated files", () => {
   it("crds/ is up to date with the zod schema (run `make crds`)", () => {
     expect(readFileSync(CRD_PATH, "utf8")).toBe(crdYaml());
+    expect(readFileSync(CHART_CRD_PATH, "utf8")).toBe(crdYaml());
+  });
+  it("the chart's RBAC is up to date with operator/src/controller/rbac.ts (run `make crds`)", () => {
+    expect(readFileSync(CHART_RBAC_PATH, "utf8")).toBe(chartRbacYaml());
   });
   it("the README's API reference is up to date (run `make crds`)", () => {
     const readme = readFileSync(README_PATH, "utf8");

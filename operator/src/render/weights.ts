@@ -25,7 +25,7 @@ export function defaultWeightsSize(modelBytes: number | undefined): string {
 }
 
 /** The shared PVC, owned (non-controller) by every DeepSeekDeployment that uses it. */
-export function renderWeightsPvc(users: Dsd[], modelBytes: number | undefined): KubeObject {
+export function renderWeightsPvc(users: Dsd[], defaultSize: string): KubeObject {
   const first = users[0]!;
   const name = weightsPvcName(first);
   const w = first.spec.weights;
@@ -45,7 +45,7 @@ export function renderWeightsPvc(users: Dsd[], modelBytes: number | undefined): 
     },
     spec: {
       accessModes: [w.accessMode],
-      resources: { requests: { storage: w.size ?? defaultWeightsSize(modelBytes) } },
+      resources: { requests: { storage: w.size ?? defaultSize } },
       ...(w.storageClassName ? { storageClassName: w.storageClassName } : {}),
     },
   };

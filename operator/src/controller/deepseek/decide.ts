@@ -1,0 +1,254 @@
+// One reconcile as a pure function: observed state in, actions out. The executor (reconciler.ts)
+// performs the actions; everything that needs judgement is here, where tests reach it directly.
+import { parseSpec, type DeepSeekDeploymentStatus } from "../../api/index.ts";
+import {
+  ANNOTATION,
+  endpointUrl,
+  engineSelector,
+  FINALIZER,
+  LWS_API,
+  renderEngine,
+  renderPdb,
+  renderService,
+  renderWeightsPull,
+  renderWeightsPvc,
+  renderWeightsVerify,
+  defaultWeightsSize,
+  type Dsd,
+  type KubeObject,
+} from "../../render/index.ts";
+import { computeStatus, type PodFacts, type WorkloadFacts } from "../status.ts";
+import { retryDelaySeconds, weightsState, type JobFacts, type WeightsState } from "../weights-state.ts";
+import { isSubset } from "./subset.ts";
+import type { Obj, Observed, Pod } from "./observed.ts";
+import { planSpec } from "./plan.ts";
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface EventSpec {
+  type: "Normal" | "Warning";
+  reason: string;
+  action: string;
+  note: string;
+}
+
+export interface Decision {
+  finalizer?: "add" | "remove";
+  /** Server-side apply; only objects whose live state lacks what we set. */
+  apply: KubeObject[];
+  /** Deleted (background propagation). */
+  delete: ObjectRef[];
+  status?: DeepSeekDeploymentStatus;
+  events: EventSpec[];
+  requeueAfterMs?: number;
+}
+
+const refOf = (o: Obj): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace ?? "", name: o.metadata.name });
+
+function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string } {
+  if (!job) return { exists: false, active: false, succeeded: false, failed: false };
+  const st = (job as { status?: { active?: number; succeeded?: number; conditions?: { type: string; status: string; message?: string; lastTransitionTime?: string }[] } }).status ?? {};
+  const failed = st.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+  const complete = st.conditions?.find((c) => c.type === "Complete" && c.status === "True");
+  return {
+    exists: true,
+    active: (st.active ?? 0) > 0,
+    succeeded: Boolean(complete) || (st.succeeded ?? 0) > 0,
+    failed: Boolean(failed),
+    failureMessage: failed?.message,
+    failedAt: failed?.lastTransitionTime,
+  };
+}
+
+function podFacts(pods: Pod[]): PodFacts {
+  let pending = 0;
+  let unschedulable = 0;
+  let crashLooping = 0;
+  let schedulerMessage: string | undefined;
+  let crashMessage: string | undefined;
+  for (const p of pods) {
+    if (p.metadata.deletionTimestamp) continue;
+    if (p.status?.phase === "Pending") pending++;
+    const sched = p.status?.conditions?.find((c) => c.type === "PodScheduled");
+    if (sched?.status === "False" && sched.reason === "Unschedulable") {
+      unschedulable++;
+      schedulerMessage ??= sched.message;
+    }
+    const waiting = p.status?.containerStatuses?.find((c) => c.state?.waiting?.reason === "CrashLoopBackOff");
+    if (waiting) {
+      crashLooping++;
+      crashMessage ??= `${p.metadata.name}: ${waiting.state?.waiting?.message ?? "CrashLoopBackOff"} (restarts: ${waiting.restartCount ?? 0})`;
+    }
+  }
+  return { pending, unschedulable, crashLooping, ...(schedulerMessage ? { schedulerMessage } : {}), ...(crashMessage ? { crashMessage } : {}) };
+}
+
+function workloadFacts(w: Obj | undefined, missingApi?: string): WorkloadFacts | undefined {
+  if (missingApi) return { exists: false, missingApi, replicas: 0, readyReplicas: 0, updatedReplicas: 0 };
+  if (!w) return undefined;
+  const st = (w as { status?: { replicas?: number; readyReplicas?: number; updatedReplicas?: number } }).status ?? {};
+  return { exists: true, replicas: st.replicas ?? 0, readyReplicas: st.readyReplicas ?? 0, updatedReplicas: st.updatedReplicas ?? 0 };
+}
+
+/** Apply only what the live object lacks: a steady state makes no writes. */
+function ensure(actions: Decision, desired: KubeObject, live: Obj | undefined): void {
+  if (!live || !isSubset(desired, live)) actions.apply.push(desired);
+}
+
+function desiredReplicas(dsd: Dsd): number {
+  const { replicas, autoscaling } = dsd.spec;
+  if (autoscaling.mode === "None" || replicas === 0) return replicas;
+  return Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
+}
+
+function users(o: Observed): Dsd[] {
+  const { model } = o.dsd.spec;
+  return o.namespaceDsds
+    .filter((d) => d.spec.model.name === model.name && d.spec.model.revision === model.revision && !d.spec.model.source.pvc)
+    .sort((a, b) => String((a.metadata as { creationTimestamp?: string }).creationTimestamp ?? "").localeCompare(String((b.metadata as { creationTimestamp?: string }).creationTimestamp ?? "")) || a.metadata.name.localeCompare(b.metadata.name));
+}
+
+function finalize(o: Observed): Decision {
+  const d: Decision = { apply: [], delete: [], events: [] };
+  if (!o.dsd.metadata.finalizers?.includes(FINALIZER)) return d;
+  // Under Retain the PVC must outlive this deployment: drop it from the PVC's owners before the
+  // garbage collector could count it as the last one.
+  if (!o.dsd.spec.model.source.pvc && o.pvc && o.dsd.spec.weights.reclaimPolicy === "Retain") {
+    const mine = o.pvc.metadata.ownerReferences?.some((r) => r.uid === o.dsd.metadata.uid);
+    if (mine) {
+      // The full object, with the live size: an apply that omitted spec would drop our ownership of it.
+      const liveSize = (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ?? "0";
+      d.apply.push(renderWeightsPvc(users(o), liveSize));
+      d.events.push({ type: "Normal", reason: "WeightsRetained", action: "Finalize", note: `kept PVC ${o.pvc.metadata.name} (reclaimPolicy Retain)` });
+    }
+  }
+  d.finalizer = "remove";
+  return d;
+}
+
+export function decide(o: Observed): Decision {
+  const dsd = o.dsd;
+  if (dsd.metadata.deletionTimestamp) return finalize(o);
+
+  const actions: Decision = { apply: [], delete: [], events: [] };
+  if (!dsd.metadata.finalizers?.includes(FINALIZER)) actions.finalizer = "add";
+  const previous = dsd.status;
+  const generation = (dsd.metadata as { generation?: number }).generation ?? 0;
+  const base = { generation, previous, desiredReplicas: desiredReplicas(dsd), selector: engineSelector(dsd.metadata.name), endpoint: endpointUrl(dsd) };
+
+  // What CEL could not check (or an object stored before a rule existed): report, create nothing.
+  const parsed = parseSpec(dsd.spec);
+  const planned = parsed.ok ? planSpec(parsed.value) : { facts: { ok: false, reason: "InvalidSpec", message: parsed.errors.map((e) => e.message).join("; ") } };
+  if (!planned.facts.ok || !planned.plan) {
+    actions.status = computeStatus({ ...base, plan: planned.facts }, o.now);
+    return withEvents(actions, previous);
+  }
+  const plan = planned.plan;
+
+  // Weights.
+  let weights: (WeightsState & { attempts?: number; nextRetryTime?: string }) | undefined;
+  let pvcName: string;
+  const pvcSource = dsd.spec.model.source.pvc;
+  if (pvcSource) {
+    pvcName = pvcSource.claimName;
+    const job = jobFacts(o.verifyJob);
+    if (!o.verifyJob) actions.apply.push(renderWeightsVerify(dsd, o.operatorImage));
+    weights = job.succeeded
+      ? { phase: "Complete", verified: true, permanent: false }
+      : job.failed
+        ? { phase: "Failed", verified: false, permanent: true, reason: "VerificationFailed", message: `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ${job.failureMessage ?? "see the verify Job's logs"}` }
+        : { phase: "Verifying", verified: false, permanent: false };
+  } else {
+    const pvc = renderWeightsPvc(users(o), defaultWeightsSize(planned.modelBytes));
+    pvcName = pvc.metadata.name;
+    const attempts = Number(o.pvc?.metadata.annotations?.[ANNOTATION.attempts] ?? "0");
+    pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts);
+    ensure(actions, pvc, o.pvc);
+    const job = jobFacts(o.pullJob);
+    const state = weightsState(o.pvc?.metadata.annotations, dsd.spec.model.revision, job);
+    weights = { ...state, attempts };
+    if (!state.verified && o.pvc?.metadata.uid) {
+      if (!o.pullJob) {
+        for (const obj of renderWeightsPull(dsd, o.pvc, o.operatorImage)) actions.apply.push(obj);
+        if (attempts === 0) actions.events.push({ type: "Normal", reason: "WeightsDownloadStarted", action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
+      } else if (job.failed) {
+        const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();
+        const retryAt = failedAt + retryDelaySeconds(attempts + 1, state.permanent) * 1000;
+        weights.nextRetryTime = new Date(retryAt).toISOString().replace(/\.\d{3}Z$/, "Z");
+        if (o.now.getTime() >= retryAt) {
+          // A new attempt: the old Job goes, the counter moves, the next reconcile creates the Job.
+          actions.delete.push(refOf(o.pullJob));
+          pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts + 1);
+          actions.apply = actions.apply.filter((a) => a !== pvc);
+          actions.apply.push(pvc);
+          actions.events.push({ type: "Normal", reason: "WeightsRetry", action: "Download", note: `retrying the weights download (attempt ${attempts + 2})` });
+        } else {
+          actions.requeueAfterMs = retryAt - o.now.getTime();
+        }
+      }
+    } else if (!o.pvc?.metadata.uid) {
+      // The Job is owned by the PVC; wait for the PVC to exist in the cache.
+      actions.requeueAfterMs = 1000;
+    }
+  }
+
+  // Engine: only once the weights are complete and verified.
+  const multiNode = plan.nodesPerReplica > 1;
+  const missingApi = multiNode && !o.lwsServed ? `spec needs ${plan.nodesPerReplica} nodes per replica, which is rendered as a LeaderWorkerSet, but the apiserver does not serve ${LWS_API}; install LeaderWorkerSet (https://lws.sigs.k8s.io) or fit a replica on one node` : undefined;
+  ensure(actions, renderService(dsd, multiNode), o.service);
+  let workload: Obj | undefined = multiNode ? o.lws : o.deployment;
+  if (weights.verified && !missingApi) {
+    const spare = (o.gpus?.largestFreeBlock ?? 0) >= plan.gpusPerReplica / plan.nodesPerReplica;
+    ensure(actions, renderEngine(dsd, plan, { operatorImage: o.operatorImage, engineImage: planned.engineImage!, gpu: planned.gpu!, spareReplicaCapacity: spare }, base.desiredReplicas), workload);
+    ensure(actions, renderPdb(dsd), o.pdb);
+  } else if (!weights.verified) {
+    workload = undefined;
+  }
+  // A plan that moved between one node and many leaves the other kind behind.
+  const stale = multiNode ? o.deployment : o.lws;
+  if (stale) actions.delete.push(refOf(stale));
+
+  actions.status = computeStatus(
+    {
+      ...base,
+      pvcName,
+      plan: planned.facts,
+      weights,
+      workload: workloadFacts(workload, missingApi),
+      pods: podFacts(o.pods),
+      ...(o.gpus ? { gpus: o.gpus } : {}),
+    },
+    o.now,
+  );
+  return withEvents(actions, previous);
+}
+
+function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | undefined): Decision {
+  const next = actions.status!;
+  if (next.phase !== previous?.phase) {
+    const failing = next.phase === "Failed" || next.phase === "Degraded";
+    const why = next.conditions?.find((c) => c.status === (failing ? "True" : "False") && c.type === "Degraded")?.message ?? next.conditions?.find((c) => c.type === "Ready")?.message ?? "";
+    actions.events.push({ type: failing ? "Warning" : "Normal", reason: next.phase ?? "Unknown", action: "Reconcile", note: `${previous?.phase ?? "New"} → ${next.phase}: ${why}`.slice(0, 1024) });
+  }
+  const prevWeights = previous?.weights;
+  if (next.weights?.phase === "Failed" && (prevWeights?.phase !== "Failed" || prevWeights.attempts !== next.weights.attempts)) {
+    actions.events.push({ type: "Warning", reason: next.weights.reason ?? "WeightsFailed", action: "Download", note: (next.weights.message ?? "weights download failed").slice(0, 1024) });
+  }
+  if (equalStatus(previous, next)) delete actions.status;
+  return actions;
+}
+
+export function equalStatus(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
+  return v;
+}

@@ -1,0 +1,35 @@
+// What one reconcile looks at: read from the informer caches by the I/O layer, handed to the pure
+// decide() as plain data.
+import type { Dsd, KubeObject } from "../../render/index.ts";
+import type { GpuInventory } from "../status.ts";
+
+export type Obj = KubeObject & { metadata: KubeObject["metadata"] & { uid?: string; deletionTimestamp?: string; creationTimestamp?: string } };
+
+export interface Pod {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: { ready?: boolean; restartCount?: number; state?: { waiting?: { reason?: string; message?: string } } }[];
+  };
+}
+
+export interface Observed {
+  now: Date;
+  dsd: Dsd;
+  /** Every DeepSeekDeployment of the namespace, to find the other users of a shared weights PVC. */
+  namespaceDsds: Dsd[];
+  pvc?: Obj;
+  pullJob?: Obj;
+  verifyJob?: Obj;
+  deployment?: Obj;
+  lws?: Obj;
+  service?: Obj;
+  pdb?: Obj;
+  pods: Pod[];
+  /** Whether the apiserver serves leaderworkerset.x-k8s.io/v1. */
+  lwsServed: boolean;
+  gpus?: GpuInventory & { largestFreeBlock?: number };
+  operatorImage: string;
+}

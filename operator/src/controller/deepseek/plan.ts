@@ -1,0 +1,95 @@
+// Spec → planner input → plan, and the parts of the plan that status and rendering need.
+import type { DeepSeekDeploymentSpec } from "../../api/index.ts";
+import { parseQuantity } from "../../api/index.ts";
+import { plan as runPlanner, type Plan, type PlanInput } from "../../planner/index.ts";
+import { resolveGpu, resolveModel, UnknownProfileError } from "../../planner/catalog.ts";
+import { resolveEngine } from "../../planner/catalog.ts";
+import type { GpuFacts } from "../../render/index.ts";
+import type { PlanFacts } from "../status.ts";
+
+export function planInputFromSpec(spec: DeepSeekDeploymentSpec): PlanInput {
+  const p = spec.parallelism;
+  const offload = spec.context.offload;
+  return {
+    model: spec.model.name,
+    gpu: spec.gpu.type,
+    gpusPerNode: spec.gpu.perNode,
+    engine: spec.engine.type,
+    maxModelLen: spec.context.maxModelLen,
+    concurrency: spec.context.targetConcurrency,
+    kvCacheDtype: spec.context.kvCacheDtype,
+    ...(offload ? { offload: { tier: offload.tier === "CPU" ? "cpu" : "disk", bytesPerReplica: parseQuantity(offload.size) } } : {}),
+    reasoning: spec.reasoning.mode === "FlashMax" ? "flash-max" : "standard",
+    toolCalling: spec.toolCalling.enabled,
+    overrides: {
+      ...(spec.gpu.count !== undefined ? { gpusPerReplica: spec.gpu.count } : {}),
+      ...(p?.tensor !== undefined ? { tensor: p.tensor } : {}),
+      ...(p?.data !== undefined ? { data: p.data } : {}),
+      ...(p?.expert !== undefined ? { expert: p.expert } : {}),
+      ...(p?.nodesPerReplica !== undefined ? { nodesPerReplica: p.nodesPerReplica } : {}),
+      ...(p?.decodeContext !== undefined ? { decodeContext: p.decodeContext } : {}),
+    },
+  };
+}
+
+export interface PlanOutcome {
+  facts: PlanFacts;
+  plan?: Plan;
+  gpu?: GpuFacts;
+  engineImage?: string;
+  modelBytes?: number;
+}
+
+function summary(p: Plan): string {
+  const parts = [`${p.gpusPerReplica}x${p.gpuType}`];
+  if (p.nodesPerReplica > 1) parts.push(`${p.nodesPerReplica} nodes`);
+  if (p.tensorParallel > 1) parts.push(`TP${p.tensorParallel}`);
+  if (p.dataParallel > 1) parts.push(`DP${p.dataParallel}`);
+  if (p.expertParallel > 1) parts.push(`EP${p.expertParallel}`);
+  if (p.decodeContextParallel > 1) parts.push(`DCP${p.decodeContextParallel}`);
+  return parts.join(" ");
+}
+
+export function planSpec(spec: DeepSeekDeploymentSpec): PlanOutcome {
+  let plan: Plan;
+  try {
+    plan = runPlanner(planInputFromSpec(spec));
+  } catch (err) {
+    if (err instanceof UnknownProfileError) {
+      const field = /gpu/i.test(err.message) ? "spec.gpu.type" : /engine/i.test(err.message) ? "spec.engine.type" : "spec.model.name";
+      return { facts: { ok: false, reason: field === "spec.model.name" ? "UnknownModel" : "Unsupported", message: `${field}: ${err.message}` } };
+    }
+    throw err;
+  }
+  const model = resolveModel(spec.model.name);
+  const gpu = resolveGpu(spec.gpu.type);
+  const engine = resolveEngine(spec.engine.type);
+  const planStatus = {
+    gpuType: plan.gpuType,
+    gpusPerReplica: plan.gpusPerReplica,
+    nodesPerReplica: plan.nodesPerReplica,
+    tensorParallel: plan.tensorParallel,
+    dataParallel: plan.dataParallel,
+    expertParallel: plan.expertParallel,
+    decodeContextParallel: plan.decodeContextParallel,
+    kvCacheDtype: plan.kvCacheDtype,
+    kvCacheBytesPerToken: Math.round(plan.kvCacheBytesPerToken),
+    kvBudgetBytesPerGpu: Math.round(plan.kvBudgetBytesPerGpu),
+    weightsBytesPerGpu: Math.round(plan.weightsBytesPerGpu),
+    maxConcurrentSequences: Math.floor(plan.maxConcurrentSequences),
+    kvSharding: plan.kvSharding.slice(0, 1024),
+    workload: plan.nodesPerReplica > 1 ? ("LeaderWorkerSet" as const) : ("Deployment" as const),
+    summary: summary(plan).slice(0, 64),
+    reason: plan.reason.slice(0, 4096),
+  };
+  if (!plan.feasible) {
+    return { facts: { ok: false, reason: "InfeasiblePlan", message: plan.reason, plan: planStatus } };
+  }
+  return {
+    facts: { ok: true, reason: "Planned", message: plan.reason, plan: planStatus, gpusPerReplica: plan.gpusPerReplica },
+    plan,
+    gpu: { resourceName: gpu.resourceName, nodeLabel: { key: gpu.nodeLabel.key, value: gpu.nodeLabel.values[0]! } },
+    engineImage: spec.engine.image ?? engine.images[gpu.vendor],
+    modelBytes: model.weights.totalBytes,
+  };
+}
