@@ -1,0 +1,57 @@
+// kubectl and helm as real processes: the built kubectl (same version as the apiserver) and the
+// helm binary from test/cluster/tools.sh, both against the admin kubeconfig unless told otherwise.
+import { execFile } from "node:child_process";
+import { HELM, KUBECTL, adminKubeconfigPath } from "./paths.ts";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Written to the process's stdin (e.g. a manifest for `apply -f -`). */
+  input?: string;
+  kubeconfig?: string;
+  timeoutMs?: number;
+}
+
+export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      file,
+      args,
+      { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? adminKubeconfigPath() } },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== "number") {
+          reject(new Error(`${file} ${args.join(" ")}: ${err.message}\n${stderr}`));
+          return;
+        }
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
+    child.stdin?.end(opts.input ?? "");
+  });
+}
+
+/** `kubectl <args>`; resolves with the exit code, never throws on a non-zero exit. */
+export function kubectl(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(KUBECTL, ["--kubeconfig", opts.kubeconfig ?? adminKubeconfigPath(), ...args], opts);
+}
+
+/** `kubectl <args>` that must succeed; returns stdout. */
+export async function kubectlOk(args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  const r = await kubectl(args, opts);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** `kubectl <args> -o json`, parsed. */
+export async function kubectlJson<T = unknown>(args: readonly string[], opts: RunOptions = {}): Promise<T> {
+  return JSON.parse(await kubectlOk([...args, "-o", "json"], opts)) as T;
+}
+
+/** `helm <args>` with the admin kubeconfig; resolves with the exit code. */
+export function helm(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(HELM, ["--kubeconfig", opts.kubeconfig ?? adminKubeconfigPath(), ...args], opts);
+}
