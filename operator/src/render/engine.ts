@@ -1,6 +1,6 @@
 // The engine workload: a Deployment when a replica fits on one node, a LeaderWorkerSet when it
 // spans nodes. Arguments come from the plan; the user's extraArgs go last so they win.
-import { ANNOTATION, commonLabels, engineLabels, shortHash } from "./names.ts";
+import { commonLabels, engineLabels } from "./names.ts";
 import { ENGINE_PORT, engineProbes } from "./probes.ts";
 import { MODELS_MOUNT, weightsPvcName } from "./weights.ts";
 import { controllerRef, type Dsd, type KubeObject, type RenderOptions, type RenderPlan } from "./types.ts";
@@ -35,7 +35,7 @@ function multiNodeArgs(dsd: Dsd, plan: RenderPlan, leader: boolean): string[] {
   return args;
 }
 
-function podTemplate(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, role: "single" | "leader" | "worker") {
+function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "worker") {
   const s = dsd.spec;
   const gpusPerPod = plan.gpusPerReplica / plan.nodesPerReplica;
   const labels = { ...commonLabels(dsd.metadata.name, "engine"), ...engineLabels(dsd.metadata.name) };
@@ -44,43 +44,53 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, role: "sin
   const env = [
     { name: "VLLM_ENGINE_READY_TIMEOUT_S", value: "3600" },
     { name: "HF_HUB_OFFLINE", value: "1" },
+    ...Object.entries(plan.engineEnv).map(([name, value]) => ({ name, value })),
     ...s.engine.env,
   ];
-  const nodeSelector = { ...(opts.gpu.nodeLabel ? { [opts.gpu.nodeLabel.key]: opts.gpu.nodeLabel.value } : {}), ...(s.scheduling?.nodeSelector ?? {}) };
+  const nodeSelector = { ...plan.nodeSelector, ...(s.scheduling?.nodeSelector ?? {}) };
+  const offload = plan.kvOffload?.tier === "disk" && plan.kvOffload.mountPath ? plan.kvOffload : undefined;
   return {
-    metadata: { labels, annotations: { [ANNOTATION.specHash]: specHash(dsd, plan, opts) } },
+    metadata: { labels },
     spec: {
       ...(s.scheduling?.priorityClassName ? { priorityClassName: s.scheduling.priorityClassName } : {}),
       ...(s.scheduling?.schedulerName ? { schedulerName: s.scheduling.schedulerName } : {}),
       ...(s.scheduling?.affinity ? { affinity: s.scheduling.affinity } : {}),
       nodeSelector,
-      tolerations: [{ key: opts.gpu.resourceName, operator: "Exists", effect: "NoSchedule" }, ...(s.scheduling?.tolerations ?? [])],
+      tolerations: [{ key: plan.gpuResourceName, operator: "Exists", effect: "NoSchedule" }, ...(s.scheduling?.tolerations ?? [])],
       // A replica that is killed mid-load wastes minutes; give in-flight requests time to finish.
       terminationGracePeriodSeconds: 120,
       containers: [
         {
           name: "engine",
-          image: opts.engineImage,
+          image: s.engine.image ?? plan.image,
           command: role === "worker" ? ["sh", "-c", workerShell(cmd, plan)] : cmd,
           env,
           ports: [{ name: "http", containerPort: ENGINE_PORT, protocol: "TCP" }],
           resources: {
-            requests: { [opts.gpu.resourceName]: String(gpusPerPod), cpu: String(8 * gpusPerPod), memory: `${64 * gpusPerPod}Gi` },
-            limits: { [opts.gpu.resourceName]: String(gpusPerPod) },
+            requests: { [plan.gpuResourceName]: String(gpusPerPod), cpu: String(8 * gpusPerPod), memory: `${hostMemoryGi(plan, gpusPerPod)}Gi` },
+            limits: { [plan.gpuResourceName]: String(gpusPerPod) },
           },
           ...(role === "worker" ? {} : probes),
           volumeMounts: [
             { name: "weights", mountPath: MODELS_MOUNT, readOnly: true },
             { name: "dshm", mountPath: "/dev/shm" },
+            ...(offload ? [{ name: "kv-offload", mountPath: offload.mountPath! }] : []),
           ],
         },
       ],
       volumes: [
         { name: "weights", persistentVolumeClaim: { claimName: weightsPvcName(dsd), readOnly: true } },
         { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: SHM } },
+        ...(offload ? [{ name: "kv-offload", emptyDir: { sizeLimit: `${Math.ceil(offload.bytesPerReplica / plan.nodesPerReplica / 2 ** 30)}Gi` } }] : []),
       ],
     },
   };
+}
+
+/** Host memory per pod: 64 GiB per GPU, plus a CPU-tier KV offload (it lives in host RAM). */
+function hostMemoryGi(plan: RenderPlan, gpusPerPod: number): number {
+  const cpuOffload = plan.kvOffload?.tier === "cpu" ? plan.kvOffload.bytesPerReplica / plan.nodesPerReplica : 0;
+  return 64 * gpusPerPod + Math.ceil(cpuOffload / 2 ** 30);
 }
 
 /** vLLM headless workers need their first DP rank: worker index × local DP size. */
@@ -90,19 +100,11 @@ function workerShell(cmd: string[], plan: RenderPlan): string {
   return `DP_START_RANK=$((LWS_WORKER_INDEX * ${localDp})) exec ${quoted.join(" ")}`;
 }
 
-/** Changes to what the pods run, not to how many there are. */
-export function specHash(dsd: Dsd, plan: RenderPlan, opts: RenderOptions): string {
-  const s = dsd.spec;
-  return shortHash(JSON.stringify([s.model, s.engine, s.scheduling ?? null, plan, opts.engineImage, opts.gpu]));
-}
-
-/** Deployment strategy that never needs twice the GPUs: surge only into known-free capacity. */
-export function rolloutStrategy(dsd: Dsd, spare: boolean) {
+/** Rollout budget that never needs twice the GPUs: surge only into known-free capacity. */
+export function rolloutBudget(dsd: Dsd, spare: boolean): { maxSurge: number; maxUnavailable: number } {
   const r = dsd.spec.rollout;
   const surge = r.strategy === "Surge" || (r.strategy === "Auto" && spare);
-  return surge
-    ? { type: "RollingUpdate", rollingUpdate: { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 } }
-    : { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) } };
+  return surge ? { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) };
 }
 
 export function renderEngine(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, replicas: number): KubeObject {
@@ -116,17 +118,15 @@ export function renderEngine(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, re
       spec: {
         replicas,
         selector: { matchLabels: engineLabels(name) },
-        strategy: rolloutStrategy(dsd, opts.spareReplicaCapacity),
+        strategy: { type: "RollingUpdate", rollingUpdate: rolloutBudget(dsd, opts.spareReplicaCapacity) },
         // A replica is "available" only after it has served for a while, not the moment it loads.
         minReadySeconds: 30,
         progressDeadlineSeconds: 7200,
         revisionHistoryLimit: 3,
-        template: podTemplate(dsd, plan, opts, "single"),
+        template: podTemplate(dsd, plan, "single"),
       },
     };
   }
-  const r = dsd.spec.rollout;
-  const surge = r.strategy === "Surge" || (r.strategy === "Auto" && opts.spareReplicaCapacity);
   return {
     apiVersion: LWS_API,
     kind: "LeaderWorkerSet",
@@ -134,15 +134,12 @@ export function renderEngine(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, re
     spec: {
       replicas,
       startupPolicy: "LeaderCreated",
-      rolloutStrategy: {
-        type: "RollingUpdate",
-        rollingUpdateConfiguration: surge ? { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) },
-      },
+      rolloutStrategy: { type: "RollingUpdate", rollingUpdateConfiguration: rolloutBudget(dsd, opts.spareReplicaCapacity) },
       leaderWorkerTemplate: {
         size: plan.nodesPerReplica,
         restartPolicy: "RecreateGroupOnPodRestart",
-        leaderTemplate: podTemplate(dsd, plan, opts, "leader"),
-        workerTemplate: podTemplate(dsd, plan, opts, "worker"),
+        leaderTemplate: podTemplate(dsd, plan, "leader"),
+        workerTemplate: podTemplate(dsd, plan, "worker"),
       },
     },
   };

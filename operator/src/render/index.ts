@@ -2,6 +2,6 @@
 export * from "./names.ts";
 export * from "./types.ts";
 export { renderWeightsPvc, renderWeightsPull, renderWeightsVerify, weightsPvcName, weightsLabels, defaultWeightsSize, MODELS_MOUNT } from "./weights.ts";
-export { renderEngine, rolloutStrategy, specHash, LWS_API } from "./engine.ts";
+export { renderEngine, rolloutBudget, LWS_API } from "./engine.ts";
 export { renderService, renderPdb, endpointUrl } from "./service.ts";
 export { engineProbes, ENGINE_PORT } from "./probes.ts";

@@ -19,7 +19,6 @@ export const LABEL = {
 } as const;
 
 export const ANNOTATION = {
-  specHash: `${GROUP}/spec-hash`,
   model: `${GROUP}/model`,
   revision: `${GROUP}/revision`,
   attempts: `${GROUP}/weights-attempts`,

@@ -1,6 +1,7 @@
 // What the renderers need from the rest of the operator. Kept as plain data so every renderer is a
 // pure function from (spec, plan, facts) to objects.
 import type { DeepSeekDeployment } from "../api/index.ts";
+import type { Plan } from "../planner/index.ts";
 
 export type KubeObject = {
   apiVersion: string;
@@ -19,26 +20,12 @@ export interface OwnerReference {
 }
 
 /** The subset of the planner's Plan that rendering uses. */
-export interface RenderPlan {
-  gpusPerReplica: number;
-  nodesPerReplica: number;
-  tensorParallel: number;
-  dataParallel: number;
-  expertParallel: number;
-  engineArgs: string[];
-}
-
-/** Facts about the GPU type, from the planner's GPU profile. */
-export interface GpuFacts {
-  resourceName: string; // nvidia.com/gpu or amd.com/gpu
-  /** Node label that GPU discovery sets on nodes of this type, e.g. nvidia.com/gpu.product=NVIDIA-H200. */
-  nodeLabel?: { key: string; value: string };
-}
+export type RenderPlan = Pick<
+  Plan,
+  "gpusPerReplica" | "nodesPerReplica" | "dataParallel" | "engineArgs" | "engineEnv" | "gpuResourceName" | "nodeSelector" | "image" | "kvOffload"
+>;
 
 export interface RenderOptions {
-  operatorImage: string;
-  engineImage: string;
-  gpu: GpuFacts;
   /** Whether free GPUs for one more whole replica are known to exist (enables surge rollouts). */
   spareReplicaCapacity: boolean;
 }

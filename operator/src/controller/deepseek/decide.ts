@@ -204,7 +204,7 @@ export function decide(o: Observed): Decision {
   let workload: Obj | undefined = multiNode ? o.lws : o.deployment;
   if (weights.verified && !missingApi) {
     const spare = (o.gpus?.largestFreeBlock ?? 0) >= plan.gpusPerReplica / plan.nodesPerReplica;
-    ensure(actions, renderEngine(dsd, plan, { operatorImage: o.operatorImage, engineImage: planned.engineImage!, gpu: planned.gpu!, spareReplicaCapacity: spare }, base.desiredReplicas), workload);
+    ensure(actions, renderEngine(dsd, plan, { spareReplicaCapacity: spare }, base.desiredReplicas), workload);
     ensure(actions, renderPdb(dsd), o.pdb);
   } else if (!weights.verified) {
     workload = undefined;

@@ -2,9 +2,7 @@
 import type { DeepSeekDeploymentSpec } from "../../api/index.ts";
 import { parseQuantity } from "../../api/index.ts";
 import { plan as runPlanner, type Plan, type PlanInput } from "../../planner/index.ts";
-import { resolveGpu, resolveModel, UnknownProfileError } from "../../planner/catalog.ts";
-import { resolveEngine } from "../../planner/catalog.ts";
-import type { GpuFacts } from "../../render/index.ts";
+import { resolveModel, UnknownProfileError } from "../../planner/catalog.ts";
 import type { PlanFacts } from "../status.ts";
 
 export function planInputFromSpec(spec: DeepSeekDeploymentSpec): PlanInput {
@@ -35,8 +33,6 @@ export function planInputFromSpec(spec: DeepSeekDeploymentSpec): PlanInput {
 export interface PlanOutcome {
   facts: PlanFacts;
   plan?: Plan;
-  gpu?: GpuFacts;
-  engineImage?: string;
   modelBytes?: number;
 }
 
@@ -45,7 +41,7 @@ function summary(p: Plan): string {
   if (p.nodesPerReplica > 1) parts.push(`${p.nodesPerReplica} nodes`);
   if (p.tensorParallel > 1) parts.push(`TP${p.tensorParallel}`);
   if (p.dataParallel > 1) parts.push(`DP${p.dataParallel}`);
-  if (p.expertParallel > 1) parts.push(`EP${p.expertParallel}`);
+  if (p.expertParallel) parts.push(`EP${p.gpusPerReplica}`);
   if (p.decodeContextParallel > 1) parts.push(`DCP${p.decodeContextParallel}`);
   return parts.join(" ");
 }
@@ -62,15 +58,13 @@ export function planSpec(spec: DeepSeekDeploymentSpec): PlanOutcome {
     throw err;
   }
   const model = resolveModel(spec.model.name);
-  const gpu = resolveGpu(spec.gpu.type);
-  const engine = resolveEngine(spec.engine.type);
   const planStatus = {
     gpuType: plan.gpuType,
     gpusPerReplica: plan.gpusPerReplica,
     nodesPerReplica: plan.nodesPerReplica,
     tensorParallel: plan.tensorParallel,
     dataParallel: plan.dataParallel,
-    expertParallel: plan.expertParallel,
+    expertParallel: plan.expertParallel ? plan.gpusPerReplica : 1,
     decodeContextParallel: plan.decodeContextParallel,
     kvCacheDtype: plan.kvCacheDtype,
     kvCacheBytesPerToken: Math.round(plan.kvCacheBytesPerToken),
@@ -88,8 +82,6 @@ export function planSpec(spec: DeepSeekDeploymentSpec): PlanOutcome {
   return {
     facts: { ok: true, reason: "Planned", message: plan.reason, plan: planStatus, gpusPerReplica: plan.gpusPerReplica },
     plan,
-    gpu: { resourceName: gpu.resourceName, nodeLabel: { key: gpu.nodeLabel.key, value: gpu.nodeLabel.values[0]! } },
-    engineImage: spec.engine.image ?? engine.images[gpu.vendor],
     modelBytes: model.weights.totalBytes,
   };
 }

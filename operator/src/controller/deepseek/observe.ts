@@ -1,0 +1,70 @@
+// Read one DeepSeekDeployment's world from the informer caches into the plain data decide() takes.
+import { parseSpec, type DeepSeekDeployment } from "../../api/index.ts";
+import { LABEL, weightsPvcName, type Dsd } from "../../render/index.ts";
+import { summarizeInventory, type NodeLike, type PodLike } from "../gpu-inventory.ts";
+import { resolveGpu } from "../../planner/catalog.ts";
+import type { Obj, Observed, Pod } from "./observed.ts";
+
+export interface Cache<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  list(namespace?: string): T[];
+}
+
+export interface Caches {
+  dsds: Cache<DeepSeekDeployment>;
+  pvcs: Cache<Obj>;
+  jobs: Cache<Obj>;
+  deployments: Cache<Obj>;
+  lws?: Cache<Obj>;
+  services: Cache<Obj>;
+  pdbs: Cache<Obj>;
+  pods: Cache<Pod>;
+  nodes: Cache<NodeLike>;
+}
+
+export interface ObserveContext {
+  caches: Caches;
+  lwsServed: () => boolean;
+  /** The latest cluster-wide pod snapshot for GPU accounting, if one was taken. */
+  gpuPods: () => readonly PodLike[] | undefined;
+  operatorImage: string;
+  now: () => Date;
+}
+
+/** The spec with defaults applied (objects from the apiserver already have them; old ones may not). */
+function withDefaults(dsd: DeepSeekDeployment): Dsd {
+  const parsed = parseSpec(dsd.spec);
+  return { ...dsd, spec: parsed.ok ? parsed.value : dsd.spec } as Dsd;
+}
+
+export function observe(ctx: ObserveContext, namespace: string, name: string): Observed | undefined {
+  const c = ctx.caches;
+  const raw = c.dsds.get(namespace, name);
+  if (!raw) return undefined;
+  const dsd = withDefaults(raw);
+  const pvcName = weightsPvcName(dsd);
+  const pods = c.pods.list(namespace).filter((p) => p.metadata.labels?.[LABEL.instance] === name);
+  let gpus: Observed["gpus"];
+  try {
+    const g = resolveGpu(dsd.spec.gpu.type);
+    gpus = summarizeInventory({ id: g.id, resourceName: g.resourceName, nodeLabel: { key: g.nodeLabel.key, value: g.nodeLabel.values[0]! } }, c.nodes.list(), ctx.gpuPods());
+  } catch {
+    gpus = undefined; // an unknown GPU type is reported by the planner
+  }
+  return {
+    now: ctx.now(),
+    dsd,
+    namespaceDsds: c.dsds.list(namespace).map(withDefaults),
+    pvc: dsd.spec.model.source.pvc ? undefined : c.pvcs.get(namespace, pvcName),
+    pullJob: c.jobs.get(namespace, `${pvcName}-pull`),
+    verifyJob: c.jobs.get(namespace, `${name}-weights-verify`),
+    deployment: c.deployments.get(namespace, name),
+    lws: c.lws?.get(namespace, name),
+    service: c.services.get(namespace, name),
+    pdb: c.pdbs.get(namespace, name),
+    pods,
+    lwsServed: ctx.lwsServed(),
+    ...(gpus ? { gpus } : {}),
+    operatorImage: ctx.operatorImage,
+  };
+}

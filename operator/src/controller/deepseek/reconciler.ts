@@ -1,0 +1,51 @@
+// Executes decide()'s actions against the apiserver. Order matters: the finalizer goes on before
+// any child exists (so a deletion can never skip cleanup), and comes off only after cleanup.
+import type { DeepSeekDeploymentStatus } from "../../api/index.ts";
+import type { Dsd, KubeObject } from "../../render/index.ts";
+import type { Logger } from "../../util/log.ts";
+import { decide, type EventSpec, type ObjectRef } from "./decide.ts";
+import { observe, type ObserveContext } from "./observe.ts";
+
+export interface Writer {
+  apply(obj: KubeObject): Promise<void>;
+  delete(ref: ObjectRef): Promise<void>;
+  applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
+  setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
+  event(dsd: Dsd, e: EventSpec): Promise<void>;
+}
+
+/** Children go first in this order: identities and storage before the workloads that use them. */
+const KIND_ORDER = ["PersistentVolumeClaim", "ServiceAccount", "Role", "RoleBinding", "Job", "Service", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"];
+const rank = (o: KubeObject) => {
+  const i = KIND_ORDER.indexOf(o.kind);
+  return i < 0 ? KIND_ORDER.length : i;
+};
+
+export async function reconcileDeepSeekDeployment(
+  ctx: ObserveContext,
+  writer: Writer,
+  namespace: string,
+  name: string,
+  log: Logger,
+): Promise<{ requeueAfterMs?: number }> {
+  const observed = observe(ctx, namespace, name);
+  if (!observed) return {};
+  const d = decide(observed);
+  const dsd = observed.dsd;
+
+  if (d.finalizer === "add") await writer.setFinalizer(dsd, true);
+  for (const obj of [...d.apply].sort((a, b) => rank(a) - rank(b))) {
+    log.debug({ kind: obj.kind, child: obj.metadata.name }, "apply");
+    await writer.apply(obj);
+  }
+  for (const ref of d.delete) {
+    log.info({ kind: ref.kind, child: ref.name }, "delete child no longer desired");
+    await writer.delete(ref);
+  }
+  if (d.status && !dsd.metadata.deletionTimestamp) await writer.applyStatus(dsd, d.status);
+  for (const e of d.events) await writer.event(dsd, e);
+  if (d.finalizer === "remove") await writer.setFinalizer(dsd, false);
+  if (d.status?.phase !== dsd.status?.phase && d.status) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
+  return d.requeueAfterMs ? { requeueAfterMs: d.requeueAfterMs } : {};
+}
+
