@@ -5,6 +5,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
+if [ -z "${DSO_CLUSTER_LOCKED:-}" ] && [ -d "$CLUSTER_DIR" ]; then
+  exec 9>"$CLUSTER_DIR/.lock"
+  flock -w 900 9 || { echo "another cluster-up/down holds $CLUSTER_DIR/.lock" >&2; exit 1; }
+fi
+
 stopped=()
 for (( i=${#COMPONENTS[@]}-1; i>=0; i-- )); do
   c="${COMPONENTS[$i]}"

@@ -7,6 +7,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export PATH="$REPO_ROOT/node_modules/.bin:$PATH"
 
+# One up/down at a time per cluster folder (jest's global setup and the demo may race).
+mkdir -p "$CLUSTER_DIR"
+exec 9>"$CLUSTER_DIR/.lock"
+flock -w 900 9 || { echo "another cluster-up/down holds $CLUSTER_DIR/.lock" >&2; exit 1; }
+
 t0=$(date +%s)
 say() { echo "[cluster-up +$(( $(date +%s) - t0 ))s] $*"; }
 kubectl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
@@ -62,7 +67,7 @@ fi
 for c in "${COMPONENTS[@]}"; do
   if [ -f "$PIDS/$c.pid" ]; then
     say "found a partial cluster (e.g. $c not healthy): stopping it first"
-    bash "$CLUSTER_SCRIPTS/down.sh"
+    DSO_CLUSTER_LOCKED=1 bash "$CLUSTER_SCRIPTS/down.sh"
     break
   fi
 done
@@ -155,7 +160,8 @@ start() { # name args...
   : > "$LOGS/$name.log"
   echo "$BIN/$name $*" > "$LOGS/$name.cmdline"
   # setsid: the cluster outlives the shell, make or jest process that started it.
-  setsid "$BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # 9>&-: the daemons must not inherit (and so hold forever) the up/down lock.
+  setsid "$BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   echo $! > "$PIDS/$name.pid"
 }
 
@@ -163,7 +169,7 @@ fail() { # component
   echo "---- $1 did not become healthy; last lines of $LOGS/$1.log:" >&2
   tail -n 40 "$LOGS/$1.log" >&2 || true
   echo "---- stopping the partial cluster (logs are kept in $LOGS)" >&2
-  bash "$CLUSTER_SCRIPTS/down.sh" >&2 || true
+  DSO_CLUSTER_LOCKED=1 bash "$CLUSTER_SCRIPTS/down.sh" >&2 || true
   exit 1
 }
 
@@ -249,6 +255,8 @@ start kube-scheduler \
   cat "$CLUSTER_SCRIPTS/kwok/node-stages.yaml"
   printf '\n---\n'
   cat "$CLUSTER_SCRIPTS/kwok/pod-stages.yaml"
+  printf '\n---\n'
+  cat "$CLUSTER_SCRIPTS/kwok/volume-stages.yaml"
 } > "$CLUSTER_DIR/kwok.yaml"
 # Pod IPs come from the loopback range and the node IP is loopback: nothing here may dial
 # an address off this machine.
@@ -265,5 +273,6 @@ wait_healthy kwok "/healthz ok" http_ok "http://127.0.0.1:$KWOK_PORT/healthz"
 sa_exists() { kubectl get serviceaccount default -n default >/dev/null 2>&1; }
 wait_healthy kube-controller-manager "default ServiceAccount created" sa_exists
 
+kubectl apply -f "$CLUSTER_SCRIPTS/kwok/storage-class.yaml" >/dev/null
 ensure_nodes
 say "ready: KUBECONFIG=$KUBECONFIG_OUT (apiserver $APISERVER_URL, $(( $(date +%s) - t0 ))s)"

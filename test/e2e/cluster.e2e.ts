@@ -204,6 +204,31 @@ describe("scheduling and the kwok pod lifecycle", () => {
     await waitFor(async () => (await orNotFound(readPod(ns.name, "local"))) === undefined, { what: "pod local gone" });
   });
 
+  it("provisions and binds a PVC of the default StorageClass, and removes its volume after deletion", async () => {
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: ns.name,
+      body: { metadata: { name: "weights" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } } } },
+    });
+    const pvc = await waitFor(async () => {
+      const c = await core.readNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name });
+      return c.status?.phase === "Bound" && c;
+    }, { what: "PVC weights Bound" });
+    expect(pvc.spec?.storageClassName).toBe("kwok-volume");
+    const pvName = pvc.spec?.volumeName ?? "";
+    expect((await core.readPersistentVolume({ name: pvName })).spec?.capacity?.storage).toBe("200Gi");
+
+    const withVolume = pod("mounts-weights");
+    withVolume.spec!.volumes = [{ name: "weights", persistentVolumeClaim: { claimName: "weights" } }];
+    withVolume.spec!.containers[0]!.volumeMounts = [{ name: "weights", mountPath: "/models" }];
+    await core.createNamespacedPod({ namespace: ns.name, body: withVolume });
+    await waitFor(async () => condition(await readPod(ns.name, "mounts-weights"), "Ready")?.status === "True", { what: "pod mounts-weights Ready" });
+
+    await core.deleteNamespacedPod({ name: "mounts-weights", namespace: ns.name });
+    await core.deleteNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name });
+    await waitFor(async () => (await orNotFound(core.readPersistentVolume({ name: pvName }))) === undefined, { what: `PV ${pvName} gone`, timeoutMs: 120_000 });
+    expect(await orNotFound(core.readNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name }))).toBeUndefined();
+  });
+
   it("reports only loopback node, pod and service IPs", async () => {
     const nodes = await core.listNode();
     const nodeIPs = nodes.items.flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type.endsWith("IP")).map((a) => a.address));
