@@ -69,7 +69,7 @@ export const SUPPORT_RULES: readonly SupportRule[] = [
     modes: ["tp"],
     minGpusPerReplica: 8,
     source: "NeMo RL validated vLLM generation with TP8 + EP1 on H100 (docs.nvidia.com/nemo/rl ... deepseek-v4-flash)",
-    note: "H100 is not in the vLLM recipe's hardware list; planned as TP8 per NeMo RL's validation",
+    note: "H100 is not in the vLLM recipe's hardware list; NeMo RL validated it with TP8 + EP1",
   },
   {
     engine: "vllm",
