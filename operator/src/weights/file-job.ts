@@ -1,0 +1,116 @@
+// One file being fetched: its parts, the bytes of each part already on disk, its staging file and its
+// in-order hasher.
+import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { SequentialHasher } from "./hasher.ts";
+import { finalPath, incompletePath } from "./layout.ts";
+import { splitParts, type PartialRecord, type Range } from "./plan.ts";
+import type { RemoteFile } from "./source.ts";
+
+export class FileJob {
+  readonly file: RemoteFile;
+  readonly finalPath: string;
+  readonly incompletePath: string;
+  readonly partSize: number;
+  readonly parts: Range[];
+  received: number[];
+  pending: number[];
+  inFlight = 0;
+  done = false;
+  checksumFailures = 0;
+  hasher: SequentialHasher;
+  private fresh: boolean;
+  private opening: Promise<FileHandle> | undefined;
+  private hashError: unknown;
+
+  constructor(file: RemoteFile, dir: string, partSize: number, received: number[] | null) {
+    this.file = file;
+    this.finalPath = finalPath(dir, file.path);
+    this.incompletePath = incompletePath(dir, file.path);
+    this.partSize = partSize;
+    this.parts = splitParts(file.size, partSize);
+    this.fresh = received === null;
+    this.received = received ?? this.parts.map(() => 0);
+    this.pending = this.parts.flatMap((p, i) => (this.received[i]! < p.end - p.start ? [i] : []));
+    this.hasher = new SequentialHasher(file.size, file.sha256 === null);
+  }
+
+  /** The staging file, opened once: truncated for a fresh download, as is for a resumed one. */
+  open(): Promise<FileHandle> {
+    this.opening ??= (async () => {
+      await mkdir(path.dirname(this.incompletePath), { recursive: true });
+      // Read-write: the hasher reads back parts that arrived out of order.
+      const fh = await open(this.incompletePath, this.fresh ? "w+" : "r+");
+      this.fresh = false;
+      return fh;
+    })();
+    return this.opening;
+  }
+
+  get bytesOnDisk(): number {
+    return this.parts.reduce((acc, p, i) => acc + Math.min(this.received[i]!, p.end - p.start), 0);
+  }
+
+  get allReceived(): boolean {
+    return this.parts.every((p, i) => this.received[i]! >= p.end - p.start);
+  }
+
+  record(): PartialRecord {
+    return { size: this.file.size, sha256: this.file.sha256, gitOid: this.file.gitOid, partSize: this.partSize, received: this.received };
+  }
+
+  /** End of the bytes on disk that follow the hash cursor without a gap. */
+  hashableUpTo(): number {
+    let pos = this.hasher.cursor;
+    for (const [i, p] of this.parts.entries()) {
+      if (pos >= p.end || pos < p.start) continue;
+      const written = p.start + this.received[i]!;
+      if (written <= pos) return pos;
+      if (written < p.end) return written;
+      pos = p.end;
+    }
+    return pos;
+  }
+
+  /** Hashes whatever became readable after the cursor; errors surface at `hashed()`. */
+  kickHash(): void {
+    if (this.hasher.cursor >= this.hashableUpTo() || !this.opening) return;
+    this.opening
+      .then((fh) => this.hasher.catchUp(fh, () => this.hashableUpTo()))
+      .catch((err: unknown) => {
+        this.hashError ??= err;
+      });
+  }
+
+  /** Waits until every byte is hashed (all parts must be on disk). */
+  async hashed(): Promise<{ sha256: string; gitOid: string | null }> {
+    const fh = await this.open();
+    while (!this.hasher.done) {
+      if (this.hashError !== undefined) throw this.hashError;
+      const before = this.hasher.cursor;
+      await this.hasher.catchUp(fh, () => this.hashableUpTo());
+      if (this.hasher.cursor === before && this.hashableUpTo() === before && !this.hasher.done) {
+        throw new Error(`${this.file.path}: cannot hash past byte ${before}: bytes missing on disk`);
+      }
+    }
+    if (this.hashError !== undefined) throw this.hashError;
+    return this.hasher.digest();
+  }
+
+  async close(): Promise<void> {
+    const o = this.opening;
+    this.opening = undefined;
+    if (o) await (await o).close().catch(() => undefined);
+  }
+
+  /** Throws away the staged bytes and schedules every part again (after a checksum mismatch). */
+  async reset(): Promise<void> {
+    await this.close();
+    await unlink(this.incompletePath).catch(() => undefined);
+    this.fresh = true;
+    this.received = this.parts.map(() => 0);
+    this.pending = this.parts.map((_, i) => i);
+    this.hasher = new SequentialHasher(this.file.size, this.file.sha256 === null);
+    this.hashError = undefined;
+  }
+}

@@ -1,0 +1,164 @@
+// A small HTTP client for the downloader: keep-alive, redirects followed by hand (the Authorization
+// header is dropped when a redirect leaves the origin, as the Hub's LFS redirects to a CDN do), a stall
+// watchdog on the wait for headers, and error statuses turned into HttpStatusError.
+import http from "node:http";
+import https from "node:https";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { HttpStatusError, StallError } from "./errors.ts";
+import { parseRetryAfter } from "./retry.ts";
+
+/** `firstHeaders` are those of the first hop: the Hub puts X-Linked-Size/Etag on its redirect, not on the CDN's answer. */
+export type Response = { status: number; headers: IncomingHttpHeaders; firstHeaders: IncomingHttpHeaders; body: IncomingMessage; url: string };
+
+export type RequestOptions = {
+  method?: "GET" | "HEAD";
+  headers?: Record<string, string>;
+  /** Sent as `Authorization: Bearer <token>` to the first origin only. */
+  token?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Statuses handed back instead of thrown (e.g. 200 and 206 for a ranged GET). */
+  accept?: readonly number[];
+};
+
+const MAX_REDIRECTS = 5;
+
+/** A watchdog that fires when `touch` was not called for `ms`. */
+export function stallWatch(ms: number, onStall: () => void): { touch(): void; stop(): void } {
+  const timer = setTimeout(onStall, ms);
+  return { touch: () => timer.refresh(), stop: () => clearTimeout(timer) };
+}
+
+export class HttpClient {
+  private readonly stallTimeoutMs: number;
+  private readonly userAgent: string;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(opts: { stallTimeoutMs: number; maxSockets: number; userAgent?: string }) {
+    this.stallTimeoutMs = opts.stallTimeoutMs;
+    this.userAgent = opts.userAgent ?? "deepseek-operator-downloader/0.1";
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
+  }
+
+  get stallSeconds(): number {
+    return this.stallTimeoutMs / 1000;
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  async request(url: string, opts: RequestOptions = {}): Promise<Response> {
+    const origin = new URL(url).origin;
+    let current = url;
+    let firstHeaders: IncomingHttpHeaders | undefined;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const sameOrigin = new URL(current).origin === origin;
+      const headers: Record<string, string> = { "user-agent": this.userAgent, "accept-encoding": "identity", ...opts.headers };
+      if (opts.token && sameOrigin) headers.authorization = `Bearer ${opts.token}`;
+      const res = await this.once(current, opts.method ?? "GET", headers, opts.signal);
+      const status = res.statusCode ?? 0;
+      firstHeaders ??= res.headers;
+      const location = res.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && location) {
+        res.resume();
+        current = new URL(location, current).toString();
+        continue;
+      }
+      const accept = opts.accept ?? [200];
+      if (accept.includes(status)) return { status, headers: res.headers, firstHeaders, body: res, url: current };
+      throw await statusError(res, current);
+    }
+    throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+  }
+
+  /** GET a JSON document; also returns the headers (pagination lives in Link). */
+  async getJson<T>(url: string, opts: RequestOptions = {}): Promise<{ json: T; headers: IncomingHttpHeaders }> {
+    const res = await this.request(url, { ...opts, headers: { accept: "application/json", ...opts.headers } });
+    const text = await readBody(res.body, this.stallTimeoutMs, res.url);
+    try {
+      return { json: JSON.parse(text) as T, headers: res.headers };
+    } catch (err) {
+      throw new Error(`invalid JSON from ${res.url}: ${(err as Error).message}`);
+    }
+  }
+
+  private once(url: string, method: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const u = new URL(url);
+    const isHttps = u.protocol === "https:";
+    if (!isHttps && u.protocol !== "http:") return Promise.reject(new Error(`unsupported URL scheme in ${url}`));
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (isHttps ? https : http).request(u, { method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, signal });
+      const watch = stallWatch(this.stallTimeoutMs, () => req.destroy(new StallError(url, this.stallTimeoutMs / 1000)));
+      req.once("response", (res) => {
+        watch.stop();
+        resolve(res);
+      });
+      req.once("error", (err) => {
+        watch.stop();
+        reject(err);
+      });
+      req.end();
+    });
+  }
+}
+
+/** Reads a whole (small) body as text, with the stall watchdog. */
+export async function readBody(body: IncomingMessage, stallMs: number, url: string, limit = 64 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const watch = stallWatch(stallMs, () => body.destroy(new StallError(url, stallMs / 1000)));
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      watch.touch();
+      total += chunk.length;
+      if (total > limit) throw new Error(`response from ${url} is larger than ${limit} bytes`);
+      chunks.push(chunk);
+    }
+  } finally {
+    watch.stop();
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function statusError(res: IncomingMessage, url: string): Promise<HttpStatusError> {
+  const header = (name: string): string | undefined => {
+    const v = res.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  let detail = header("x-error-message");
+  // A short look at the body helps the message; never wait long for it.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      res.destroy();
+      done();
+    }, 2000);
+    res.on("data", (c: Buffer) => {
+      if (size < 2048) chunks.push(c);
+      size += c.length;
+    });
+    res.once("end", done);
+    res.once("error", done);
+    res.once("close", done);
+  });
+  if (!detail) {
+    const text = Buffer.concat(chunks).toString("utf8").slice(0, 300).trim();
+    if (text) {
+      try {
+        const j = JSON.parse(text) as { error?: unknown };
+        detail = typeof j.error === "string" ? j.error : text;
+      } catch {
+        detail = text;
+      }
+    }
+  }
+  return new HttpStatusError(res.statusCode ?? 0, url, header("x-error-code"), parseRetryAfter(header("retry-after"), Date.now()), detail);
+}
