@@ -10,7 +10,7 @@ import { STATE_DIR } from "./contract.ts";
 import { WeightsError } from "./errors.ts";
 import { hashFile } from "./hasher.ts";
 import { INCOMPLETE_SUFFIX, finalPath } from "./layout.ts";
-import { readMarker, writeMarker, type Marker, type MarkerFile } from "./marker.ts";
+import { readMarker, removeMarker, writeMarker, type Marker, type MarkerFile } from "./marker.ts";
 import type { ProgressTracker } from "./progress.ts";
 import { classify } from "./retry.ts";
 import { checkSafetensorsFile } from "./safetensors.ts";
@@ -71,6 +71,7 @@ async function checkAndMark(opts: VerifyOptions, against: "hub" | "manifest" | "
   const results = await hashAll(opts, checks);
   const problems = results.flatMap((r) => (r.problem ? [r.problem] : []));
   const bytes = results.reduce((a, r) => a + (r.file?.size ?? 0), 0);
+  if (problems.length > 0) await removeMarker(opts.dir);
   if (problems.length === 0) {
     const state = await StateStore.load(opts.dir);
     const files: MarkerFile[] = [];
@@ -100,6 +101,8 @@ async function checkAndMark(opts: VerifyOptions, against: "hub" | "manifest" | "
 async function runChecks(opts: VerifyOptions, against: "marker", checks: Check[]): Promise<VerifyResult> {
   const results = await hashAll(opts, checks);
   const problems = results.flatMap((r) => (r.problem ? [r.problem] : []));
+  // A marker that no longer tells the truth must go: engine pods trust it.
+  if (problems.length > 0) await removeMarker(opts.dir);
   return { ok: problems.length === 0, against, files: checks.length, bytes: results.reduce((a, r) => a + (r.file?.size ?? 0), 0), problems };
 }
 
@@ -174,7 +177,10 @@ async function verifyStructure(opts: VerifyOptions): Promise<VerifyResult> {
     const missing = tensors.filter((t) => !have.has(t));
     if (missing.length > 0) problems.push(`${shard}: lacks ${missing.length} tensors the index puts there (first: ${missing[0]})`);
   }
-  if (problems.length > 0) return { ok: false, against: "structure", files: shardTensors.size, bytes: 0, problems };
+  if (problems.length > 0) {
+    await removeMarker(dir);
+    return { ok: false, against: "structure", files: shardTensors.size, bytes: 0, problems };
+  }
   // Sound structure: record what is there (every file but our own and partial ones) in the marker.
   const all = await listFiles(dir);
   return checkAndMark(opts, "structure", all.map((p) => ({ path: p, size: null, sha256: null, gitOid: null })), null);
