@@ -35,6 +35,14 @@ describe("published recipes at 1M context", () => {
     }
   });
 
+  it("explains that TP-only H100 cannot reach a high 1M concurrency, and what would", () => {
+    const p = plan({ ...oneM, gpu: "H100", concurrency: 100 });
+    expect(p.feasible).toBe(false);
+    expect(p.reason).toMatch(/^No replica of 8 to 64 H100 GPUs serves 100 sequences/);
+    expect(p.reason).toMatch(/hold 7 sequences .* each needs 6\.74 GiB per GPU and 49\.10 GiB per GPU is left/);
+    expect(p.reason).toMatch(/data-parallel override/);
+  });
+
   it("cannot hold the FP8 repack in 4 × H100 at all, and says by how much", () => {
     const p = plan({ ...oneM, gpu: "H100", model: "sgl-project/DeepSeek-V4-Flash-FP8", concurrency: 1, overrides: { gpusPerReplica: 4 } });
     expect(p.feasible).toBe(false);

@@ -144,6 +144,7 @@ export function plan(input: PlanInput): Plan {
     engineArgs: invocation.args,
     engineEnv: invocation.env,
     image,
+    ...(engine.minVersion ? { engineMinVersion: engine.minVersion } : {}),
     ...(offload ? { kvOffload: { ...offload, ...(offload.tier === "disk" ? { mountPath: OFFLOAD_MOUNT_PATH } : {}) } } : {}),
     support: { status: support.status, source: support.source },
     experimental: notes.experimental,

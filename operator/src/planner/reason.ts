@@ -128,5 +128,9 @@ export function infeasibleReason(c: ReasonContext, l: Layout, reasons: string[],
   const head = searched
     ? `No replica of ${searched.from} to ${searched.to} ${c.gpu.id} GPUs serves ${count(c.input.concurrency)} sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}. At ${l.gpus} GPUs (${layoutName(l)}): `
     : `${l.gpus} × ${c.gpu.id} with ${layoutName(l)} cannot serve ${count(c.input.concurrency)} sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}: `;
-  return `${head}${reasons.join("; ")}.`;
+  const dpUntried = l.mode === "tp" && l.tensor > 1 && !c.support.modes.includes("dp-attention") && !c.support.refusedModes?.["dp-attention"];
+  const hint = dpUntried
+    ? ` Tensor parallelism copies every sequence's KV to each GPU; a data-parallel override (parallelism.data) would split sequences across GPUs, but no published recipe confirms it for ${c.engine.id} on ${c.gpu.id}.`
+    : "";
+  return `${head}${reasons.join("; ")}.${hint}`;
 }

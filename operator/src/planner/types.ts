@@ -65,6 +65,8 @@ export interface Plan {
   engineArgs: string[];
   engineEnv: Record<string, string>;
   image: string;
+  /** Oldest engine version known to serve the model (vLLM 0.20.0); undefined when no source states one. */
+  engineMinVersion?: string;
   /** Set when the plan spills KV: the renderer mounts this much at mountPath. */
   kvOffload?: { tier: OffloadTier; bytesPerReplica: number; mountPath?: string };
   support: { status: SupportStatus | "experimental"; source: string };
