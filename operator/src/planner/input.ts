@@ -75,28 +75,28 @@ function checkOverrides(o: PlanOverrides, gpusPerNode: number | undefined): Inpu
   }
   if (out.length > 0) return out;
   const { gpusPerReplica: n, tensor: t, data: d, decodeContext: dcp, nodesPerReplica: nodes } = o;
-  if (n !== undefined && t !== undefined && d !== undefined && t * d !== n) {
-    out.push({ field: "overrides.tensor", message: `tensor (${t}) × data (${d}) = ${t * d} must equal gpusPerReplica (${n})` });
-  } else if (n !== undefined && t !== undefined && n % t !== 0) {
-    out.push({ field: "overrides.tensor", message: `tensor (${t}) must divide gpusPerReplica (${n})` });
-  } else if (n !== undefined && d !== undefined && n % d !== 0) {
-    out.push({ field: "overrides.data", message: `data (${d}) must divide gpusPerReplica (${n})` });
-  }
-  const derived = n ?? (t !== undefined && d !== undefined ? t * d : nodes !== undefined && gpusPerNode !== undefined ? nodes * gpusPerNode : undefined);
-  if (derived !== undefined && derived > MAX_GPUS_PER_REPLICA) {
-    out.push({ field: n !== undefined ? "overrides.gpusPerReplica" : nodes !== undefined && t === undefined ? "overrides.nodesPerReplica" : "overrides.tensor", message: `a replica of ${derived} GPUs exceeds the ${MAX_GPUS_PER_REPLICA} the planner supports` });
+  // The replica size the overrides pin down, if they do: the planner searches sizes otherwise.
+  const total = n ?? (t !== undefined && d !== undefined ? t * d : nodes !== undefined && gpusPerNode !== undefined ? nodes * gpusPerNode : undefined);
+  const name = n !== undefined ? `gpusPerReplica (${n})` : t !== undefined && d !== undefined ? `tensor × data (${total})` : `nodesPerReplica × gpusPerNode (${total})`;
+  if (total !== undefined) {
+    if (total > MAX_GPUS_PER_REPLICA) {
+      out.push({ field: n !== undefined ? "overrides.gpusPerReplica" : t !== undefined && d !== undefined ? "overrides.tensor" : "overrides.nodesPerReplica", message: `a replica of ${total} GPUs exceeds the ${MAX_GPUS_PER_REPLICA} the planner supports` });
+    } else if (t !== undefined && d !== undefined && t * d !== total) {
+      out.push({ field: "overrides.tensor", message: `tensor (${t}) × data (${d}) = ${t * d} must equal ${name}` });
+    } else if (t !== undefined && total % t !== 0) {
+      out.push({ field: "overrides.tensor", message: `tensor (${t}) must divide ${name}` });
+    } else if (d !== undefined && total % d !== 0) {
+      out.push({ field: "overrides.data", message: `data (${d}) must divide ${name}` });
+    }
+    if (nodes !== undefined && gpusPerNode !== undefined && (total % nodes !== 0 || total / nodes > gpusPerNode)) {
+      out.push({ field: "overrides.nodesPerReplica", message: `${total} GPUs cannot be spread evenly over ${nodes} node(s) of ${gpusPerNode} GPUs` });
+    } else if (nodes === undefined && gpusPerNode !== undefined && total > gpusPerNode && total % gpusPerNode !== 0) {
+      out.push({ field: n !== undefined ? "overrides.gpusPerReplica" : "overrides.tensor", message: `${total} GPUs do not fill whole nodes of ${gpusPerNode}; set overrides.nodesPerReplica` });
+    }
   }
   if (dcp !== undefined && dcp > 1) {
     if (t === undefined) out.push({ field: "overrides.decodeContext", message: "needs overrides.tensor set to a multiple of it" });
     else if (t % dcp !== 0) out.push({ field: "overrides.decodeContext", message: `must divide tensor (${t}), got ${dcp}` });
-  }
-  if (nodes !== undefined && gpusPerNode !== undefined) {
-    const total = n ?? (t !== undefined && d !== undefined ? t * d : undefined);
-    if (total !== undefined && (total % nodes !== 0 || total / nodes > gpusPerNode)) {
-      out.push({ field: "overrides.nodesPerReplica", message: `${total} GPUs cannot be spread evenly over ${nodes} node(s) of ${gpusPerNode} GPUs` });
-    }
-  } else if (nodes === undefined && n !== undefined && gpusPerNode !== undefined && n > gpusPerNode && n % gpusPerNode !== 0) {
-    out.push({ field: "overrides.gpusPerReplica", message: `${n} GPUs do not fill whole nodes of ${gpusPerNode}; set overrides.nodesPerReplica` });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { GPU_PROFILES, MODEL_PROFILES, plan, type PlanInput } from "./index.ts";
+import { GPU_PROFILES, MODEL_PROFILES, plan, PlanInputError, type PlanInput } from "./index.ts";
 
 const GiB = 2 ** 30;
 
@@ -68,6 +68,38 @@ describe("plan properties", () => {
         expect(half.feasible && half.experimental.length === 0).toBe(false);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("either plans or throws a PlanInputError for any combination of overrides, and honours the ones it accepts", () => {
+    const size = fc.option(fc.oneof(fc.constantFrom(1, 2, 4, 8, 16, 32, 64), fc.integer({ min: 0, max: 130 })), { nil: undefined });
+    const overrides = fc.record({
+      gpusPerReplica: size,
+      tensor: size,
+      data: size,
+      decodeContext: size,
+      nodesPerReplica: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
+      expert: fc.option(fc.boolean(), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(baseInput, fc.constantFrom(4, 6, 8), overrides, (base, gpusPerNode, o) => {
+        const clean = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+        let p;
+        try {
+          p = plan({ ...base, gpusPerNode, overrides: clean });
+        } catch (err) {
+          expect(err).toBeInstanceOf(PlanInputError);
+          return;
+        }
+        if (o.gpusPerReplica !== undefined) expect(p.gpusPerReplica).toBe(o.gpusPerReplica);
+        if (o.tensor !== undefined) expect(p.tensorParallel).toBe(o.tensor);
+        if (o.data !== undefined) expect(p.dataParallel).toBe(o.data);
+        if (o.expert !== undefined) expect(p.expertParallel).toBe(o.expert);
+        if (o.nodesPerReplica !== undefined) expect(p.nodesPerReplica).toBe(o.nodesPerReplica);
+        expect(p.tensorParallel * p.dataParallel).toBe(p.gpusPerReplica);
+        expect(p.gpusPerReplica).toBeLessThanOrEqual(p.nodesPerReplica * p.gpusPerNode);
+      }),
+      { numRuns: 400 },
     );
   });
 });
