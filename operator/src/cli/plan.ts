@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { KIND, parseDeepSeekDeployment, parseQuantity, parseSpec, type DeepSeekDeploymentSpec } from "../api/index.ts";
 import { DEFAULT_MODEL_ID, plan, PlanInputError, type Plan, type PlanInput, type PlanOverrides } from "../planner/index.ts";
+import { planInputFromSpec } from "../planner/from-spec.ts";
 import { CliError } from "./errors.ts";
 
 const USAGE = `usage: deepseek-operator plan [flags]
@@ -110,32 +111,6 @@ function oneOf<T extends string>(flag: string, raw: string | undefined, allowed:
 }
 
 /** A DeepSeekDeployment spec mapped onto the planner's input, field by field. */
-export function specToPlanInput(spec: DeepSeekDeploymentSpec): PlanInput {
-  const ctx = spec.context;
-  const p = spec.parallelism;
-  const overrides: PlanOverrides = {
-    ...(spec.gpu.count !== undefined ? { gpusPerReplica: spec.gpu.count } : {}),
-    ...(p?.tensor !== undefined ? { tensor: p.tensor } : {}),
-    ...(p?.data !== undefined ? { data: p.data } : {}),
-    ...(p?.expert !== undefined ? { expert: p.expert } : {}),
-    ...(p?.decodeContext !== undefined ? { decodeContext: p.decodeContext } : {}),
-    ...(p?.nodesPerReplica !== undefined ? { nodesPerReplica: p.nodesPerReplica } : {}),
-  };
-  return {
-    model: spec.model.name,
-    gpu: spec.gpu.type,
-    gpusPerNode: spec.gpu.perNode,
-    engine: spec.engine.type,
-    maxModelLen: ctx.maxModelLen,
-    concurrency: ctx.targetConcurrency,
-    kvCacheDtype: ctx.kvCacheDtype,
-    ...(ctx.offload ? { offload: { tier: ctx.offload.tier === "CPU" ? "cpu" : "disk", bytesPerReplica: parseQuantity(ctx.offload.size) } } : {}),
-    reasoning: spec.reasoning.mode === "FlashMax" ? "flash-max" : "standard",
-    toolCalling: spec.toolCalling.enabled,
-    ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
-  };
-}
-
 async function readSpecFile(path: string): Promise<DeepSeekDeploymentSpec> {
   let text: string;
   try {
@@ -155,7 +130,7 @@ async function readSpecFile(path: string): Promise<DeepSeekDeploymentSpec> {
 }
 
 async function buildInput(v: Values): Promise<{ input: PlanInput; fromFile: boolean }> {
-  const file = v.file ? specToPlanInput(await readSpecFile(v.file)) : undefined;
+  const file = v.file ? planInputFromSpec(await readSpecFile(v.file)) : undefined;
   const engine = oneOf("engine", v.engine, ["vllm", "sglang"] as const);
   const kvCacheDtype = oneOf("kv-cache-dtype", v["kv-cache-dtype"], ["auto", "fp8", "bf16"] as const);
   const reasoning = oneOf("reasoning", v.reasoning, ["standard", "flash-max", "none"] as const);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { plan as runPlanner } from "../../planner/index.ts";
 import { FINALIZER, weightsName, type KubeObject } from "../../render/index.ts";
 import { decide } from "./decide.ts";
-import { planInputFromSpec } from "./plan.ts";
+import { planInputFromSpec } from "../../planner/from-spec.ts";
 import { aDsd, aJob, aPod, aPvc, NOW, progress, REV, verified, world } from "./fixtures.ts";
 import type { Obj } from "./observed.ts";
 

@@ -20,6 +20,7 @@ import {
 import { computeStatus, type PodFacts, type WorkloadFacts } from "../status.ts";
 import { retryDelaySeconds, weightsState, type JobFacts, type WeightsState } from "../weights-state.ts";
 import { isSubset } from "./subset.ts";
+import type { EventSpec } from "../runtime/events.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
 import { planSpec } from "./plan.ts";
 
@@ -28,13 +29,6 @@ export interface ObjectRef {
   kind: string;
   namespace: string;
   name: string;
-}
-
-export interface EventSpec {
-  type: "Normal" | "Warning";
-  reason: string;
-  action: string;
-  note: string;
 }
 
 export interface Decision {
@@ -157,7 +151,7 @@ export function decide(o: Observed): Decision {
   if (pvcSource) {
     pvcName = pvcSource.claimName;
     const job = jobFacts(o.verifyJob);
-    if (!o.verifyJob) actions.apply.push(renderWeightsVerify(dsd, o.operatorImage));
+    if (!o.verifyJob) actions.apply.push(renderWeightsVerify(dsd, o.jobs));
     weights = job.succeeded
       ? { phase: "Complete", verified: true, permanent: false }
       : job.failed
@@ -174,7 +168,7 @@ export function decide(o: Observed): Decision {
     weights = { ...state, attempts };
     if (!state.verified && o.pvc?.metadata.uid) {
       if (!o.pullJob) {
-        for (const obj of renderWeightsPull(dsd, o.pvc, o.operatorImage)) actions.apply.push(obj);
+        for (const obj of renderWeightsPull(dsd, o.pvc, o.jobs)) actions.apply.push(obj);
         if (attempts === 0) actions.events.push({ type: "Normal", reason: "WeightsDownloadStarted", action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
       } else if (job.failed) {
         const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();

@@ -4,6 +4,7 @@ import { LABEL, weightsPvcName, type Dsd } from "../../render/index.ts";
 import { summarizeInventory, type NodeLike, type PodLike } from "../gpu-inventory.ts";
 import { resolveGpu } from "../../planner/catalog.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
+import type { JobConfig } from "../../render/index.ts";
 
 export interface Cache<T> {
   get(namespace: string | undefined, name: string): T | undefined;
@@ -27,7 +28,7 @@ export interface ObserveContext {
   lwsServed: () => boolean;
   /** The latest cluster-wide pod snapshot for GPU accounting, if one was taken. */
   gpuPods: () => readonly PodLike[] | undefined;
-  operatorImage: string;
+  jobs: JobConfig;
   now: () => Date;
 }
 
@@ -65,6 +66,6 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
     pods,
     lwsServed: ctx.lwsServed(),
     ...(gpus ? { gpus } : {}),
-    operatorImage: ctx.operatorImage,
+    jobs: ctx.jobs,
   };
 }

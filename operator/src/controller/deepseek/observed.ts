@@ -1,6 +1,6 @@
 // What one reconcile looks at: read from the informer caches by the I/O layer, handed to the pure
 // decide() as plain data.
-import type { Dsd, KubeObject } from "../../render/index.ts";
+import type { Dsd, JobConfig, KubeObject } from "../../render/index.ts";
 import type { GpuInventory } from "../status.ts";
 
 export type Obj = KubeObject & { metadata: KubeObject["metadata"] & { uid?: string; deletionTimestamp?: string; creationTimestamp?: string } };
@@ -31,5 +31,5 @@ export interface Observed {
   /** Whether the apiserver serves leaderworkerset.x-k8s.io/v1. */
   lwsServed: boolean;
   gpus?: GpuInventory & { largestFreeBlock?: number };
-  operatorImage: string;
+  jobs: JobConfig;
 }

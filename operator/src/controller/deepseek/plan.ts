@@ -1,34 +1,9 @@
 // Spec → planner input → plan, and the parts of the plan that status and rendering need.
 import type { DeepSeekDeploymentSpec } from "../../api/index.ts";
-import { parseQuantity } from "../../api/index.ts";
-import { plan as runPlanner, type Plan, type PlanInput } from "../../planner/index.ts";
+import { plan as runPlanner, type Plan } from "../../planner/index.ts";
+import { planInputFromSpec } from "../../planner/from-spec.ts";
 import { resolveModel, UnknownProfileError } from "../../planner/catalog.ts";
 import type { PlanFacts } from "../status.ts";
-
-export function planInputFromSpec(spec: DeepSeekDeploymentSpec): PlanInput {
-  const p = spec.parallelism;
-  const offload = spec.context.offload;
-  return {
-    model: spec.model.name,
-    gpu: spec.gpu.type,
-    gpusPerNode: spec.gpu.perNode,
-    engine: spec.engine.type,
-    maxModelLen: spec.context.maxModelLen,
-    concurrency: spec.context.targetConcurrency,
-    kvCacheDtype: spec.context.kvCacheDtype,
-    ...(offload ? { offload: { tier: offload.tier === "CPU" ? "cpu" : "disk", bytesPerReplica: parseQuantity(offload.size) } } : {}),
-    reasoning: spec.reasoning.mode === "FlashMax" ? "flash-max" : "standard",
-    toolCalling: spec.toolCalling.enabled,
-    overrides: {
-      ...(spec.gpu.count !== undefined ? { gpusPerReplica: spec.gpu.count } : {}),
-      ...(p?.tensor !== undefined ? { tensor: p.tensor } : {}),
-      ...(p?.data !== undefined ? { data: p.data } : {}),
-      ...(p?.expert !== undefined ? { expert: p.expert } : {}),
-      ...(p?.nodesPerReplica !== undefined ? { nodesPerReplica: p.nodesPerReplica } : {}),
-      ...(p?.decodeContext !== undefined ? { decodeContext: p.decodeContext } : {}),
-    },
-  };
-}
 
 export interface PlanOutcome {
   facts: PlanFacts;

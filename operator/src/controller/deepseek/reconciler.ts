@@ -3,7 +3,8 @@
 import type { DeepSeekDeploymentStatus } from "../../api/index.ts";
 import type { Dsd, KubeObject } from "../../render/index.ts";
 import type { Logger } from "../../util/log.ts";
-import { decide, type EventSpec, type ObjectRef } from "./decide.ts";
+import { decide, type ObjectRef } from "./decide.ts";
+import type { EventSpec } from "../runtime/events.ts";
 import { observe, type ObserveContext } from "./observe.ts";
 
 export interface Writer {
@@ -11,7 +12,8 @@ export interface Writer {
   delete(ref: ObjectRef): Promise<void>;
   applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
   setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
-  event(dsd: Dsd, e: EventSpec): Promise<void>;
+  /** Recorded asynchronously; recording never fails a reconcile. */
+  event(dsd: Dsd, e: EventSpec): void;
 }
 
 /** Children go first in this order: identities and storage before the workloads that use them. */
@@ -43,7 +45,7 @@ export async function reconcileDeepSeekDeployment(
     await writer.delete(ref);
   }
   if (d.status && !dsd.metadata.deletionTimestamp) await writer.applyStatus(dsd, d.status);
-  for (const e of d.events) await writer.event(dsd, e);
+  for (const e of d.events) writer.event(dsd, e);
   if (d.finalizer === "remove") await writer.setFinalizer(dsd, false);
   if (d.status?.phase !== dsd.status?.phase && d.status) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
   return d.requeueAfterMs ? { requeueAfterMs: d.requeueAfterMs } : {};

@@ -1,0 +1,97 @@
+// The informers the operator runs: its own kind, every kind it owns (selected by the part-of label,
+// so the caches hold only our objects), the engine pods, and the nodes for GPU inventory.
+import { KubeConfig, Watch, type KubernetesObject } from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type DeepSeekDeployment } from "../api/index.ts";
+import { LABEL } from "../render/index.ts";
+import type { Logger } from "../util/log.ts";
+import type { ApplyClient } from "./runtime/apply.ts";
+import { Informer, resourcePath, type ResourceRef } from "./runtime/informer.ts";
+import type { OperatorMetrics } from "./runtime/metrics.ts";
+import type { Caches } from "./deepseek/observe.ts";
+import type { Obj, Pod } from "./deepseek/observed.ts";
+import type { NodeLike } from "./gpu-inventory.ts";
+
+const OURS = `${LABEL.partOf}=deepseek-operator`;
+const ENGINE_PODS = `${LABEL.component}=engine,${LABEL.name}=deepseek-engine`;
+
+export interface InformerSet {
+  dsds: Informer<DeepSeekDeployment & KubernetesObject>[];
+  pvcs: Informer<Obj & KubernetesObject>[];
+  jobs: Informer<Obj & KubernetesObject>[];
+  deployments: Informer<Obj & KubernetesObject>[];
+  lws: Informer<Obj & KubernetesObject>[];
+  services: Informer<Obj & KubernetesObject>[];
+  pdbs: Informer<Obj & KubernetesObject>[];
+  pods: Informer<Pod & KubernetesObject>[];
+  nodes: Informer<NodeLike & KubernetesObject>[];
+}
+
+/** A cache over one informer per watched namespace (or one cluster-wide informer). */
+function cacheOf<T extends KubernetesObject>(informers: Informer<T>[]) {
+  return {
+    get: (ns: string | undefined, name: string) => {
+      for (const i of informers) {
+        const v = i.get(ns, name);
+        if (v) return v;
+      }
+      return undefined;
+    },
+    list: (ns?: string) => informers.flatMap((i) => i.list(ns)),
+  };
+}
+
+export function cachesOf(s: InformerSet): Caches {
+  return {
+    dsds: cacheOf(s.dsds),
+    pvcs: cacheOf(s.pvcs),
+    jobs: cacheOf(s.jobs),
+    deployments: cacheOf(s.deployments),
+    lws: cacheOf(s.lws),
+    services: cacheOf(s.services),
+    pdbs: cacheOf(s.pdbs),
+    pods: cacheOf(s.pods) as Caches["pods"],
+    nodes: cacheOf(s.nodes) as Caches["nodes"],
+  };
+}
+
+export interface InformerDeps {
+  kc: KubeConfig;
+  client: ApplyClient;
+  namespaces: string[];
+  lwsServed: boolean;
+  metrics: OperatorMetrics;
+  log: Logger;
+}
+
+export function makeInformers(d: InformerDeps): InformerSet {
+  const watch = new Watch(d.kc);
+  const scopes = d.namespaces.length > 0 ? d.namespaces : [undefined];
+  const make = <T extends KubernetesObject>(name: string, ref: Omit<ResourceRef, "namespace">, labelSelector?: string, namespaced = true): Informer<T>[] =>
+    (namespaced ? scopes : [undefined]).map((namespace) => {
+      const path = resourcePath({ ...ref, ...(namespace ? { namespace } : {}) });
+      return new Informer<T>({
+        name: namespace ? `${name}/${namespace}` : name,
+        path,
+        list: (opts) => d.client.listPath<T>(path, opts),
+        watch,
+        ...(labelSelector ? { labelSelector } : {}),
+        metrics: d.metrics,
+        log: d.log,
+      });
+    });
+  return {
+    dsds: make("deepseekdeployments", { group: GROUP, version: VERSION, plural: PLURAL }),
+    pvcs: make("persistentvolumeclaims", { version: "v1", plural: "persistentvolumeclaims" }, OURS),
+    jobs: make("jobs", { group: "batch", version: "v1", plural: "jobs" }, OURS),
+    deployments: make("deployments", { group: "apps", version: "v1", plural: "deployments" }, OURS),
+    lws: d.lwsServed ? make("leaderworkersets", { group: "leaderworkerset.x-k8s.io", version: "v1", plural: "leaderworkersets" }, OURS) : [],
+    services: make("services", { version: "v1", plural: "services" }, OURS),
+    pdbs: make("poddisruptionbudgets", { group: "policy", version: "v1", plural: "poddisruptionbudgets" }, OURS),
+    pods: make("pods", { version: "v1", plural: "pods" }, ENGINE_PODS),
+    nodes: make("nodes", { version: "v1", plural: "nodes" }, undefined, false),
+  };
+}
+
+export function allInformers(s: InformerSet): Informer<KubernetesObject>[] {
+  return Object.values(s).flat() as Informer<KubernetesObject>[];
+}

@@ -1,0 +1,120 @@
+// Wires the operator together: informers → work queue → reconciler → apiserver, plus metrics,
+// health, the GPU snapshot and, when enabled, leader election (only the leader runs informers and
+// reconciles; losing the lease stops the work).
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "../util/log.ts";
+import { ApplyClient } from "./runtime/apply.ts";
+import { Controller } from "./runtime/controller.ts";
+import { enqueueFor, selfKey } from "./runtime/handlers.ts";
+import { splitKey } from "./runtime/controller.ts";
+import { OperatorMetrics, serveMetrics } from "./runtime/metrics.ts";
+import { isNotFound } from "./runtime/errors.ts";
+import { allInformers, cachesOf, makeInformers, type InformerSet } from "./informers.ts";
+import { controllerOwner, everyOwner, jobOwners, nodeCapacityChanged, podInstance } from "./mappers.ts";
+import { reconcileDeepSeekDeployment } from "./deepseek/reconciler.ts";
+import { apiWriter } from "./writer.ts";
+import type { EventRecorder } from "./runtime/events.ts";
+import type { HealthReporter } from "./runtime/health.ts";
+import type { PodLike } from "./gpu-inventory.ts";
+import type { JobConfig } from "../render/index.ts";
+
+export interface ManagerOptions {
+  kc: KubeConfig;
+  namespaces: string[];
+  jobs: JobConfig;
+  workers: number;
+  metricsPort: number;
+  healthPort: number;
+  bindAddress: string;
+  log: Logger;
+  /** How often the cluster-wide pod snapshot for GPU accounting is refreshed. */
+  gpuSnapshotMs?: number;
+}
+
+export interface Manager {
+  metrics: OperatorMetrics;
+  client: ApplyClient;
+  /** Start informers and workers; resolves once reconciling. */
+  startWork(events: EventRecorder): Promise<void>;
+  stopWork(): Promise<void>;
+  /** The running informers, for the /healthz and /readyz checks (none while not leading). */
+  informers(): HealthReporter[];
+  servers: { close(): Promise<void> }[];
+}
+
+const LWS_PROBE = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
+
+async function lwsServed(client: ApplyClient): Promise<boolean> {
+  try {
+    await client.listPath(LWS_PROBE, { limit: 1 } as never);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+export async function createManager(o: ManagerOptions): Promise<Manager> {
+  const metrics = new OperatorMetrics();
+  const client = new ApplyClient(o.kc, { metrics, log: o.log });
+  const metricsServer = await serveMetrics(metrics, { port: o.metricsPort, host: o.bindAddress }, o.log);
+  let informers: InformerSet | undefined;
+  let controller: Controller | undefined;
+  let gpuPods: PodLike[] | undefined;
+  let timers: NodeJS.Timeout[] = [];
+
+  async function refreshGpuPods(): Promise<void> {
+    try {
+      const list = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
+      gpuPods = list.items;
+    } catch (err) {
+      o.log.warn({ err }, "GPU snapshot failed; free GPUs unknown until the next one");
+    }
+  }
+
+  return {
+    metrics,
+    client,
+    servers: [metricsServer],
+    async startWork(events: EventRecorder) {
+      const served = await lwsServed(client);
+      informers = makeInformers({ kc: o.kc, client, namespaces: o.namespaces, lwsServed: served, metrics, log: o.log });
+      const caches = cachesOf(informers);
+      const writer = apiWriter(client, events, o.log);
+      const ctx = { caches, lwsServed: () => served, gpuPods: () => gpuPods, jobs: o.jobs, now: () => new Date() };
+      controller = new Controller({
+        name: "deepseekdeployment",
+        workers: o.workers,
+        metrics,
+        log: o.log,
+        sources: allInformers(informers),
+        reconcile: async (key, rc) => {
+          const { namespace, name } = splitKey(key);
+          return reconcileDeepSeekDeployment(ctx, writer, namespace ?? "", name, rc.log);
+        },
+      });
+      const q = controller.queue;
+      for (const i of informers.dsds) i.addHandler(enqueueFor(q, selfKey));
+      for (const i of [...informers.deployments, ...informers.lws, ...informers.services, ...informers.pdbs]) i.addHandler(enqueueFor(q, controllerOwner));
+      for (const i of informers.pvcs) i.addHandler(enqueueFor(q, everyOwner));
+      for (const i of informers.jobs) i.addHandler(enqueueFor(q, jobOwners(caches.pvcs)));
+      for (const i of informers.pods) i.addHandler(enqueueFor(q, podInstance));
+      const everyDsd = () => informers!.dsds.flatMap((i) => i.list()).map((d) => selfKey(d as KubernetesObject)[0]!);
+      for (const i of informers.nodes) i.addHandler((obj, type, old) => {
+        if (nodeCapacityChanged(obj, type, old)) for (const k of everyDsd()) q.add(k);
+      });
+      await refreshGpuPods();
+      timers.push(setInterval(() => void refreshGpuPods(), o.gpuSnapshotMs ?? 60_000));
+      for (const i of allInformers(informers)) i.start();
+      await controller.start();
+      o.log.info({ namespaces: o.namespaces.length ? o.namespaces : "all", lws: served }, "reconciling");
+    },
+    async stopWork() {
+      for (const t of timers) clearInterval(t);
+      timers = [];
+      await controller?.stop();
+      for (const i of informers ? allInformers(informers) : []) i.stop();
+    },
+    informers: () => (informers ? allInformers(informers) : []),
+  };
+}

@@ -1,0 +1,29 @@
+// The reconciler's writes, over the runtime's server-side-apply client.
+import type { DeepSeekDeploymentStatus } from "../api/index.ts";
+import { FINALIZER, LWS_API, type Dsd, type KubeObject } from "../render/index.ts";
+import type { Logger } from "../util/log.ts";
+import type { ApplyClient } from "./runtime/apply.ts";
+import type { ObjectRef } from "./deepseek/decide.ts";
+import type { Writer } from "./deepseek/reconciler.ts";
+import type { EventRecorder } from "./runtime/events.ts";
+
+export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logger): Writer {
+  return {
+    async apply(obj: KubeObject) {
+      // LeaderWorkerSet's installed CRD may lag the fields we render: warn rather than refuse.
+      await client.apply(obj, { fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict" });
+    },
+    async delete(ref: ObjectRef) {
+      await client.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
+    },
+    async applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus) {
+      await client.applyStatus({ apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace }, status });
+    },
+    async setFinalizer(dsd: Dsd, present: boolean) {
+      // Applying only metadata.finalizers: the field manager owns just its own entry of the set.
+      await client.apply({ apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace, finalizers: present ? [FINALIZER] : [] } });
+      log.info({ finalizer: present ? "added" : "removed" }, "finalizer");
+    },
+    event: (dsd, e) => events.record(dsd as never, e),
+  };
+}

@@ -1,0 +1,204 @@
+// The operator end to end on the real control plane: it runs as a child process under the RBAC its
+// Helm chart grants, the downloader really runs (as a local process, through the harness's local
+// runner) against the local Hub simulator, and KWOK plays the GPU nodes and engine pods.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { startHubServer, type HubServer } from "../../operator/src/sim/hub/server.ts";
+import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
+import { LocalPodRunner } from "../harness/local-runner.ts";
+import { counterSum, installOperatorIdentity, startOperator, type OperatorProcess } from "../harness/operator.ts";
+import { createTestNamespace, kubectlJson, kubectlOk, loadKubeConfig, REPO_ROOT, waitFor, type TestNamespace } from "./lib/index.ts";
+
+const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
+const WORK = join(REPO_ROOT, ".cluster", "e2e-operator");
+const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
+
+type Dsd = { metadata: { name: string; uid: string; generation: number; finalizers?: string[] }; spec: Record<string, any>; status?: Record<string, any> };
+type Cond = { type: string; status: string; reason: string; message: string; lastTransitionTime: string };
+
+let kc: KubeConfig;
+let api: CustomObjectsApi;
+let system: TestNamespace;
+let ns: TestNamespace;
+let hub: HubServer;
+let runner: LocalPodRunner;
+let operatorKubeconfig: string;
+const operators: OperatorProcess[] = [];
+
+function dsdManifest(name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "serving.deepseek-operator.io/v1alpha1",
+    kind: "DeepSeekDeployment",
+    metadata: { name, namespace: ns.name },
+    spec: { model: { revision: V4_FLASH_REVISION, source: { huggingFace: { endpoint: hub.url } } }, gpu: { type: "H200" }, replicas: 1, ...spec },
+  };
+}
+
+const getDsd = async (name: string) => (await api.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as Dsd;
+const cond = (d: Dsd, type: string) => (d.status?.conditions as Cond[] | undefined)?.find((c) => c.type === type);
+const get = <T>(args: string[]) => kubectlJson<T>(["-n", ns.name, "get", ...args]);
+
+async function waitForCondition(name: string, type: string, status: string, timeoutMs = 180_000): Promise<Dsd> {
+  return waitFor(
+    async () => {
+      const d = await getDsd(name);
+      return cond(d, type)?.status === status ? d : undefined;
+    },
+    { timeoutMs, intervalMs: 500, what: `${name} ${type}=${status}` },
+  );
+}
+
+beforeAll(async () => {
+  mkdirSync(WORK, { recursive: true });
+  kc = loadKubeConfig();
+  api = kc.makeApiClient(CustomObjectsApi);
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
+  await kubectlOk(["wait", "--for=condition=Established", "crd/deepseekdeployments.serving.deepseek-operator.io", "--timeout=120s"]);
+  system = await createTestNamespace("e2e-dso-system", kc);
+  ns = await createTestNamespace("e2e-dso", kc);
+  operatorKubeconfig = await installOperatorIdentity(system.name, WORK);
+  // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
+  hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 })], host: "127.0.0.1", port: 0 });
+  hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });
+  runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods") });
+  runner.start();
+  operators.push(await startOperator({ name: "op-a", kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
+}, 300_000);
+
+afterAll(async () => {
+  for (const o of operators) await o.stop();
+  await runner?.stop();
+  await hub?.close();
+  await ns?.delete();
+  await system?.delete();
+}, 120_000);
+
+describe("the operator", () => {
+  it("downloads the weights with progress in kubectl, and creates engine pods only once they are verified", async () => {
+    await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-a") });
+    const seenProgress = new Set<string>();
+    let engineBeforeWeights = false;
+    const done = await waitFor(
+      async () => {
+        const rows = (await kubectlOk(["-n", ns.name, "get", "dsd", "flash-a", "--no-headers", "-o", "custom-columns=W:.status.weights.progress"])).trim();
+        if (rows && rows !== "<none>") seenProgress.add(rows);
+        const d = await getDsd("flash-a");
+        const deploys = await get<{ items: unknown[] }>(["deployments", "-l", "app.kubernetes.io/instance=flash-a"]);
+        if (cond(d, "WeightsReady")?.status !== "True" && deploys.items.length > 0) engineBeforeWeights = true;
+        return cond(d, "WeightsReady")?.status === "True" ? d : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 1000, what: "flash-a WeightsReady" },
+    );
+    expect(engineBeforeWeights).toBe(false);
+    expect([...seenProgress].some((p) => /^\d+%$/.test(p) && p !== "0%" && p !== "100%")).toBe(true);
+    expect(done.status?.weights).toMatchObject({ verified: true, progress: "100%", filesTotal: 49 });
+    // The download Job ran once, as the ServiceAccount whose Role may patch only this PVC.
+    const pvcName = done.status?.weights.pvcName as string;
+    const jobs = await get<{ items: { metadata: { name: string }; status: { succeeded?: number } }[] }>(["jobs"]);
+    expect(jobs.items.map((j) => j.metadata.name)).toEqual([`${pvcName}-pull`]);
+    expect(jobs.items[0]!.status.succeeded).toBe(1);
+  }, 300_000);
+
+  it("runs the planned engine pods on H200 nodes and reaches Serving", async () => {
+    const d = await waitFor(async () => {
+      const x = await getDsd("flash-a");
+      return x.status?.phase === "Serving" ? x : undefined;
+    }, { timeoutMs: 120_000, what: "flash-a Serving" });
+    const plan = d.status!.plan;
+    expect(plan.gpusPerReplica).toBe(4);
+    expect(cond(d, "Ready")?.status).toBe("True");
+    const deploy = await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-a"]);
+    expect(deploy.metadata.ownerReferences[0]).toMatchObject({ kind: "DeepSeekDeployment", name: "flash-a", controller: true });
+    expect(deploy.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("4");
+    const pods = await get<{ items: { spec: { nodeName: string }; status: { podIP: string } }[] }>(["pods", "-l", "app.kubernetes.io/instance=flash-a"]);
+    expect(pods.items).toHaveLength(1);
+    const node = await kubectlJson<any>(["get", "node", pods.items[0]!.spec.nodeName]);
+    expect(node.metadata.labels["nvidia.com/gpu.product"]).toBe("NVIDIA-H200");
+    expect(pods.items[0]!.status.podIP).toMatch(/^127\./);
+    for (const kind of ["service", "poddisruptionbudget"]) {
+      const o = await kubectlJson<any>(["-n", ns.name, "get", kind, "flash-a"]);
+      expect(o.metadata.ownerReferences[0].uid).toBe(d.metadata.uid);
+    }
+    const row = await kubectlOk(["-n", ns.name, "get", "dsd", "flash-a"]);
+    expect(row).toMatch(/PHASE\s+READY\s+DESIRED\s+GPUS\s+WEIGHTS/);
+    expect(row).toMatch(/flash-a\s+Serving\s+1\s+1\s+4\s+100%/);
+    const events = await kubectlOk(["-n", ns.name, "get", "events.events.k8s.io", "--field-selector", "regarding.name=flash-a", "-o", "custom-columns=R:.reason", "--no-headers"]);
+    expect(events).toContain("Serving");
+  }, 180_000);
+
+  it("shares the weights with a second deployment of the same model: no second download", async () => {
+    await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-b") });
+    const b = await waitForCondition("flash-b", "WeightsReady", "True", 60_000);
+    const a = await getDsd("flash-a");
+    expect(b.status?.weights.pvcName).toBe(a.status?.weights.pvcName);
+    const jobs = await get<{ items: unknown[] }>(["jobs"]);
+    expect(jobs.items).toHaveLength(1);
+    const pvc = await kubectlJson<any>(["-n", ns.name, "get", "pvc", b.status?.weights.pvcName]);
+    expect(pvc.metadata.ownerReferences.map((r: { name: string }) => r.name).sort()).toEqual(["flash-a", "flash-b"]);
+  }, 120_000);
+
+  it("follows a spec edit and catches up observedGeneration", async () => {
+    await kubectlOk(["-n", ns.name, "patch", "dsd", "flash-b", "--type=merge", "-p", JSON.stringify({ spec: { replicas: 2 } })]);
+    const d = await waitFor(async () => {
+      const x = await getDsd("flash-b");
+      return x.status?.observedGeneration === x.metadata.generation && x.status?.readyReplicas === 2 ? x : undefined;
+    }, { timeoutMs: 120_000, what: "flash-b 2 ready replicas" });
+    expect(d.status?.gpus).toBe(8);
+    const deploy = await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-b"]);
+    expect(deploy.spec.replicas).toBe(2);
+  }, 150_000);
+
+  it("scales through the scale subresource", async () => {
+    await kubectlOk(["-n", ns.name, "scale", "dsd/flash-b", "--replicas=1"]);
+    expect((await getDsd("flash-b")).spec.replicas).toBe(1);
+    await waitFor(async () => (await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-b"])).spec.replicas === 1, { timeoutMs: 60_000, what: "deployment scaled to 1" });
+    const scale = JSON.parse(await kubectlOk(["get", "--raw", `/apis/serving.deepseek-operator.io/v1alpha1/namespaces/${ns.name}/deepseekdeployments/flash-b/scale`]));
+    expect(scale.status.selector).toBe("app.kubernetes.io/name=deepseek-engine,app.kubernetes.io/instance=flash-b,app.kubernetes.io/component=engine");
+  }, 90_000);
+
+  it("restores an owned Deployment deleted by hand", async () => {
+    const before = await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-a"]);
+    await kubectlOk(["-n", ns.name, "delete", "deployment", "flash-a", "--wait=true"]);
+    const after = await waitFor(async () => {
+      const r = await kubectlJson<{ items: any[] }>(["-n", ns.name, "get", "deployments", "--field-selector", "metadata.name=flash-a"]);
+      return r.items[0];
+    }, { timeoutMs: 60_000, what: "flash-a Deployment recreated" });
+    expect(after.metadata.uid).not.toBe(before.metadata.uid);
+  }, 90_000);
+
+  it("makes no writes for 60 s while nothing changes", async () => {
+    await waitFor(async () => {
+      const [a, b] = [await getDsd("flash-a"), await getDsd("flash-b")];
+      return a.status?.phase === "Serving" && b.status?.phase === "Serving" && a.status?.readyReplicas === 1 && b.status?.readyReplicas === 1;
+    }, { timeoutMs: 120_000, what: "both Serving" });
+    await sleep(5_000); // let the last status writes of the recreate settle
+    const writes = async () => counterSum(await operators[0]!.metrics(), "deepseek_operator_api_writes_total", (l) => l.kind !== "Lease");
+    const before = await writes();
+    await sleep(60_000);
+    expect(await writes()).toBe(before);
+  }, 240_000);
+
+  it("explains with numbers why pods stay Pending when the cluster lacks GPUs", async () => {
+    // 3 replicas × 8 H100: the cluster has two 8-GPU H100 nodes.
+    await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-big", { gpu: { type: "H100" }, replicas: 3 }) });
+    const d = await waitForCondition("flash-big", "GPUsAvailable", "False", 180_000);
+    const c = cond(d, "GPUsAvailable")!;
+    expect(c.reason).toBe("InsufficientGPUs");
+    expect(c.message).toMatch(/each replica needs 8 × H100, 3 replica\(s\) need 24; the cluster has 16 H100 GPUs on 2 nodes/);
+    expect(c.message).toMatch(/Insufficient nvidia\.com\/gpu/);
+    await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-big", "--wait=true", "--timeout=60s"]);
+  }, 240_000);
+
+  it("on delete: garbage-collects the children, removes the finalizer, keeps the retained weights PVC", async () => {
+    const pvcName = (await getDsd("flash-a")).status?.weights.pvcName as string;
+    await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-a", "flash-b", "--wait=true", "--timeout=90s"]);
+    await waitFor(async () => (await get<{ items: unknown[] }>(["deployments"])).items.length === 0, { timeoutMs: 90_000, what: "Deployments garbage-collected" });
+    await waitFor(async () => (await get<{ items: unknown[] }>(["services", "-l", "app.kubernetes.io/part-of=deepseek-operator"])).items.length === 0, { timeoutMs: 90_000, what: "Services garbage-collected" });
+    const pvc = await kubectlJson<any>(["-n", ns.name, "get", "pvc", pvcName]);
+    expect(pvc.metadata.deletionTimestamp).toBeUndefined();
+    expect(pvc.metadata.ownerReferences ?? []).toEqual([]);
+  }, 240_000);
+});

@@ -1,0 +1,184 @@
+// A minimal kubelet for the harness: pods labelled sim.deepseek-operator.io/local=true (KWOK's stages
+// skip them) run their container's command as a local process, with their env, their Secrets,
+// their PVCs mapped to the PV's hostPath, and a token for their own ServiceAccount, so the real
+// downloader runs with the RBAC the operator gave it. Exit codes flow back into the pod status,
+// where the Job controller (and its podFailurePolicy) sees them.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from "@kubernetes/client-node";
+import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
+import { REPO_ROOT } from "../e2e/lib/paths.ts";
+
+export const LOCAL_LABEL = "sim.deepseek-operator.io/local";
+
+interface Running {
+  proc: ChildProcess;
+  uid: string;
+}
+
+export interface LocalRunnerOptions {
+  admin: KubeConfig;
+  /** Where process logs and minted kubeconfigs go. */
+  workDir: string;
+  pollMs?: number;
+  log?: (msg: string) => void;
+}
+
+export class LocalPodRunner {
+  readonly #core: CoreV1Api;
+  readonly #o: LocalRunnerOptions;
+  readonly #running = new Map<string, Running>();
+  readonly #done = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #nextIp = 1;
+  #busy = false;
+
+  constructor(o: LocalRunnerOptions) {
+    this.#o = o;
+    this.#core = o.admin.makeApiClient(CoreV1Api);
+    mkdirSync(o.workDir, { recursive: true });
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.#tick(), this.#o.pollMs ?? 500);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    for (const r of this.#running.values()) r.proc.kill("SIGKILL");
+    this.#running.clear();
+  }
+
+  /** Processes started so far, by pod key, for assertions. */
+  started(): string[] {
+    return [...this.#running.keys(), ...this.#done];
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      const pods = await this.#core.listPodForAllNamespaces({ labelSelector: `${LOCAL_LABEL}=true` });
+      const seen = new Set<string>();
+      for (const pod of pods.items) {
+        const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+        seen.add(key);
+        if (pod.metadata!.deletionTimestamp) await this.#terminate(key, pod);
+        else if (pod.spec?.nodeName && !this.#running.has(key) && !this.#done.has(key) && (pod.status?.phase ?? "Pending") === "Pending") await this.#launch(key, pod);
+      }
+      for (const [key, r] of this.#running) if (!seen.has(key)) r.proc.kill("SIGKILL");
+    } catch (err) {
+      this.#o.log?.(`local runner: ${(err as Error).message}`);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #terminate(key: string, pod: V1Pod): Promise<void> {
+    this.#running.get(key)?.proc.kill("SIGTERM");
+    this.#running.delete(key);
+    await this.#core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
+  }
+
+  async #hostPathOf(namespace: string, claim: string): Promise<string> {
+    const pvc = await this.#core.readNamespacedPersistentVolumeClaim({ name: claim, namespace });
+    const pvName = pvc.spec?.volumeName;
+    if (!pvName) throw new Error(`PVC ${namespace}/${claim} is not bound`);
+    const pv = await this.#core.readPersistentVolume({ name: pvName });
+    const path = pv.spec?.hostPath?.path;
+    if (!path) throw new Error(`PV ${pvName} has no hostPath`);
+    mkdirSync(path, { recursive: true });
+    return path;
+  }
+
+  async #env(ns: string, pod: V1Pod, c: V1Container): Promise<Record<string, string>> {
+    const env: Record<string, string> = {};
+    for (const e of c.env ?? []) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.secretKeyRef) {
+        const s = await this.#core.readNamespacedSecret({ name: e.valueFrom.secretKeyRef.name!, namespace: ns });
+        const v = s.data?.[e.valueFrom.secretKeyRef.key];
+        if (v !== undefined) env[e.name] = Buffer.from(v, "base64").toString("utf8");
+      } else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.name") env[e.name] = pod.metadata!.name!;
+      else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace") env[e.name] = ns;
+    }
+    return env;
+  }
+
+  async #launch(key: string, pod: V1Pod): Promise<void> {
+    const ns = pod.metadata!.namespace!;
+    const c = pod.spec!.containers[0]!;
+    // Mount paths become host paths in the arguments: enough for the operator's own Jobs.
+    const mounts: [string, string][] = [];
+    for (const m of c.volumeMounts ?? []) {
+      const vol = pod.spec!.volumes?.find((v) => v.name === m.name);
+      if (vol?.persistentVolumeClaim) mounts.push([m.mountPath, await this.#hostPathOf(ns, vol.persistentVolumeClaim.claimName)]);
+      else if (vol?.emptyDir) {
+        const dir = join(this.#o.workDir, "emptydir", pod.metadata!.uid!, m.name);
+        mkdirSync(dir, { recursive: true });
+        mounts.push([m.mountPath, dir]);
+      }
+    }
+    const mapPath = (a: string) => {
+      for (const [from, to] of mounts) if (a === from || a.startsWith(`${from}/`)) return to + a.slice(from.length);
+      return a;
+    };
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].map(mapPath);
+    if (argv[0] === "deepseek-operator") argv[0] = join(REPO_ROOT, "bin", "deepseek-operator");
+    const env = await this.#env(ns, pod, c);
+    for (const k of Object.keys(env)) env[k] = mapPath(env[k]!);
+    const sa = pod.spec!.serviceAccountName ?? "default";
+    const creds = await mintServiceAccountKubeconfig({ namespace: ns, serviceAccount: sa, create: false, admin: this.#o.admin });
+    const kubeconfig = join(this.#o.workDir, `${ns}-${pod.metadata!.name}.kubeconfig`);
+    writeFileSync(kubeconfig, creds.kubeconfigYaml);
+    const ip = `127.65.${Math.floor(this.#nextIp / 250)}.${(this.#nextIp++ % 250) + 1}`;
+    const now = new Date().toISOString();
+    await this.#status(pod, {
+      phase: "Running",
+      podIP: ip,
+      podIPs: [{ ip }],
+      hostIP: "127.0.0.1",
+      startTime: now,
+      conditions: [
+        { type: "PodScheduled", status: "True", lastTransitionTime: now },
+        { type: "Initialized", status: "True", lastTransitionTime: now },
+        { type: "ContainersReady", status: "True", lastTransitionTime: now },
+        { type: "Ready", status: "True", lastTransitionTime: now },
+      ],
+      containerStatuses: [{ name: c.name, image: c.image ?? "", imageID: "", ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
+    });
+    const log = join(this.#o.workDir, `${ns}-${pod.metadata!.name}.log`);
+    const out = openSync(log, "a");
+    const proc = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, KUBECONFIG: kubeconfig, POD_NAME: pod.metadata!.name!, POD_NAMESPACE: ns },
+      stdio: ["ignore", out, out],
+    });
+    this.#running.set(key, { proc, uid: pod.metadata!.uid! });
+    this.#o.log?.(`local runner: started ${key}: ${argv.join(" ")}`);
+    proc.on("exit", (code, signal) => {
+      this.#running.delete(key);
+      this.#done.add(key);
+      const exitCode = code ?? (signal ? 137 : 1);
+      const end = new Date().toISOString();
+      void this.#status(pod, {
+        phase: exitCode === 0 ? "Succeeded" : "Failed",
+        conditions: [
+          { type: "Ready", status: "False", reason: "PodCompleted", lastTransitionTime: end },
+          { type: "ContainersReady", status: "False", reason: "PodCompleted", lastTransitionTime: end },
+        ],
+        containerStatuses: [
+          { name: c.name, image: c.image ?? "", imageID: "", ready: false, restartCount: 0, started: false, state: { terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt: now, finishedAt: end } } },
+        ],
+      }).catch((err: Error) => this.#o.log?.(`local runner: status of ${key}: ${err.message}`));
+      this.#o.log?.(`local runner: ${key} exited ${exitCode}`);
+    });
+  }
+
+  async #status(pod: V1Pod, status: Record<string, unknown>): Promise<void> {
+    await this.#core.patchNamespacedPodStatus(
+      { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { status } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+}

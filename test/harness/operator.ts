@@ -1,0 +1,108 @@
+// Runs the real operator (./bin/deepseek-operator run) as a child process under the identity and
+// RBAC its Helm chart installs, and reads its /metrics. Used by the e2e suite and the demo.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
+import { helm, kubectlOk } from "../e2e/lib/exec.ts";
+import { REPO_ROOT } from "../e2e/lib/paths.ts";
+import { LOCAL_LABEL } from "./local-runner.ts";
+
+export const RELEASE = "dso";
+export const SERVICE_ACCOUNT = "dso-deepseek-operator";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Installs the chart's ServiceAccount and RBAC (not its Deployment: no image runs here) and mints a kubeconfig for it. */
+export async function installOperatorIdentity(namespace: string, workDir: string): Promise<string> {
+  const chart = join(REPO_ROOT, "charts", "deepseek-operator");
+  const r = await helm(["template", RELEASE, chart, "--namespace", namespace, "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml", "--show-only", "templates/bindings.yaml"]);
+  if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+  mkdirSync(workDir, { recursive: true });
+  const manifest = join(workDir, `rbac-${namespace}.yaml`);
+  writeFileSync(manifest, r.stdout);
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", manifest]);
+  const creds = await mintServiceAccountKubeconfig({ namespace, serviceAccount: SERVICE_ACCOUNT, create: false, expirationSeconds: 24 * 3600 });
+  const path = join(workDir, `operator-${namespace}.kubeconfig`);
+  await creds.writeKubeconfig(path);
+  return path;
+}
+
+export interface OperatorProcess {
+  name: string;
+  proc: ChildProcess;
+  metricsPort: number;
+  healthPort: number;
+  logFile: string;
+  metrics(): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startOperator(opts: { name: string; kubeconfig: string; leaseNamespace: string; workDir: string; leaderElect?: boolean; namespaces?: string[]; extraEnv?: Record<string, string> }): Promise<OperatorProcess> {
+  const metricsPort = await freePort();
+  const healthPort = await freePort();
+  const logFile = join(opts.workDir, `${opts.name}.log`);
+  const out = openSync(logFile, "a");
+  const proc = spawn(join(REPO_ROOT, "bin", "deepseek-operator"), ["run"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      KUBECONFIG: opts.kubeconfig,
+      POD_NAME: opts.name,
+      DSO_LEADER_ELECT: String(opts.leaderElect ?? true),
+      DSO_LEADER_ELECTION_NAMESPACE: opts.leaseNamespace,
+      DSO_WATCH_NAMESPACES: (opts.namespaces ?? []).join(","),
+      DSO_METRICS_PORT: String(metricsPort),
+      DSO_HEALTH_PORT: String(healthPort),
+      DSO_BIND_ADDRESS: "127.0.0.1",
+      DSO_OPERATOR_IMAGE: "deepseek-operator:e2e",
+      // The harness's local runner executes download Jobs as local processes.
+      DSO_JOB_POD_LABELS: JSON.stringify({ [LOCAL_LABEL]: "true" }),
+      LOG_LEVEL: "debug",
+      ...opts.extraEnv,
+    },
+    stdio: ["ignore", out, out],
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  return {
+    name: opts.name,
+    proc,
+    metricsPort,
+    healthPort,
+    logFile,
+    async metrics() {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      return res.text();
+    },
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Sum of a Prometheus counter's samples whose labels match `filter`. */
+export function counterSum(text: string, name: string, filter: (labels: Record<string, string>) => boolean = () => true): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([^{\s]+)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries((m[2] ?? "").split(",").filter(Boolean).map((kv) => {
+      const i = kv.indexOf("=");
+      return [kv.slice(0, i), kv.slice(i + 1).replace(/^"|"$/g, "")];
+    }));
+    if (filter(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
