@@ -14,6 +14,12 @@ want=(kube-apiserver kube-controller-manager kube-scheduler etcd kubectl kwok)
 missing=()
 for b in "${want[@]}"; do [ -x "$BIN/$b" ] || missing+=("$b"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "binaries present in $BIN"; exit 0; fi
+# CI may run with a PATH that lacks the toolchain's folder.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
+if ! command -v go >/dev/null; then
+  echo "go is not installed: building the control plane needs Go >= 1.26 (kwok $KWOK_VERSION's go.mod says go 1.26.0)" >&2
+  exit 1
+fi
 echo "building ${missing[*]} into $BIN (k8s $K8S_VERSION, kwok $KWOK_VERSION)"
 start=$(date +%s)
 mkdir -p "$BIN" "$SRC"
