@@ -220,7 +220,9 @@ export class FakeApiServer {
     if (req.method === "GET" && !key && req.query.get("watch") === "true") return this.#watch(p.collection, req, res);
     if (req.method === "GET" && !key) {
       const items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${p.collection}/`) || (!p.namespace && this.#sameResource(k, p))).map(([, v]) => v);
-      return this.#reply(res, 200, { apiVersion, kind: `${p.resource.kind}List`, metadata: { resourceVersion: String(this.rv) }, items });
+      // Like the real apiserver, list items carry no apiVersion/kind (the list does).
+      const bare = items.map(({ apiVersion: _v, kind: _k, ...rest }) => rest);
+      return this.#reply(res, 200, { apiVersion, kind: `${p.resource.kind}List`, metadata: { resourceVersion: String(this.rv) }, items: bare });
     }
     if (req.method === "GET") return this.objects.has(key!) ? this.#reply(res, 200, this.objects.get(key!)) : notFound();
     if (req.method === "POST") {

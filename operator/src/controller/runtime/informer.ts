@@ -87,7 +87,7 @@ interface Generation {
 
 export class Informer<T extends KubernetesObject> {
   readonly name: string;
-  readonly #o: Required<Pick<InformerOptions<T>, "path" | "list" | "watch">> & InformerOptions<T>;
+  readonly #o: InformerOptions<T>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #metrics: OperatorMetrics;
@@ -235,6 +235,13 @@ export class Informer<T extends KubernetesObject> {
   async #listProxy(gen: Generation): Promise<KubernetesListObject<KubernetesObject>> {
     this.#metrics.informerLists.inc({ informer: this.name });
     const list = await this.#o.list({ labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector });
+    // The apiserver omits apiVersion/kind on list items but sends them on watch events; fill them in so every
+    // cached object looks the same whichever way it arrived.
+    const itemKind = list.kind?.endsWith("List") ? list.kind.slice(0, -4) : undefined;
+    for (const item of list.items ?? []) {
+      item.apiVersion ??= list.apiVersion;
+      if (itemKind) item.kind ??= itemKind;
+    }
     if (this.#gen === gen && this.#running) {
       this.#replace(list.items ?? []);
       this.#alive();

@@ -77,6 +77,8 @@ describe("Informer over client-node 2.x against a loopback apiserver", () => {
     expect(t.events).toContainEqual(["add", "c"]);
     expect(t.events).toContainEqual(["delete", "b"]);
     expect(t.informer.list().map((o) => o.metadata!.name).sort()).toEqual(["a", "c"]);
+    // Listed items (the apiserver leaves out their apiVersion/kind) look like watched ones in the cache.
+    expect(t.informer.get("ns", "a")).toMatchObject({ apiVersion: "v1", kind: "ConfigMap" });
 
     // The second watch got HTTP 500: client-node fired `error` and stopped; the supervisor restarts it.
     await advanceUntil(clock, () => watches().length >= 3);
