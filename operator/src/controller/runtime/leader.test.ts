@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
+import type { Clock } from "./clock.ts";
 import { LeaderElector, type LeaderCallbacks } from "./leader.ts";
 import { MemoryLeaseLock, MemoryLeaseStore } from "./leaselock.ts";
 import { OperatorMetrics } from "./metrics.ts";
@@ -16,7 +17,7 @@ interface Candidate {
 
 function candidate(
   store: MemoryLeaseStore,
-  clock: FakeClock,
+  clock: Clock,
   id: string,
   opts: { releaseOnCancel?: boolean; onStarted?: (s: AbortSignal) => Promise<void> } = {},
 ): Candidate {
@@ -64,6 +65,7 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
     expect(store.lease!.record).toMatchObject({ holderIdentity: "a", acquireTime: acquired, renewTime: clock.now(), leaderTransitions: 0, leaseDurationSeconds: 15 });
     a.stop.abort();
     await a.done;
+    await expect(a.elector.run(new AbortController().signal)).rejects.toThrow(/only once/);
   });
 
   it("a follower waits for the lease to expire by its own observation, then takes over counting a transition", async () => {
@@ -92,6 +94,28 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
     expect(b.log).toEqual(["leader=a", "leader=b", `started@${takeover}`]);
     b.stop.abort();
     await b.done;
+  });
+
+  it("ignores the holder's clock: a leader whose clock is an hour behind keeps the lease while it renews", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    // "a" stamps renewTime an hour in the past; only its timers share the real (fake) time line.
+    const skewed: Clock = {
+      now: () => clock.now() - 3_600_000,
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+      clearTimeout: (h) => clock.clearTimeout(h),
+      sleep: (ms, signal) => clock.sleep(ms, signal),
+    };
+    const a = candidate(store, skewed, "a");
+    await clock.advance(0);
+    const b = candidate(store, clock, "b");
+    await clock.advance(60_000);
+    expect(store.lease!.record.renewTime).toBeLessThan(clock.now() - 3_000_000);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(b.elector.isLeader()).toBe(false);
+    for (const x of [a, b]) x.stop.abort();
+    await clock.advance(1_000);
+    await Promise.all([a.done, b.done]);
   });
 
   it("releases on graceful stop after the leader's work has finished, so the follower takes over at once", async () => {

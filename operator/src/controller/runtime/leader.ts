@@ -83,6 +83,7 @@ export class LeaderElector {
   #observedTime = 0;
   #reportedLeader: string | undefined;
   #leading = false;
+  #ran = false;
 
   constructor(opts: LeaderElectorOptions) {
     this.#lock = opts.lock;
@@ -119,6 +120,9 @@ export class LeaderElector {
    * released (someone else may hold it already); a graceful stop releases it when releaseOnCancel is set.
    */
   async run(signal: AbortSignal): Promise<void> {
+    // Observed state (record, observedTime) belongs to one campaign; a second run would share and corrupt it.
+    if (this.#ran) throw new Error("LeaderElector.run may be called only once; create a new elector");
+    this.#ran = true;
     if (!(await this.#acquire(signal))) return;
     this.#leading = true;
     this.#metrics.leaderMasterStatus.set({ name: this.#name }, 1);
