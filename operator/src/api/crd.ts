@@ -27,7 +27,8 @@ export function openApiSchema(): JsonSchema {
     properties: {
       apiVersion: { type: "string", description: "APIVersion of this object: serving.deepseek-operator.io/v1alpha1." },
       kind: { type: "string", description: "Kind of this object: DeepSeekDeployment." },
-      metadata: { type: "object", description: "Standard object metadata; the name is at most 40 characters." },
+      // The apiserver refuses anything on metadata but name/generateName constraints, even a description.
+      metadata: { type: "object" },
       spec: toStructuralSchema(DeepSeekDeploymentSpec),
       status: toStructuralSchema(DeepSeekDeploymentStatus),
     },

@@ -160,8 +160,8 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     await manager.startWork(events);
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve(), { once: true }));
+    await manager.stopWork();
   }
-  await manager.stopWork();
   await Promise.all([health.close(), ...manager.servers.map((s) => s.close())]);
   log.info({ exitCode }, "stopped");
   return exitCode;

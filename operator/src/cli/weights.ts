@@ -8,7 +8,6 @@ import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, pullWeights } from "../weights/
 import { WeightsError } from "../weights/errors.ts";
 import { HttpClient } from "../weights/http.ts";
 import { LogReporter, ProgressTracker, type Reporter } from "../weights/progress.ts";
-import { PvcReporter, defaultKubeConfig, parsePvcRef } from "../weights/pvc-reporter.ts";
 import { DEFAULT_RETRY } from "../weights/retry.ts";
 import { DEFAULT_ENDPOINT, HubSource } from "../weights/source-hub.ts";
 import { UrlSource } from "../weights/source-url.ts";
@@ -116,6 +115,8 @@ export async function main(argv: string[]): Promise<number> {
   const log = rootLogger.child({ module: "weights", repo, revision, dir });
   const reporters: Reporter[] = [new LogReporter(log)];
   if (pvcRef) {
+    // Loaded only when needed: the Kubernetes client takes seconds to import, a local pull needs none of it.
+    const { PvcReporter, defaultKubeConfig, parsePvcRef } = await import("../weights/pvc-reporter.ts");
     let ref;
     try {
       ref = parsePvcRef(pvcRef);

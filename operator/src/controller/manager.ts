@@ -46,7 +46,8 @@ const LWS_PROBE = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
 
 async function lwsServed(client: ApplyClient): Promise<boolean> {
   try {
-    await client.listPath(LWS_PROBE, { limit: 1 } as never);
+    // A selector that matches nothing: we only want to know whether the resource is served.
+    await client.listPath(LWS_PROBE, { fieldSelector: "metadata.name=served-probe" });
     return true;
   } catch (err) {
     if (isNotFound(err)) return false;

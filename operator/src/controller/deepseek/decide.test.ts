@@ -188,6 +188,19 @@ describe("deletion", () => {
     expect(d.finalizer).toBe("remove");
   });
 
+  it("drops references to deployments that are already gone, so a stale view cannot leave the PVC to the garbage collector", () => {
+    // A concurrent reconcile applied owners [gone, flash] from a stale cache; "gone" no longer exists.
+    const dsd = deleting("Retain");
+    const gone = aDsd("gone");
+    const pvc = aPvc(dsd, verified(), [gone, dsd]);
+    (pvc.metadata as { resourceVersion?: string }).resourceVersion = "42";
+    const d = decide(world(dsd, { pvc, namespaceDsds: [dsd] }));
+    const applied = d.apply.find((o) => o.kind === "PersistentVolumeClaim")!;
+    expect(applied.metadata.ownerReferences).toEqual([]);
+    expect((applied.metadata as { resourceVersion?: string }).resourceVersion).toBe("42");
+    expect(d.finalizer).toBe("remove");
+  });
+
   it("leaves the owner reference under Delete so the garbage collector removes the PVC after the last user", () => {
     const dsd = deleting("Delete");
     const d = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));

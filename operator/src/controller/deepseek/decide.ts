@@ -107,22 +107,38 @@ function users(o: Observed): Dsd[] {
     .sort((a, b) => String((a.metadata as { creationTimestamp?: string }).creationTimestamp ?? "").localeCompare(String((b.metadata as { creationTimestamp?: string }).creationTimestamp ?? "")) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
+/**
+ * Under Retain the PVC must outlive its users. Owner references are applied by several
+ * deployments' reconciles from their own cache views, so a stale view can leave references to
+ * deployments that are already gone; if those were the only ones left, the garbage collector
+ * would delete 160 GB of weights. The finalizer therefore works from a fresh read (the executor
+ * supplies it, see reconciler.ts): it keeps only owners that exist and are not leaving under
+ * Retain, writes that with the PVC's resourceVersion as a precondition, and only then lets go.
+ */
 function finalize(o: Observed): Decision {
   const d: Decision = { apply: [], delete: [], events: [] };
   if (!o.dsd.metadata.finalizers?.includes(FINALIZER)) return d;
-  // Under Retain the PVC must outlive this deployment: drop it from the PVC's owners before the
-  // garbage collector could count it as the last one.
-  if (!o.dsd.spec.model.source.pvc && o.pvc && o.dsd.spec.weights.reclaimPolicy === "Retain") {
-    const mine = o.pvc.metadata.ownerReferences?.some((r) => r.uid === o.dsd.metadata.uid);
-    if (mine) {
-      // The full object, with the live size: an apply that omitted spec would drop our ownership of it.
+  if (!o.dsd.spec.model.source.pvc && o.pvc) {
+    const live = o.pvc.metadata.ownerReferences ?? [];
+    const keep = renderWeightsPvc(users(o), "0").metadata.ownerReferences ?? [];
+    const keepUids = new Set(keep.map((r) => r.uid));
+    const stale = live.filter((r) => r.kind === o.dsd.kind && !keepUids.has(r.uid));
+    if (stale.length > 0) {
+      // The full object with the live size: an apply that omitted spec would drop our ownership of it.
       const liveSize = (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ?? "0";
-      d.apply.push(renderWeightsPvc(users(o), liveSize));
-      d.events.push({ type: "Normal", reason: "WeightsRetained", action: "Finalize", note: `kept PVC ${o.pvc.metadata.name} (reclaimPolicy Retain)` });
+      const pvc = renderWeightsPvc(users(o), liveSize);
+      (pvc.metadata as { resourceVersion?: string }).resourceVersion = (o.pvc.metadata as { resourceVersion?: string }).resourceVersion;
+      pvc.metadata.annotations = { ...pvc.metadata.annotations, ...pick(o.pvc.metadata.annotations, ANNOTATION.attempts) };
+      d.apply.push(pvc);
+      if (o.dsd.spec.weights.reclaimPolicy === "Retain") d.events.push({ type: "Normal", reason: "WeightsRetained", action: "Finalize", note: `kept PVC ${o.pvc.metadata.name} (reclaimPolicy Retain)` });
     }
   }
   d.finalizer = "remove";
   return d;
+}
+
+function pick(m: Record<string, string> | undefined, key: string): Record<string, string> {
+  return m?.[key] !== undefined ? { [key]: m[key] } : {};
 }
 
 export function decide(o: Observed): Decision {

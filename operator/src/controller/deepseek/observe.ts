@@ -33,7 +33,7 @@ export interface ObserveContext {
 }
 
 /** The spec with defaults applied (objects from the apiserver already have them; old ones may not). */
-function withDefaults(dsd: DeepSeekDeployment): Dsd {
+export function withDefaults(dsd: DeepSeekDeployment): Dsd {
   const parsed = parseSpec(dsd.spec);
   return { ...dsd, spec: parsed.ok ? parsed.value : dsd.spec } as Dsd;
 }

@@ -1,17 +1,20 @@
 // Executes decide()'s actions against the apiserver. Order matters: the finalizer goes on before
 // any child exists (so a deletion can never skip cleanup), and comes off only after cleanup.
-import type { DeepSeekDeploymentStatus } from "../../api/index.ts";
-import type { Dsd, KubeObject } from "../../render/index.ts";
+import type { DeepSeekDeployment, DeepSeekDeploymentStatus } from "../../api/index.ts";
+import { weightsPvcName, type Dsd, type KubeObject } from "../../render/index.ts";
+import type { Obj } from "./observed.ts";
 import type { Logger } from "../../util/log.ts";
 import { decide, type ObjectRef } from "./decide.ts";
 import type { EventSpec } from "../runtime/events.ts";
-import { observe, type ObserveContext } from "./observe.ts";
+import { observe, withDefaults, type ObserveContext } from "./observe.ts";
 
 export interface Writer {
   apply(obj: KubeObject): Promise<void>;
   delete(ref: ObjectRef): Promise<void>;
   applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
   setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
+  /** The weights PVC and the namespace's deployments read from the apiserver, bypassing the cache. */
+  readFresh(namespace: string, pvcName: string): Promise<{ pvc: Obj | undefined; dsds: DeepSeekDeployment[] }>;
   /** Recorded asynchronously; recording never fails a reconcile. */
   event(dsd: Dsd, e: EventSpec): void;
 }
@@ -30,8 +33,13 @@ export async function reconcileDeepSeekDeployment(
   name: string,
   log: Logger,
 ): Promise<{ requeueAfterMs?: number }> {
-  const observed = observe(ctx, namespace, name);
+  let observed = observe(ctx, namespace, name);
   if (!observed) return {};
+  if (observed.dsd.metadata.deletionTimestamp && !observed.dsd.spec.model.source.pvc) {
+    // Releasing the shared PVC must not act on a stale cache (see finalize in decide.ts).
+    const fresh = await writer.readFresh(namespace, weightsPvcName(observed.dsd));
+    observed = { ...observed, pvc: fresh.pvc, namespaceDsds: fresh.dsds.map(withDefaults) };
+  }
   const d = decide(observed);
   const dsd = observed.dsd;
 
