@@ -1,7 +1,7 @@
 // One OpenAI generation request against the engine core: every planned sequence (n × prompts) is a
 // scheduler sequence; tokens stream out as SSE events as the core emits them, or are collected into
 // one JSON body. A client that disconnects aborts its sequences (vLLM finishes them with "abort").
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { ApiError, DONE, finishChunk, responseBody, sse, tokenChunks, usageChunk, type PlannedRequest, type SequenceResult } from "./openai.ts";
 import type { EngineCore, FinishReason, SequenceHandle } from "./scheduler.ts";
 
@@ -21,7 +21,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-export function runGeneration(core: EngineCore, plan: PlannedRequest, req: IncomingMessage, res: ServerResponse): Promise<GenerateOutcome> {
+export function runGeneration(core: EngineCore, plan: PlannedRequest, res: ServerResponse): Promise<GenerateOutcome> {
   return new Promise<GenerateOutcome>((resolve) => {
     const results: Array<SequenceResult | undefined> = plan.sequences.map(() => undefined);
     const handles: SequenceHandle[] = [];
@@ -89,9 +89,6 @@ export function runGeneration(core: EngineCore, plan: PlannedRequest, req: Incom
     // `close` fires after a normal end too; only an early one is a client going away.
     res.on("close", () => {
       if (open > 0) for (const h of handles) h.abort();
-    });
-    req.on("aborted", () => {
-      for (const h of handles) h.abort();
     });
   });
 }

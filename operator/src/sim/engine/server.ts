@@ -266,7 +266,7 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
       if (err instanceof ApiError) return sendJson(res, err.status, err.body());
       throw err;
     }
-    const outcome = await runGeneration(core, plan, req, res);
+    const outcome = await runGeneration(core, plan, res);
     completionTokens += outcome.completionTokens;
     if (outcome.status === "ok") counts.completed++;
     else if (outcome.status === "aborted") counts.aborted++;
