@@ -25,6 +25,15 @@ export type RenderPlan = Pick<
   "gpusPerReplica" | "nodesPerReplica" | "dataParallel" | "engineArgs" | "engineEnv" | "gpuResourceName" | "nodeSelector" | "image" | "kvOffload"
 >;
 
+/** How the operator runs its own Jobs (weights pull and verify). */
+export interface JobConfig {
+  /** The operator's image: its CLI is the downloader. */
+  image: string;
+  /** Extra pod labels/annotations, e.g. sidecar.istio.io/inject: "false" so a mesh sidecar does not keep the Job running. */
+  podLabels: Record<string, string>;
+  podAnnotations: Record<string, string>;
+}
+
 export interface RenderOptions {
   /** Whether free GPUs for one more whole replica are known to exist (enables surge rollouts). */
   spareReplicaCapacity: boolean;

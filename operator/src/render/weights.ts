@@ -4,7 +4,7 @@
 // releases the PVC from owners whose policy is Retain).
 import { bytesToGi } from "../api/index.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, weightsName } from "./names.ts";
-import type { Dsd, KubeObject, OwnerReference } from "./types.ts";
+import type { Dsd, JobConfig, KubeObject, OwnerReference } from "./types.ts";
 
 export const MODELS_MOUNT = "/models";
 const HEADROOM = 1.1;
@@ -77,7 +77,7 @@ function pullArgs(dsd: Dsd, pvcName: string): string[] {
  * The download Job and the identity it runs as: a ServiceAccount whose Role may patch only this
  * PVC (to report progress). All are owned by the PVC, so they go when the weights go.
  */
-export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?: string } }, operatorImage: string): KubeObject[] {
+export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?: string } }, job: JobConfig): KubeObject[] {
   const name = pvc.metadata.name;
   const ns = dsd.metadata.namespace;
   const jobName = `${name}-pull`;
@@ -112,7 +112,7 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
         podFailurePolicy: { rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [3] } }] },
         activeDeadlineSeconds: dsd.spec.weights.download.timeoutSeconds + 600,
         template: {
-          metadata: { labels },
+          metadata: { labels: { ...job.podLabels, ...labels }, annotations: job.podAnnotations },
           spec: {
             serviceAccountName: jobName,
             restartPolicy: "Never",
@@ -120,7 +120,7 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
             containers: [
               {
                 name: "pull",
-                image: operatorImage,
+                image: job.image,
                 command: ["deepseek-operator"],
                 args: pullArgs(dsd, name),
                 env: [
@@ -144,7 +144,7 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
 }
 
 /** For an existing PVC: a Job that verifies the files in place, read-only, owned by the deployment. */
-export function renderWeightsVerify(dsd: Dsd, operatorImage: string): KubeObject {
+export function renderWeightsVerify(dsd: Dsd, job: JobConfig): KubeObject {
   const pvc = dsd.spec.model.source.pvc!;
   const dir = pvc.subPath ? `${MODELS_MOUNT}/${pvc.subPath}` : MODELS_MOUNT;
   const labels = { ...weightsLabels(pvc.claimName), [LABEL.instance]: dsd.metadata.name };
@@ -161,7 +161,7 @@ export function renderWeightsVerify(dsd: Dsd, operatorImage: string): KubeObject
     spec: {
       backoffLimit: 1,
       template: {
-        metadata: { labels },
+        metadata: { labels: { ...job.podLabels, ...labels }, annotations: job.podAnnotations },
         spec: {
           restartPolicy: "Never",
           automountServiceAccountToken: false,
@@ -169,7 +169,7 @@ export function renderWeightsVerify(dsd: Dsd, operatorImage: string): KubeObject
           containers: [
             {
               name: "verify",
-              image: operatorImage,
+              image: job.image,
               command: ["deepseek-operator"],
               args: ["weights", "verify", "--dir", dir, "--repo", dsd.spec.model.name, "--revision", dsd.spec.model.revision],
               resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } },

@@ -20,6 +20,7 @@ import { backoffDelayMs, classify, DEFAULT_RETRY, type RetryPolicy } from "./ret
 import type { Listing, RemoteFile, Source } from "./source.ts";
 import { StateStore } from "./state.ts";
 import { fetchPart, type TransferContext } from "./transfer.ts";
+import { RangeClient } from "./range-client.ts";
 
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 8;
@@ -40,8 +41,10 @@ export type PullOptions = {
   /** Full re-fetches of one file after checksum mismatches before giving up. */
   maxChecksumRetries?: number;
   freeSpace?: FreeSpace;
-  /** How often part progress is persisted: the most a kill can make a restart fetch again. */
+  /** How often part progress is persisted at the least: what a kill can make a restart fetch again. */
   stateSaveIntervalMs?: number;
+  /** Persist part progress also after this many bytes written, so a fast link risks no more than this. */
+  stateSaveBytes?: number;
   random?: () => number;
   /** Stops the run (SIGTERM): state is saved, nothing is reported as failed. */
   signal?: AbortSignal;
@@ -103,6 +106,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   const state = await StateStore.load(opts.dir);
   const saver = setInterval(() => void state.save().catch((err: Error) => log.warn({ err: err.message }, "could not save download state")), opts.stateSaveIntervalMs ?? 250);
   let fetchedBytes = 0;
+  const ranges = new RangeClient({ stallTimeoutMs: opts.http.stallSeconds * 1000 });
   progress.start();
   try {
     await progress.setPhase("Listing", `listing ${opts.source.description}`);
@@ -179,7 +183,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
         null,
       );
       fetchedBytes = await downloadAll(jobs, {
-        http: opts.http,
+        ranges,
         source: opts.source,
         commit: listing.commit,
         retry,
@@ -189,6 +193,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
         concurrency,
         maxChecksumRetries,
         state,
+        stateSaveBytes: opts.stateSaveBytes ?? 8 * 1024 * 1024,
         progress,
         abort: (err) => run.abort(err),
       });
@@ -210,6 +215,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   } finally {
     clearTimeout(deadline);
     clearInterval(saver);
+    ranges.close();
     opts.signal?.removeEventListener("abort", onOuterAbort);
     progress.stop();
     state.markDirty();
@@ -256,6 +262,7 @@ type DownloadContext = Omit<TransferContext, "onWritten" | "onFetched"> & {
   concurrency: number;
   maxChecksumRetries: number;
   state: StateStore;
+  stateSaveBytes: number;
   progress: ProgressTracker;
   abort: (err: unknown) => void;
 };
@@ -266,6 +273,8 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
   const wake = new Wakeup();
   const finalizers = new Set<Promise<void>>();
   let fatal: unknown;
+  let unsaved = 0;
+  const flushGate = { busy: false };
   const tctx: TransferContext = {
     ...ctx,
     onFetched: (n) => {
@@ -276,6 +285,11 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       job.received[part]! += n;
       ctx.progress.bytesDone += n;
       ctx.state.markDirty();
+      unsaved += n;
+      if (unsaved >= ctx.stateSaveBytes) {
+        unsaved = 0;
+        ctx.state.save().catch((err: Error) => ctx.log.warn({ err: err.message }, "could not save download state"));
+      }
       job.kickHash();
     },
   };
@@ -301,8 +315,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       }
       return;
     }
-    const fh = await job.open();
-    await fh.datasync();
+    await job.flush();
     await job.close();
     await rename(job.incompletePath, job.finalPath);
     const st = await stat(job.finalPath);
@@ -346,6 +359,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       } finally {
         job.inFlight--;
       }
+      job.flushInBackground(flushGate);
       if (job.pending.length === 0 && job.inFlight === 0 && job.allReceived) startFinalize(job);
       wake.notify();
     }

@@ -22,6 +22,8 @@ export class FileJob {
   private fresh: boolean;
   private opening: Promise<FileHandle> | undefined;
   private hashError: unknown;
+  private flushing: Promise<void> | undefined;
+  private flushError: unknown;
 
   constructor(file: RemoteFile, dir: string, partSize: number, received: number[] | null) {
     this.file = file;
@@ -97,7 +99,35 @@ export class FileJob {
     return this.hasher.digest();
   }
 
+  /**
+   * Starts writing the file's dirty pages to the device without waiting, so the disk works while the
+   * network does and the flush before the rename has little left to do. `gate` allows one background
+   * flush at a time across all files: each blocks a libuv threadpool thread (4 by default) until the
+   * device is done, and the writes need those threads too.
+   */
+  flushInBackground(gate: { busy: boolean }): void {
+    if (gate.busy || this.flushing || !this.opening) return;
+    gate.busy = true;
+    this.flushing = this.opening
+      .then((fh) => fh.datasync())
+      .catch((err: unknown) => {
+        this.flushError ??= err;
+      })
+      .finally(() => {
+        gate.busy = false;
+        this.flushing = undefined;
+      });
+  }
+
+  /** Makes every written byte durable; surfaces errors of background flushes (EIO, ENOSPC on writeback). */
+  async flush(): Promise<void> {
+    await this.flushing;
+    if (this.flushError !== undefined) throw this.flushError;
+    await (await this.open()).datasync();
+  }
+
   async close(): Promise<void> {
+    await this.flushing;
     const o = this.opening;
     this.opening = undefined;
     if (o) await (await o).close().catch(() => undefined);
@@ -112,5 +142,6 @@ export class FileJob {
     this.pending = this.parts.map((_, i) => i);
     this.hasher = new SequentialHasher(this.file.size, this.file.sha256 === null);
     this.hashError = undefined;
+    this.flushError = undefined;
   }
 }

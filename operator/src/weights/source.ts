@@ -10,8 +10,10 @@ export type Listing = {
   files: RemoteFile[];
 };
 
+export type Headers = Record<string, string | string[] | undefined>;
+
 /** Headers of the first hop (the Hub's redirect) and of the answer that carries the bytes. */
-export type TransferHeaders = { first: IncomingHttpHeaders; final: IncomingHttpHeaders };
+export type TransferHeaders = { first: Headers; final: Headers };
 
 /** Where weights come from: the Hub (or a mirror of its API), or a plain HTTPS folder with a manifest. */
 export interface Source {
@@ -28,7 +30,7 @@ export interface Source {
   checkTransfer(file: RemoteFile, headers: TransferHeaders, commit: string | null): void;
 }
 
-export function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
+export function headerValue(h: Headers | IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -17,6 +17,7 @@ export class StateStore {
   verified: Record<string, VerifiedRecord> = {};
   partial: Record<string, PartialRecord> = {};
   private saving: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
   private dirty = false;
 
   private constructor(dir: string) {
@@ -43,13 +44,23 @@ export class StateStore {
     this.dirty = true;
   }
 
-  /** Writes the state if it changed. Saves never overlap; a save requested during one runs after it. */
+  /**
+   * Writes the state if it changed. Saves never overlap: at most one runs and one waits, and the one
+   * that waits takes its snapshot when it starts, so it carries every change made before then.
+   */
   save(): Promise<void> {
-    if (!this.dirty) return this.saving;
-    this.dirty = false;
-    const snapshot: StateFile = { version: 1, verified: this.verified, partial: this.partial };
-    const text = JSON.stringify(snapshot);
-    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(statePath(this.dir), text, false));
-    return this.saving;
+    if (this.queued) return this.queued;
+    const next = this.saving
+      .catch(() => undefined)
+      .then(async () => {
+        this.queued = undefined;
+        if (!this.dirty) return;
+        this.dirty = false;
+        const snapshot: StateFile = { version: 1, verified: this.verified, partial: this.partial };
+        await writeFileAtomic(statePath(this.dir), JSON.stringify(snapshot), false);
+      });
+    this.queued = next;
+    this.saving = next;
+    return next;
   }
 }

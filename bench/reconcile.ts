@@ -1,0 +1,106 @@
+// make bench-reconcile: N DeepSeekDeployments applied at once to the real control plane; time until
+// every one has its children and a written status, against a floor measured in the same run: a
+// plain client creating the same child objects directly. Then the operator's peak RSS with 1000.
+// Last line: reconcile_ratio=<operator time / floor time>.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { parseSpec } from "../operator/src/api/index.ts";
+import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
+import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
+import { createTestNamespace, kubectlOk, REPO_ROOT } from "../test/e2e/lib/index.ts";
+import { installOperatorIdentity, startOperator } from "../test/harness/operator.ts";
+
+const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });
+const N = Number(values.n);
+const RSS_N = Number(values.rss);
+const WORKERS = Number(values.concurrency);
+const WORK = join(REPO_ROOT, ".bench", "reconcile");
+const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
+const sha = (i: number, salt: string) => (salt + i.toString(16)).padStart(40, "0").slice(-40);
+
+execFileSync("bash", [join(REPO_ROOT, "test/cluster/up.sh")], { stdio: "inherit" });
+process.env.DSO_KUBECONFIG ??= join(REPO_ROOT, ".cluster", "kubeconfig");
+const kc = new KubeConfig();
+kc.loadFromFile(process.env.DSO_KUBECONFIG);
+const api = kc.makeApiClient(CustomObjectsApi);
+await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
+
+async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function manifest(ns: string, i: number, salt: string) {
+  return {
+    apiVersion: "serving.deepseek-operator.io/v1alpha1",
+    kind: "DeepSeekDeployment",
+    metadata: { name: `bench-${i}`, namespace: ns },
+    spec: { model: { revision: sha(i, salt), source: { huggingFace: { endpoint: "http://127.0.0.1:9" } } }, gpu: { type: "H200" }, replicas: 1 },
+  };
+}
+
+async function countReady(ns: string): Promise<number> {
+  const list = (await api.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: { status?: { observedGeneration?: number } }[] };
+  return list.items.filter((d) => d.status?.observedGeneration !== undefined).length;
+}
+
+async function count(ns: string, kind: string): Promise<number> {
+  return Number(execFileSync(join(process.env.HOME!, ".cache/deepseek-operator/k8s/v1.36.3/kubectl"), ["--kubeconfig", process.env.DSO_KUBECONFIG!, "-n", ns, "get", kind, "-o", "name"], { encoding: "utf8" }).split("\n").filter(Boolean).length);
+}
+
+// Operator run.
+const system = await createTestNamespace("bench-dso-system", kc);
+const opNs = await createTestNamespace("bench-dso", kc);
+const kubeconfig = await installOperatorIdentity(system.name, WORK);
+const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "" } });
+await new Promise((r) => setTimeout(r, 3000));
+const t0 = performance.now();
+await pool(Array.from({ length: N }, (_, i) => i), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
+for (;;) {
+  const [ready, jobs, svcs] = [await countReady(opNs.name), await count(opNs.name, "jobs"), await count(opNs.name, "services")];
+  if (ready >= N && jobs >= N && svcs >= N) break;
+  await new Promise((r) => setTimeout(r, 250));
+}
+const operatorMs = performance.now() - t0;
+
+// Floor: the same children (PVC, ServiceAccount, Role, RoleBinding, Job, Service) by a plain client.
+const floorNs = await createTestNamespace("bench-floor", kc);
+const client = new ApplyClient(kc);
+const objects: KubeObject[][] = [];
+for (let i = 0; i < N; i++) {
+  const m = manifest(floorNs.name, i, "b");
+  const parsed = parseSpec(m.spec);
+  if (!parsed.ok) throw new Error("bad bench spec");
+  const dsd = { ...m, metadata: { ...m.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
+  const pvc = renderWeightsPvc([dsd], defaultWeightsSize(159_617_149_040));
+  pvc.metadata.ownerReferences = [];
+  const svc = renderService(dsd, false);
+  svc.metadata.ownerReferences = [];
+  objects.push([pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), svc]);
+}
+const t1 = performance.now();
+await pool(objects, WORKERS, async (objs) => {
+  for (const o of objs) await client.apply(o);
+});
+const floorMs = performance.now() - t1;
+
+// Peak RSS with RSS_N deployments (sharing one model revision, as many teams' deployments would).
+await pool(Array.from({ length: RSS_N - N }, (_, i) => i + N), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
+for (;;) {
+  if ((await countReady(opNs.name)) >= RSS_N) break;
+  await new Promise((r) => setTimeout(r, 1000));
+}
+const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`, "utf8"))?.[1];
+await op.stop();
+for (const n of [opNs, floorNs, system]) await n.delete();
+
+console.log(`deepseekdeployments=${N} workers=${WORKERS}`);
+console.log(`operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`);
+console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight`);
+console.log(`operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`);
+console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);
