@@ -10,7 +10,8 @@ import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { parseSpec } from "../operator/src/api/index.ts";
 import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
 import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
-import { createTestNamespace, kubectlOk, REPO_ROOT } from "../test/e2e/lib/index.ts";
+import { kubectlOk } from "../test/e2e/lib/exec.ts";
+import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
 import { installOperatorIdentity, startOperator } from "../test/harness/operator.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });
@@ -27,6 +28,13 @@ const kc = new KubeConfig();
 kc.loadFromFile(process.env.DSO_KUBECONFIG);
 const api = kc.makeApiClient(CustomObjectsApi);
 await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
+
+/** A fresh namespace (not the e2e helper: that one registers jest hooks). */
+async function createNamespace(prefix: string) {
+  const name = `${prefix}-${Math.random().toString(16).slice(2, 8)}`;
+  await kubectlOk(["create", "namespace", name]);
+  return { name, delete: () => kubectlOk(["delete", "namespace", name, "--wait=false"]) };
+}
 
 async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -54,8 +62,8 @@ async function count(ns: string, kind: string): Promise<number> {
 }
 
 // Operator run.
-const system = await createTestNamespace("bench-dso-system", kc);
-const opNs = await createTestNamespace("bench-dso", kc);
+const system = await createNamespace("bench-dso-system");
+const opNs = await createNamespace("bench-dso");
 const kubeconfig = await installOperatorIdentity(system.name, WORK);
 const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "" } });
 await new Promise((r) => setTimeout(r, 3000));
@@ -69,7 +77,7 @@ for (;;) {
 const operatorMs = performance.now() - t0;
 
 // Floor: the same children (PVC, ServiceAccount, Role, RoleBinding, Job, Service) by a plain client.
-const floorNs = await createTestNamespace("bench-floor", kc);
+const floorNs = await createNamespace("bench-floor");
 const client = new ApplyClient(kc);
 const objects: KubeObject[][] = [];
 for (let i = 0; i < N; i++) {

@@ -19,6 +19,12 @@ interface Running {
 
 export interface LocalRunnerOptions {
   admin: KubeConfig;
+  /**
+   * Also serve engine pods: KWOK runs them (Ready, with a loopback pod IP); the runner starts the
+   * engine simulator on that IP with the pod's own rendered command line, so clients and metrics
+   * scrapers reach something that speaks vLLM/SGLang at the pod's address.
+   */
+  engines?: { loadSeconds: number };
   /** Where process logs and minted kubeconfigs go. */
   workDir: string;
   pollMs?: number;
@@ -67,11 +73,30 @@ export class LocalPodRunner {
         if (pod.metadata!.deletionTimestamp) await this.#terminate(key, pod);
         else if (pod.spec?.nodeName && !this.#running.has(key) && !this.#done.has(key) && (pod.status?.phase ?? "Pending") === "Pending") await this.#launch(key, pod);
       }
+      if (this.#o.engines) await this.#engines(seen);
       for (const [key, r] of this.#running) if (!seen.has(key)) r.proc.kill("SIGKILL");
     } catch (err) {
       this.#o.log?.(`local runner: ${(err as Error).message}`);
     } finally {
       this.#busy = false;
+    }
+  }
+
+  async #engines(seen: Set<string>): Promise<void> {
+    const pods = await this.#core.listPodForAllNamespaces({ labelSelector: "app.kubernetes.io/component=engine,app.kubernetes.io/name=deepseek-engine" });
+    for (const pod of pods.items) {
+      const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+      const ip = pod.status?.podIP;
+      if (pod.metadata!.deletionTimestamp || pod.status?.phase !== "Running" || !ip) continue;
+      seen.add(key);
+      if (this.#running.has(key)) continue;
+      const c = pod.spec!.containers[0]!;
+      const argv = [join(REPO_ROOT, "bin", "deepseek-operator"), "simulate", "engine", "--host", ip, "--port", "8000", "--load-seconds", String(this.#o.engines!.loadSeconds), "--", ...(c.command ?? []), ...(c.args ?? [])];
+      const out = openSync(join(this.#o.workDir, `${pod.metadata!.namespace}-${pod.metadata!.name}.engine.log`), "a");
+      const proc = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" }, stdio: ["ignore", out, out] });
+      this.#running.set(key, { proc, uid: pod.metadata!.uid! });
+      proc.on("exit", () => this.#running.delete(key));
+      this.#o.log?.(`local runner: engine simulator for ${key} on ${ip}:8000`);
     }
   }
 

@@ -242,7 +242,9 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
   const next = actions.status!;
   if (next.phase !== previous?.phase) {
     const failing = next.phase === "Failed" || next.phase === "Degraded";
-    const why = next.conditions?.find((c) => c.status === (failing ? "True" : "False") && c.type === "Degraded")?.message ?? next.conditions?.find((c) => c.type === "Ready")?.message ?? "";
+    // The condition that explains the new phase.
+    const explains = failing ? "Degraded" : next.phase === "Downloading" ? "WeightsReady" : next.phase === "Loading" ? "Progressing" : "Ready";
+    const why = next.conditions?.find((c) => c.type === explains)?.message ?? "";
     actions.events.push({ type: failing ? "Warning" : "Normal", reason: next.phase ?? "Unknown", action: "Reconcile", note: `${previous?.phase ?? "New"} → ${next.phase}: ${why}`.slice(0, 1024) });
   }
   const prevWeights = previous?.weights;

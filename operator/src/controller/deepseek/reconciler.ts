@@ -26,6 +26,19 @@ const rank = (o: KubeObject) => {
   return i < 0 ? KIND_ORDER.length : i;
 };
 
+/**
+ * The status this process last wrote, per object: the informer may deliver our own write a moment
+ * after the next reconcile starts, and deciding from the older status would repeat a phase change
+ * (and its Event). While the cache still shows the resourceVersion we wrote over, ours is newer.
+ */
+const written = new Map<string, { over: string | undefined; status: DeepSeekDeploymentStatus }>();
+
+function latest(dsd: Dsd): Dsd {
+  const w = written.get(dsd.metadata.uid);
+  const rv = (dsd.metadata as { resourceVersion?: string }).resourceVersion;
+  return w && w.over === rv ? { ...dsd, status: w.status } : dsd;
+}
+
 export async function reconcileDeepSeekDeployment(
   ctx: ObserveContext,
   writer: Writer,
@@ -40,6 +53,7 @@ export async function reconcileDeepSeekDeployment(
     const fresh = await writer.readFresh(namespace, weightsPvcName(observed.dsd));
     observed = { ...observed, pvc: fresh.pvc, namespaceDsds: fresh.dsds.map(withDefaults) };
   }
+  observed = { ...observed, dsd: latest(observed.dsd) };
   const d = decide(observed);
   const dsd = observed.dsd;
 
@@ -52,7 +66,11 @@ export async function reconcileDeepSeekDeployment(
     log.info({ kind: ref.kind, child: ref.name }, "delete child no longer desired");
     await writer.delete(ref);
   }
-  if (d.status && !dsd.metadata.deletionTimestamp) await writer.applyStatus(dsd, d.status);
+  if (d.status && !dsd.metadata.deletionTimestamp) {
+    await writer.applyStatus(dsd, d.status);
+    written.set(dsd.metadata.uid, { over: (dsd.metadata as { resourceVersion?: string }).resourceVersion, status: d.status });
+  }
+  if (dsd.metadata.deletionTimestamp && d.finalizer === "remove") written.delete(dsd.metadata.uid);
   for (const e of d.events) writer.event(dsd, e);
   if (d.finalizer === "remove") await writer.setFinalizer(dsd, false);
   if (d.status?.phase !== dsd.status?.phase && d.status) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
