@@ -32,3 +32,4 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
+

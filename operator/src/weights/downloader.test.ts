@@ -2,12 +2,12 @@
 // simulator's request log: what the server actually sent is the proof of "never fetched twice".
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, readdir, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { startHubServer, type HubServer } from "../sim/hub/server.ts";
 import { uniformRepo, v4FlashShapedRepo, V4_FLASH_REPO, V4_FLASH_REVISION } from "../sim/hub/repo.ts";
 import { parseProgressAnnotation, formatProgressAnnotation } from "./contract.ts";
-import { markerPath, statePath } from "./layout.ts";
+import { markerPath, stateSlotPaths } from "./layout.ts";
 import { readMarker } from "./marker.ts";
 import { runPull, tempDir } from "./test-support.ts";
 
@@ -254,7 +254,9 @@ describe("faults", () => {
       expect(first.result.error.reason).toBe("Timeout");
       expect(first.result.error.exitCode).toBe(1);
       expect(first.reporter.reports.at(-1)!.report).toMatchObject({ phase: "Failed", reason: "Timeout" });
-      const state = JSON.parse(await readFile(statePath(dir), "utf8")) as { partial: Record<string, { partSize: number; received: number[] }> };
+      type Slot = { seq: number; partial: Record<string, { partSize: number; received: number[] }> };
+      const slots = await Promise.all(stateSlotPaths(dir).map((p) => readFile(p, "utf8").then((t) => JSON.parse(t) as Slot, () => undefined)));
+      const state = slots.filter((x) => x !== undefined).sort((a, b) => b.seq - a.seq)[0]!;
       const partial = state.partial[small(4)]!;
       // The stalled part kept every byte that arrived before the stall (idle connections took the other parts meanwhile).
       expect(partial.received[Math.floor(30_000 / partial.partSize)]).toBe(30_000 % partial.partSize);
@@ -280,7 +282,7 @@ describe("faults", () => {
       const first = await pull(dir);
       expect(first.result.ok).toBe(true);
       // Lose the state (a PVC filled by hand) and damage one file without changing its size.
-      await writeFile(statePath(dir), "{}");
+      for (const p of stateSlotPaths(dir)) await rm(p, { force: true });
       const bad = path.join(dir, small(2));
       const bytes = await readFile(bad);
       bytes[10] = bytes[10]! ^ 1;

@@ -104,7 +104,14 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   }
 
   const state = await StateStore.load(opts.dir);
-  const saver = setInterval(() => void state.save().catch((err: Error) => log.warn({ err: err.message }, "could not save download state")), opts.stateSaveIntervalMs ?? 250);
+  const saveState = () => {
+    try {
+      state.save();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not save download state");
+    }
+  };
+  const saver = setInterval(saveState, opts.stateSaveIntervalMs ?? 250);
   let fetchedBytes = 0;
   const ranges = new RangeClient({ stallTimeoutMs: opts.http.stallSeconds * 1000 });
   progress.start();
@@ -194,6 +201,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
         maxChecksumRetries,
         state,
         stateSaveBytes: opts.stateSaveBytes ?? 8 * 1024 * 1024,
+        saveState,
         progress,
         abort: (err) => run.abort(err),
       });
@@ -219,7 +227,11 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
     opts.signal?.removeEventListener("abort", onOuterAbort);
     progress.stop();
     state.markDirty();
-    await state.save().catch((err: Error) => log.warn({ err: err.message }, "could not save download state"));
+    try {
+      state.close();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not save download state");
+    }
   }
 }
 
@@ -263,6 +275,7 @@ type DownloadContext = Omit<TransferContext, "onWritten" | "onFetched"> & {
   maxChecksumRetries: number;
   state: StateStore;
   stateSaveBytes: number;
+  saveState: () => void;
   progress: ProgressTracker;
   abort: (err: unknown) => void;
 };
@@ -288,7 +301,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       unsaved += n;
       if (unsaved >= ctx.stateSaveBytes) {
         unsaved = 0;
-        ctx.state.save().catch((err: Error) => ctx.log.warn({ err: err.message }, "could not save download state"));
+        ctx.saveState();
       }
       job.kickHash();
     },
@@ -398,7 +411,7 @@ async function finish(opts: PullOptions, listing: Listing, state: StateStore): P
     completedAt: new Date().toISOString(),
   };
   state.markDirty();
-  await state.save();
+  state.save();
   await writeMarker(opts.dir, marker);
   return marker;
 }

@@ -1,7 +1,8 @@
 // Where things live inside the weights directory (the PVC mount).
 //   <dir>/<path>                                  a verified file, exactly as listed by the source
 //   <dir>/<path>.incomplete                        the bytes of a file being fetched (parts written in place)
-//   <dir>/.deepseek-operator/state.json            per-file records: verified stats, part progress
+//   <dir>/.deepseek-operator/state-{0,1}.json      per-file records: verified stats, part progress (two
+//                                                  slots written in turn; the newer valid one counts)
 //   <dir>/.deepseek-operator/complete.json         the completion marker, written last
 import path from "node:path";
 import { MARKER_FILE, STATE_DIR } from "./contract.ts";
@@ -11,8 +12,8 @@ export const INCOMPLETE_SUFFIX = ".incomplete";
 export function stateDir(dir: string): string {
   return path.join(dir, STATE_DIR);
 }
-export function statePath(dir: string): string {
-  return path.join(dir, STATE_DIR, "state.json");
+export function stateSlotPaths(dir: string): [string, string] {
+  return [path.join(dir, STATE_DIR, "state-0.json"), path.join(dir, STATE_DIR, "state-1.json")];
 }
 export function markerPath(dir: string): string {
   return path.join(dir, STATE_DIR, MARKER_FILE);

@@ -3,7 +3,8 @@
 // are reported as written only once the kernel took them, in order, so "written" is a safe resume point.
 import type { FileHandle } from "node:fs/promises";
 
-const HIGH_WATER = 16 * 1024 * 1024;
+/** Bytes queued per writer before the socket pauses: bytes received but not yet written are lost to a kill. */
+const HIGH_WATER = 4 * 1024 * 1024;
 /** Linux takes at most IOV_MAX (1024) buffers per writev. */
 const MAX_IOV = 1024;
 

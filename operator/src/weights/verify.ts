@@ -81,7 +81,7 @@ async function checkAndMark(opts: VerifyOptions, against: "hub" | "manifest" | "
       state.verified[f.path] = { size: f.size, mtimeMs: r.mtimeMs!, sha256: f.sha256, gitOid: r.gitOid ?? null };
     }
     state.markDirty();
-    await state.save();
+    state.close();
     const marker: Marker = {
       version: 1,
       repo: opts.repo,

@@ -1,0 +1,180 @@
+// Weights downloader bench: throughput against curl at the same parallelism, and bytes fetched again
+// after a kill -9 at a random point. Everything runs on 127.0.0.1 against the Hub simulator (a separate
+// process, so it does not share the downloader's event loop).
+//   PATH=$PWD/node_modules/.bin:$PATH node bench/weights.ts
+// Last line: weights_ratio=<downloader bytes/s ÷ curl bytes/s> (goal ≥ 0.9), where curl's time includes
+// `sync -d` of its files: the downloader flushes every file to the device before it reports it complete
+// (an engine must never load bytes a node crash can take back), so the like-for-like baseline is curl
+// plus the same flush. The ratio against curl into the page cache only is printed too.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, statfs } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = path.join(ROOT, "operator/src/cli/main.ts");
+const FILES = Number(process.env.BENCH_FILES ?? 8);
+const FILE_SIZE = Number(process.env.BENCH_FILE_SIZE ?? 256 * 1024 * 1024);
+const CONCURRENCY = 8;
+const PART_SIZE = 64 * 1024 * 1024;
+const ROUNDS = 2;
+const KILL_TRIALS = 5;
+const REPO = "bench/uniform";
+const TOTAL = FILES * FILE_SIZE;
+
+const MiB = 1024 * 1024;
+const fmt = (bytesPerSecond: number) => `${(bytesPerSecond / MiB).toFixed(1)} MiB/s`;
+const node = process.execPath;
+
+type Sim = { url: string; revision: string; proc: ChildProcess };
+
+async function startSim(): Promise<Sim> {
+  const proc = spawn(node, ["--disable-warning=ExperimentalWarning", CLI, "simulate", "hub", "--shape", "uniform", "--model", REPO, "--files", String(FILES), "--file-size", String(FILE_SIZE)], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, LOG_LEVEL: "info" },
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  for await (const line of lines) {
+    const j = JSON.parse(line) as { msg?: string; url?: string; revision?: string };
+    if (j.msg === "hub simulator listening") {
+      lines.close();
+      proc.stdout!.resume();
+      return { url: j.url!, revision: j.revision!, proc };
+    }
+  }
+  throw new Error("the hub simulator exited before listening");
+}
+
+async function bytesServed(sim: Sim): Promise<number> {
+  const r = await fetch(`${sim.url}/_sim/stats`);
+  return ((await r.json()) as { bytesServed: number }).bytesServed;
+}
+
+function exitOf(p: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) resolve(p.exitCode);
+    else p.once("exit", (code) => resolve(code));
+  });
+}
+
+function pull(sim: Sim, dir: string): ChildProcess {
+  const args = ["--disable-warning=ExperimentalWarning", CLI, "weights", "pull", "--repo", REPO, "--revision", sim.revision, "--dir", dir, "--endpoint", sim.url];
+  args.push("--concurrency", String(CONCURRENCY), "--part-size", String(PART_SIZE));
+  return spawn(node, args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, LOG_LEVEL: "warn" } });
+}
+
+function fileUrl(sim: Sim, i: number): string {
+  const name = `model-${String(i).padStart(5, "0")}-of-${String(FILES).padStart(5, "0")}.safetensors`;
+  return `${sim.url}/${REPO}/resolve/${sim.revision}/${name}`;
+}
+
+async function timeDownloader(sim: Sim, dir: string): Promise<number> {
+  const t0 = performance.now();
+  const code = await exitOf(pull(sim, dir));
+  if (code !== 0) throw new Error(`downloader exited ${code}`);
+  return TOTAL / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * The baseline: CONCURRENCY curl processes, each fetching whole files (following the CDN redirect) to
+ * disk; then `sync -d` of those files. Returns bytes/s without and with the flush.
+ */
+async function timeCurl(sim: Sim, dir: string): Promise<{ pageCache: number; durable: number }> {
+  const t0 = performance.now();
+  const procs: ChildProcess[] = [];
+  const files: string[] = [];
+  for (let w = 0; w < CONCURRENCY; w++) {
+    const args = ["-sS", "--fail", "-L"];
+    for (let i = w + 1; i <= FILES; i += CONCURRENCY) {
+      const f = path.join(dir, `f${i}`);
+      files.push(f);
+      args.push("-o", f, fileUrl(sim, i));
+    }
+    if (args.length > 3) procs.push(spawn("curl", args, { stdio: ["ignore", "ignore", "inherit"] }));
+  }
+  const codes = await Promise.all(procs.map(exitOf));
+  if (codes.some((c) => c !== 0)) throw new Error(`curl exited ${codes.join(",")}`);
+  const t1 = performance.now();
+  const sync = await exitOf(spawn("sync", ["-d", ...files], { stdio: "inherit" }));
+  if (sync !== 0) throw new Error(`sync exited ${sync}`);
+  const t2 = performance.now();
+  return { pageCache: TOTAL / ((t1 - t0) / 1000), durable: TOTAL / ((t2 - t0) / 1000) };
+}
+
+async function killTrial(sim: Sim, base: string, trial: number): Promise<{ killedAt: number; refetched: number }> {
+  const dir = await mkdtemp(path.join(base, `kill${trial}-`));
+  try {
+    const s0 = await bytesServed(sim);
+    const target = Math.floor(TOTAL * (0.1 + 0.8 * Math.random()));
+    const p = pull(sim, dir);
+    let served = 0;
+    while (served < target && p.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 5));
+      served = (await bytesServed(sim)) - s0;
+    }
+    p.kill("SIGKILL");
+    await exitOf(p);
+    const killedAt = (await bytesServed(sim)) - s0;
+    const code = await exitOf(pull(sim, dir));
+    if (code !== 0) throw new Error(`resumed downloader exited ${code}`);
+    const refetched = (await bytesServed(sim)) - s0 - TOTAL;
+    return { killedAt, refetched };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const base = await mkdtemp(path.join(os.tmpdir(), "bench-weights-"));
+  const fs = await statfs(base);
+  const free = fs.bavail * fs.bsize;
+  if (free < TOTAL * 1.5) throw new Error(`${base} has ${(free / MiB).toFixed(0)} MiB free; the bench needs ${((TOTAL * 1.5) / MiB).toFixed(0)} MiB`);
+  console.log(`weights bench: ${FILES} files x ${FILE_SIZE / MiB} MiB = ${(TOTAL / MiB).toFixed(0)} MiB, concurrency ${CONCURRENCY}, part size ${PART_SIZE / MiB} MiB, ${os.cpus().length} CPUs`);
+  const t0 = performance.now();
+  const sim = await startSim();
+  console.log(`hub simulator up at ${sim.url} after ${((performance.now() - t0) / 1000).toFixed(1)} s (content hashed at start)`);
+  try {
+    const curl: number[] = [];
+    const curlDurable: number[] = [];
+    const ours: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Alternate which goes first so neither always gets the warmer page cache.
+      const order = round % 2 === 1 ? ["curl", "downloader"] : ["downloader", "curl"];
+      for (const who of order) {
+        const dir = await mkdtemp(path.join(base, `${who}-`));
+        if (who === "curl") {
+          const r = await timeCurl(sim, dir);
+          curl.push(r.pageCache);
+          curlDurable.push(r.durable);
+          console.log(`round ${round}: curl       ${fmt(r.pageCache)} into the page cache, ${fmt(r.durable)} with sync -d`);
+        } else {
+          const rate = await timeDownloader(sim, dir);
+          ours.push(rate);
+          console.log(`round ${round}: downloader ${fmt(rate)} (sha256-verified, flushed)`);
+        }
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    const bestCurl = Math.max(...curl);
+    const bestDurable = Math.max(...curlDurable);
+    const bestOurs = Math.max(...ours);
+    console.log(`throughput (best of ${ROUNDS}): downloader ${fmt(bestOurs)}; curl + sync -d ${fmt(bestDurable)}; curl into the page cache ${fmt(bestCurl)}`);
+    console.log(`ratio against curl into the page cache (no flush, no verification): ${(bestOurs / bestCurl).toFixed(3)}`);
+
+    const goal = CONCURRENCY * PART_SIZE;
+    console.log(`kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight (${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`);
+    for (let t = 1; t <= KILL_TRIALS; t++) {
+      const { killedAt, refetched } = await killTrial(sim, base, t);
+      console.log(`trial ${t}: killed after ${(killedAt / MiB).toFixed(1)} MiB served, re-fetched ${(refetched / MiB).toFixed(2)} MiB (goal <= ${goal / MiB} MiB: ${refetched <= goal ? "met" : "MISSED"})`);
+    }
+    console.log(`weights_ratio=${(bestOurs / bestDurable).toFixed(3)}`);
+  } finally {
+    sim.proc.kill("SIGTERM");
+    await exitOf(sim.proc);
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+await main();
