@@ -1,0 +1,129 @@
+// The range client against small servers that misbehave in the ways real ones do.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { HttpStatusError, StallError } from "./errors.ts";
+import { RangeClient } from "./range-client.ts";
+
+const FILE = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 123 }, (_, i) => (i * 31 + (i >> 11)) % 256));
+let server: http.Server;
+let base = "";
+let connections = 0;
+let mode: "range" | "ignore-range" | "chunked" | "slow-start" | "close-idle" = "range";
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    if (req.url === "/redirect") {
+      res.writeHead(302, { location: `${base}/file`, "content-length": 0 });
+      return res.end();
+    }
+    if (req.url === "/gone") {
+      res.writeHead(404, { "x-error-code": "EntryNotFound", "x-error-message": "Entry not found", "content-length": 0 });
+      return res.end();
+    }
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "");
+    if (mode === "slow-start") return; // never answers
+    if (mode === "chunked") {
+      res.writeHead(206, { "transfer-encoding": "chunked" });
+      return res.end(FILE.subarray(0, 10));
+    }
+    if (mode === "ignore-range" || !m) {
+      res.writeHead(200, { "content-length": FILE.length });
+      return res.end(FILE);
+    }
+    const [s, e] = [Number(m[1]), Number(m[2]) + 1];
+    res.writeHead(206, { "content-length": e - s, "content-range": `bytes ${s}-${e - 1}/${FILE.length}`, connection: mode === "close-idle" ? "keep-alive" : "keep-alive" });
+    res.end(FILE.subarray(s, e));
+    // A server that drops idle connections right after answering: the next reuse hits a closed socket.
+    if (mode === "close-idle") res.once("finish", () => setTimeout(() => req.socket.destroy(), 5));
+  });
+  server.on("connection", () => connections++);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+/** Byte equality without jest's element-by-element diff, which takes seconds on megabytes. */
+function same(a: Buffer, b: Buffer): void {
+  expect(a.length).toBe(b.length);
+  expect(a.equals(b)).toBe(true);
+}
+
+async function fetchRange(client: RangeClient, url: string, start: number, end: number): Promise<Buffer> {
+  const out = Buffer.alloc(end - start);
+  let seen = start;
+  await client.fetch(url, start, end, {
+    onData: (offset, buf) => {
+      expect(offset).toBe(seen); // in order, no gaps
+      buf.copy(out, offset - start);
+      seen += buf.length;
+      return undefined;
+    },
+  });
+  expect(seen).toBe(end);
+  return out;
+}
+
+describe("RangeClient", () => {
+  it("fetches ranges over one reused connection, following redirects", async () => {
+    mode = "range";
+    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const before = connections;
+    same(await fetchRange(c, `${base}/file`, 0, 1000), FILE.subarray(0, 1000));
+    same(await fetchRange(c, `${base}/file`, 1_000_000, FILE.length), FILE.subarray(1_000_000));
+    same(await fetchRange(c, `${base}/redirect`, 5, 2_500_000), FILE.subarray(5, 2_500_000));
+    expect(connections - before).toBe(1);
+    c.close();
+  });
+
+  it("skips to the range when a server ignores Range and sends the whole file", async () => {
+    mode = "ignore-range";
+    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    same(await fetchRange(c, `${base}/file`, 2_000_000, 2_100_000), FILE.subarray(2_000_000, 2_100_000));
+    c.close();
+  });
+
+  it("waits for a slow consumer without losing or reordering bytes", async () => {
+    mode = "range";
+    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const out: Buffer[] = [];
+    await c.fetch(`${base}/file`, 0, FILE.length, {
+      onData: (_offset, buf) => {
+        out.push(Buffer.from(buf));
+        return new Promise((r) => setTimeout(r, 2));
+      },
+    });
+    same(Buffer.concat(out), FILE);
+    c.close();
+  });
+
+  it("replaces a reused connection the server closed meanwhile", async () => {
+    mode = "close-idle";
+    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    same(await fetchRange(c, `${base}/file`, 0, 100), FILE.subarray(0, 100));
+    await new Promise((r) => setTimeout(r, 30));
+    same(await fetchRange(c, `${base}/file`, 100, 200), FILE.subarray(100, 200));
+    c.close();
+  });
+
+  it("turns error statuses into HttpStatusError with the Hub's error code", async () => {
+    mode = "range";
+    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const err = await c.fetch(`${base}/gone`, 0, 10, { onData: () => undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect(err).toMatchObject({ status: 404, hubErrorCode: "EntryNotFound" });
+    c.close();
+  });
+
+  it("refuses a chunked file body, and gives up on a server that never answers", async () => {
+    mode = "chunked";
+    const c = new RangeClient({ stallTimeoutMs: 150 });
+    await expect(c.fetch(`${base}/file`, 0, 10, { onData: () => undefined })).rejects.toThrow(/Content-Length/);
+    mode = "slow-start";
+    await expect(c.fetch(`${base}/file`, 0, 10, { onData: () => undefined })).rejects.toBeInstanceOf(StallError);
+    c.close();
+  });
+});
