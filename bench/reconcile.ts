@@ -97,7 +97,8 @@ await pool(objects, WORKERS, async (objs) => {
 });
 const floorMs = performance.now() - t1;
 
-// Peak RSS with RSS_N deployments (sharing one model revision, as many teams' deployments would).
+// Peak RSS with RSS_N deployments, each with its own revision: every one has its own PVC, Job,
+// ServiceAccount, Role, RoleBinding and Service in the caches (the heavy case).
 await pool(Array.from({ length: RSS_N - N }, (_, i) => i + N), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
 for (;;) {
   if ((await countReady(opNs.name)) >= RSS_N) break;

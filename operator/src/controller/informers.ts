@@ -5,7 +5,7 @@ import { GROUP, PLURAL, VERSION, type DeepSeekDeployment } from "../api/index.ts
 import { LABEL } from "../render/index.ts";
 import type { Logger } from "../util/log.ts";
 import type { ApplyClient } from "./runtime/apply.ts";
-import { Informer, resourcePath, type ResourceRef } from "./runtime/informer.ts";
+import { Informer, resourcePath, stripManagedFields, type ResourceRef } from "./runtime/informer.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Caches } from "./deepseek/observe.ts";
 import type { Obj, Pod } from "./deepseek/observed.ts";
@@ -75,6 +75,7 @@ export function makeInformers(d: InformerDeps): InformerSet {
         list: (opts) => d.client.listPath<T>(path, opts),
         watch,
         ...(labelSelector ? { labelSelector } : {}),
+        transform: stripManagedFields,
         metrics: d.metrics,
         log: d.log,
       });

@@ -13,7 +13,7 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
   return {
     async apply(obj: KubeObject) {
       // LeaderWorkerSet's installed CRD may lag the fields we render: warn rather than refuse.
-      await client.apply(obj, { fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict" });
+      return client.apply(obj as KubernetesObject, { fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict" }) as Promise<KubeObject>;
     },
     async delete(ref: ObjectRef) {
       await client.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });

@@ -181,7 +181,7 @@ describe("deletion", () => {
   it("releases a retained PVC from this owner, then removes the finalizer", () => {
     const dsd = deleting("Retain");
     const other = aDsd("other");
-    const d = decide(world(dsd, { pvc: aPvc(dsd, verified(), [dsd, other]), namespaceDsds: [dsd, other] }));
+    const d = decide(world(dsd, { pvc: aPvc(dsd, verified(), [dsd, other]), sharingWeights: [dsd, other] }));
     const pvc = d.apply.find((o) => o.kind === "PersistentVolumeClaim")!;
     expect(pvc.metadata.ownerReferences!.map((r) => r.name)).toEqual(["other"]);
     expect((pvc as any).spec.resources.requests.storage).toBe("164Gi");
@@ -194,7 +194,7 @@ describe("deletion", () => {
     const gone = aDsd("gone");
     const pvc = aPvc(dsd, verified(), [gone, dsd]);
     (pvc.metadata as { resourceVersion?: string }).resourceVersion = "42";
-    const d = decide(world(dsd, { pvc, namespaceDsds: [dsd] }));
+    const d = decide(world(dsd, { pvc, sharingWeights: [dsd] }));
     const applied = d.apply.find((o) => o.kind === "PersistentVolumeClaim")!;
     expect(applied.metadata.ownerReferences).toEqual([]);
     expect((applied.metadata as { resourceVersion?: string }).resourceVersion).toBe("42");

@@ -102,7 +102,7 @@ function desiredReplicas(dsd: Dsd): number {
 
 function users(o: Observed): Dsd[] {
   const { model } = o.dsd.spec;
-  return o.namespaceDsds
+  return o.sharingWeights
     .filter((d) => d.spec.model.name === model.name && d.spec.model.revision === model.revision && !d.spec.model.source.pvc)
     .sort((a, b) => String((a.metadata as { creationTimestamp?: string }).creationTimestamp ?? "").localeCompare(String((b.metadata as { creationTimestamp?: string }).creationTimestamp ?? "")) || a.metadata.name.localeCompare(b.metadata.name));
 }

@@ -19,7 +19,7 @@ export function aDsd(name = "flash", spec: Partial<DeepSeekDeploymentSpecInput> 
 }
 
 export function world(dsd: Dsd, more: Partial<Observed> = {}): Observed {
-  return { now: NOW, dsd, namespaceDsds: [dsd], pods: [], lwsServed: false, jobs: { image: "op:1", podLabels: {}, podAnnotations: {} }, ...more };
+  return { now: NOW, dsd, sharingWeights: [dsd], pods: [], lwsServed: false, jobs: { image: "op:1", podLabels: {}, podAnnotations: {} }, ...more };
 }
 
 /** The PVC as the operator applied it, plus what the downloader annotated. */

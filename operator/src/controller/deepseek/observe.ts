@@ -32,10 +32,25 @@ export interface ObserveContext {
   now: () => Date;
 }
 
-/** The spec with defaults applied (objects from the apiserver already have them; old ones may not). */
+const parsedOnce = new WeakMap<object, Dsd>();
+
+/**
+ * The spec with defaults applied (objects from the apiserver already have them; old ones may not).
+ * Memoized per cached object: informers replace the object on every change, so identity is the key.
+ */
 export function withDefaults(dsd: DeepSeekDeployment): Dsd {
+  const hit = parsedOnce.get(dsd);
+  if (hit) return hit;
   const parsed = parseSpec(dsd.spec);
-  return { ...dsd, spec: parsed.ok ? parsed.value : dsd.spec } as Dsd;
+  const out = { ...dsd, spec: parsed.ok ? parsed.value : dsd.spec } as Dsd;
+  parsedOnce.set(dsd, out);
+  return out;
+}
+
+/** Deployments of the namespace that may share this one's weights (same model and revision). */
+function sameWeights(dsd: Dsd, all: DeepSeekDeployment[]): Dsd[] {
+  const { name: model, revision } = dsd.spec.model;
+  return all.filter((d) => (d.spec?.model?.name ?? model) === model && d.spec?.model?.revision === revision).map(withDefaults);
 }
 
 export function observe(ctx: ObserveContext, namespace: string, name: string): Observed | undefined {
@@ -55,7 +70,7 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
   return {
     now: ctx.now(),
     dsd,
-    namespaceDsds: c.dsds.list(namespace).map(withDefaults),
+    sharingWeights: sameWeights(dsd, c.dsds.list(namespace)),
     pvc: dsd.spec.model.source.pvc ? undefined : c.pvcs.get(namespace, pvcName),
     pullJob: c.jobs.get(namespace, `${pvcName}-pull`),
     verifyJob: c.jobs.get(namespace, `${name}-weights-verify`),

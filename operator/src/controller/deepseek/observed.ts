@@ -18,8 +18,8 @@ export interface Pod {
 export interface Observed {
   now: Date;
   dsd: Dsd;
-  /** Every DeepSeekDeployment of the namespace, to find the other users of a shared weights PVC. */
-  namespaceDsds: Dsd[];
+  /** DeepSeekDeployments of the namespace with the same model and revision: the users of a shared weights PVC. */
+  sharingWeights: Dsd[];
   pvc?: Obj;
   pullJob?: Obj;
   verifyJob?: Obj;

@@ -1,15 +1,16 @@
 // Executes decide()'s actions against the apiserver. Order matters: the finalizer goes on before
 // any child exists (so a deletion can never skip cleanup), and comes off only after cleanup.
 import type { DeepSeekDeployment, DeepSeekDeploymentStatus } from "../../api/index.ts";
-import { weightsPvcName, type Dsd, type KubeObject } from "../../render/index.ts";
-import type { Obj } from "./observed.ts";
+import { FINALIZER, weightsPvcName, type Dsd, type KubeObject } from "../../render/index.ts";
+import type { Obj, Observed } from "./observed.ts";
 import type { Logger } from "../../util/log.ts";
 import { decide, type ObjectRef } from "./decide.ts";
 import type { EventSpec } from "../runtime/events.ts";
 import { observe, withDefaults, type ObserveContext } from "./observe.ts";
 
 export interface Writer {
-  apply(obj: KubeObject): Promise<void>;
+  /** Server-side apply; resolves to the object as the apiserver stored it. */
+  apply(obj: KubeObject): Promise<KubeObject>;
   delete(ref: ObjectRef): Promise<void>;
   applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
   setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
@@ -51,16 +52,31 @@ export async function reconcileDeepSeekDeployment(
   if (observed.dsd.metadata.deletionTimestamp && !observed.dsd.spec.model.source.pvc) {
     // Releasing the shared PVC must not act on a stale cache (see finalize in decide.ts).
     const fresh = await writer.readFresh(namespace, weightsPvcName(observed.dsd));
-    observed = { ...observed, pvc: fresh.pvc, namespaceDsds: fresh.dsds.map(withDefaults) };
+    observed = { ...observed, pvc: fresh.pvc, sharingWeights: fresh.dsds.map(withDefaults) };
   }
   observed = { ...observed, dsd: latest(observed.dsd) };
-  const d = decide(observed);
-  const dsd = observed.dsd;
+  let d = await execute(observed, writer, log);
+  // A new weights PVC: its uid (which the download Job's owner reference needs) is in the apply
+  // response, so the Job can be created now instead of after the cache catches up.
+  if (d.createdPvc) d = await execute(withStored({ ...observed, dsd: d.dsd }, d.stored), writer, log);
+  return d.requeueAfterMs ? { requeueAfterMs: d.requeueAfterMs } : {};
+}
 
-  if (d.finalizer === "add") await writer.setFinalizer(dsd, true);
+/** One decide-and-execute pass; returns the decision, the deployment as it now stands and a PVC it created. */
+async function execute(observed: Observed, writer: Writer, log: Logger) {
+  const d = decide(observed);
+  let dsd = observed.dsd;
+  let createdPvc: Obj | undefined;
+  const stored: Obj[] = [];
+  if (d.finalizer === "add") {
+    await writer.setFinalizer(dsd, true);
+    dsd = { ...dsd, metadata: { ...dsd.metadata, finalizers: [...(dsd.metadata.finalizers ?? []), FINALIZER] } };
+  }
   for (const obj of [...d.apply].sort((a, b) => rank(a) - rank(b))) {
     log.debug({ kind: obj.kind, child: obj.metadata.name }, "apply");
-    await writer.apply(obj);
+    const live = (await writer.apply(obj)) as Obj;
+    stored.push(live);
+    if (obj.kind === "PersistentVolumeClaim" && !observed.pvc && !dsd.metadata.deletionTimestamp) createdPvc = live;
   }
   for (const ref of d.delete) {
     log.info({ kind: ref.kind, child: ref.name }, "delete child no longer desired");
@@ -69,11 +85,26 @@ export async function reconcileDeepSeekDeployment(
   if (d.status && !dsd.metadata.deletionTimestamp) {
     await writer.applyStatus(dsd, d.status);
     written.set(dsd.metadata.uid, { over: (dsd.metadata as { resourceVersion?: string }).resourceVersion, status: d.status });
+    if (d.status.phase !== dsd.status?.phase) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
+    dsd = { ...dsd, status: d.status };
   }
-  if (dsd.metadata.deletionTimestamp && d.finalizer === "remove") written.delete(dsd.metadata.uid);
   for (const e of d.events) writer.event(dsd, e);
-  if (d.finalizer === "remove") await writer.setFinalizer(dsd, false);
-  if (d.status?.phase !== dsd.status?.phase && d.status) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
-  return d.requeueAfterMs ? { requeueAfterMs: d.requeueAfterMs } : {};
+  if (d.finalizer === "remove") {
+    await writer.setFinalizer(dsd, false);
+    written.delete(dsd.metadata.uid);
+  }
+  return { requeueAfterMs: d.requeueAfterMs, dsd, createdPvc, stored };
 }
 
+/** What a pass applied, as the next pass's view of those children (the cache has not seen them yet). */
+function withStored(o: Observed, stored: Obj[]): Observed {
+  const byKind = (kind: string) => stored.find((s) => s.kind === kind);
+  return {
+    ...o,
+    pvc: byKind("PersistentVolumeClaim") ?? o.pvc,
+    service: byKind("Service") ?? o.service,
+    deployment: byKind("Deployment") ?? o.deployment,
+    lws: byKind("LeaderWorkerSet") ?? o.lws,
+    pdb: byKind("PodDisruptionBudget") ?? o.pdb,
+  };
+}

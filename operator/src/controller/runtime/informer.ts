@@ -68,6 +68,12 @@ export interface InformerOptions<T extends KubernetesObject> {
   restartBackoffMaxMs?: number;
   /** Consecutive 410 Gone (no healthy event between) tolerated before restarting from scratch. Default 3. */
   maxConsecutiveGone?: number;
+  /**
+   * Applied in place to every object before it is cached (controller-runtime's cache TransformFunc),
+   * e.g. stripManagedFields. In place because client-node's ListWatch holds the same instances: a copy
+   * would keep both.
+   */
+  transform?: (obj: T) => void;
 }
 
 export interface InformerHealth {
@@ -390,6 +396,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   #upsert(obj: T): void {
+    this.#o.transform?.(obj);
     const key = objectKey(obj);
     const old = this.#store.get(key);
     const rv = obj.metadata?.resourceVersion;
@@ -417,6 +424,11 @@ export class Informer<T extends KubernetesObject> {
       this.#log.error({ err, type, object: objectKey(obj) }, "informer handler threw; handlers must only enqueue");
     }
   }
+}
+
+/** managedFields are often the largest part of an object and a reconciler never reads them. */
+export function stripManagedFields(obj: KubernetesObject): void {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
 }
 
 export interface ResourceRef {

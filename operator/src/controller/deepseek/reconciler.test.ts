@@ -1,0 +1,75 @@
+import { describe, expect, it } from "@jest/globals";
+import type { DeepSeekDeployment } from "../../api/index.ts";
+import type { KubeObject } from "../../render/index.ts";
+import { rootLogger } from "../../util/log.ts";
+import { aDsd, NOW } from "./fixtures.ts";
+import type { Caches } from "./observe.ts";
+import { reconcileDeepSeekDeployment, type Writer } from "./reconciler.ts";
+
+function cache<T extends { metadata: { name: string; namespace?: string } }>(items: T[] = []) {
+  return { get: (ns: string | undefined, n: string) => items.find((i) => i.metadata.name === n && i.metadata.namespace === ns), list: (ns?: string) => items.filter((i) => !ns || i.metadata.namespace === ns) };
+}
+
+function fakeWorld(dsds: DeepSeekDeployment[]) {
+  const calls: string[] = [];
+  const writer: Writer = {
+    async apply(obj) {
+      calls.push(`apply ${obj.kind}`);
+      return { ...obj, metadata: { ...obj.metadata, uid: `${obj.kind}-uid`, resourceVersion: "1" } } as KubeObject;
+    },
+    async delete(ref) {
+      calls.push(`delete ${ref.kind}`);
+    },
+    async applyStatus(_d, s) {
+      calls.push(`status ${s.phase}`);
+    },
+    async setFinalizer(_d, present) {
+      calls.push(present ? "finalizer +" : "finalizer -");
+    },
+    async readFresh() {
+      return { pvc: undefined, dsds };
+    },
+    event(_d, e) {
+      calls.push(`event ${e.reason}`);
+    },
+  };
+  const caches: Caches = { dsds: cache(dsds as never[]), pvcs: cache(), jobs: cache(), deployments: cache(), services: cache(), pdbs: cache(), pods: cache(), nodes: cache() } as unknown as Caches;
+  const ctx = { caches, lwsServed: () => false, gpuPods: () => undefined, jobs: { image: "op:1", podLabels: {}, podAnnotations: {} }, now: () => NOW };
+  return { calls, writer, ctx };
+}
+
+describe("reconcile executor", () => {
+  it("adds the finalizer first, creates the PVC and, with its uid from the apply, the download Job in the same reconcile", async () => {
+    const dsd = aDsd("flash", {}, { finalizers: [], resourceVersion: "7" } as never);
+    const w = fakeWorld([dsd]);
+    const r = await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "flash", rootLogger);
+    expect(w.calls[0]).toBe("finalizer +");
+    expect(w.calls.filter((c) => c.startsWith("apply"))).toEqual([
+      "apply PersistentVolumeClaim",
+      "apply Service",
+      "apply ServiceAccount",
+      "apply Role",
+      "apply RoleBinding",
+      "apply Job",
+    ]);
+    // One status write and one phase Event, not one per pass.
+    expect(w.calls.filter((c) => c.startsWith("status"))).toEqual(["status Downloading"]);
+    expect(w.calls.filter((c) => c === "event Downloading")).toHaveLength(1);
+    expect(r.requeueAfterMs).toBeUndefined();
+  });
+
+  it("does not repeat a phase change when the cache still shows the status it overwrote", async () => {
+    const dsd = aDsd("stale", {}, { resourceVersion: "9" } as never);
+    const w = fakeWorld([dsd]);
+    await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "stale", rootLogger);
+    const writes = w.calls.filter((c) => c.startsWith("status") || c.startsWith("event Downloading")).length;
+    await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "stale", rootLogger); // same cached object, resourceVersion 9
+    expect(w.calls.filter((c) => c.startsWith("status") || c.startsWith("event Downloading")).length).toBe(writes);
+  });
+
+  it("does nothing for an object that is gone", async () => {
+    const w = fakeWorld([]);
+    expect(await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "nope", rootLogger)).toEqual({});
+    expect(w.calls).toEqual([]);
+  });
+});
