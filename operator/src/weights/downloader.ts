@@ -287,7 +287,6 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
   const finalizers = new Set<Promise<void>>();
   let fatal: unknown;
   let unsaved = 0;
-  const flushGate = { busy: false };
   const tctx: TransferContext = {
     ...ctx,
     onFetched: (n) => {
@@ -372,7 +371,6 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       } finally {
         job.inFlight--;
       }
-      job.flushInBackground(flushGate);
       if (job.pending.length === 0 && job.inFlight === 0 && job.allReceived) startFinalize(job);
       wake.notify();
     }

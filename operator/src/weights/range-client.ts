@@ -199,7 +199,8 @@ export class RangeClient {
   /** Sends `request` and waits for the response head; a reused connection the server had closed is replaced once. */
   private async exchange(u: URL, request: string, signal: AbortSignal | undefined): Promise<{ conn: Conn; head: Head }> {
     for (let attempt = 0; ; attempt++) {
-      const conn = this.acquire(u);
+      // The retry takes a new connection: the other idle ones likely timed out at the same moment.
+      const conn = attempt === 0 ? this.acquire(u) : new Conn(u);
       try {
         return { conn, head: await this.readHead(conn, u, request, signal) };
       } catch (err) {
