@@ -12,7 +12,7 @@ import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
 import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
 import { kubectlOk } from "../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
-import { installOperatorIdentity, startOperator } from "../test/harness/operator.ts";
+import { counterSum, installOperatorIdentity, startOperator } from "../test/harness/operator.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });
 const N = Number(values.n);
@@ -61,6 +61,34 @@ async function count(ns: string, kind: string): Promise<number> {
   return Number(execFileSync(join(process.env.HOME!, ".cache/deepseek-operator/k8s/v1.36.3/kubectl"), ["--kubeconfig", process.env.DSO_KUBECONFIG!, "-n", ns, "get", kind, "-o", "name"], { encoding: "utf8" }).split("\n").filter(Boolean).length);
 }
 
+// Floor: the same children (PVC, ServiceAccount, Role, RoleBinding, Job, Service) by a plain client,
+// measured before and after the operator run (the apiserver warms up, the machine's load drifts).
+async function floor(salt: string): Promise<number> {
+  const ns = await createNamespace(`bench-floor-${salt}`);
+  const client = new ApplyClient(kc);
+  const objects: KubeObject[][] = [];
+  for (let i = 0; i < N; i++) {
+    const m = manifest(ns.name, i, salt);
+    const parsed = parseSpec(m.spec);
+    if (!parsed.ok) throw new Error("bad bench spec");
+    const dsd = { ...m, metadata: { ...m.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
+    const pvc = renderWeightsPvc([dsd], defaultWeightsSize(159_617_149_040));
+    pvc.metadata.ownerReferences = [];
+    const svc = renderService(dsd, false);
+    svc.metadata.ownerReferences = [];
+    objects.push([pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), svc]);
+  }
+  const t = performance.now();
+  await pool(objects, WORKERS, async (objs) => {
+    for (const o of objs) await client.apply(o);
+  });
+  const ms = performance.now() - t;
+  await ns.delete();
+  return ms;
+}
+
+const floorBefore = await floor("b");
+
 // Operator run.
 const system = await createNamespace("bench-dso-system");
 const opNs = await createNamespace("bench-dso");
@@ -75,27 +103,9 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 250));
 }
 const operatorMs = performance.now() - t0;
-
-// Floor: the same children (PVC, ServiceAccount, Role, RoleBinding, Job, Service) by a plain client.
-const floorNs = await createNamespace("bench-floor");
-const client = new ApplyClient(kc);
-const objects: KubeObject[][] = [];
-for (let i = 0; i < N; i++) {
-  const m = manifest(floorNs.name, i, "b");
-  const parsed = parseSpec(m.spec);
-  if (!parsed.ok) throw new Error("bad bench spec");
-  const dsd = { ...m, metadata: { ...m.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
-  const pvc = renderWeightsPvc([dsd], defaultWeightsSize(159_617_149_040));
-  pvc.metadata.ownerReferences = [];
-  const svc = renderService(dsd, false);
-  svc.metadata.ownerReferences = [];
-  objects.push([pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), svc]);
-}
-const t1 = performance.now();
-await pool(objects, WORKERS, async (objs) => {
-  for (const o of objs) await client.apply(o);
-});
-const floorMs = performance.now() - t1;
+const opMetrics = await op.metrics();
+const floorAfter = await floor("c");
+const floorMs = (floorBefore + floorAfter) / 2;
 
 // Peak RSS with RSS_N deployments, each with its own revision: every one has its own PVC, Job,
 // ServiceAccount, Role, RoleBinding and Service in the caches (the heavy case).
@@ -105,11 +115,14 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 1000));
 }
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`, "utf8"))?.[1];
+// Delete while the operator still runs: its finalizers must come off, or the namespace hangs.
+await kubectlOk(["-n", opNs.name, "delete", "dsd", "--all", "--wait=true", "--timeout=600s"]);
 await op.stop();
-for (const n of [opNs, floorNs, system]) await n.delete();
+for (const n of [opNs, system]) await n.delete();
 
 console.log(`deepseekdeployments=${N} workers=${WORKERS}`);
 console.log(`operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`);
-console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight`);
+console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight (before ${(floorBefore / 1000).toFixed(1)} s, after ${(floorAfter / 1000).toFixed(1)} s)`);
+console.log(`operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 8} needed: 6 children, finalizer, status)`);
 console.log(`operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`);
 console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);

@@ -14,6 +14,7 @@ import { createTestNamespace, kubectlJson, kubectlOk, loadKubeConfig, REPO_ROOT,
 
 const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const WORK = join(REPO_ROOT, ".cluster", "e2e-operator");
+const GATED_REVISION = "0123456789abcdef0123456789abcdef01234567";
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 
 type Dsd = { metadata: { name: string; uid: string; generation: number; finalizers?: string[] }; spec: Record<string, any>; status?: Record<string, any> };
@@ -67,7 +68,7 @@ beforeAll(async () => {
   ns = await createTestNamespace("e2e-dso", kc);
   operatorKubeconfig = await installOperatorIdentity(system.name, WORK);
   // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
-  hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 })], host: "127.0.0.1", port: 0 });
+  hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 }), v4FlashShapedRepo({ shardSize: 1024, revision: GATED_REVISION })], host: "127.0.0.1", port: 0 });
   hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });
   runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods") });
   runner.start();
@@ -222,6 +223,33 @@ describe("the operator", () => {
     // Measured, not asserted (timings belong in bench/): expect about the 15 s lease plus a retry.
     process.stderr.write(`leader handover took ${handover} ms\n`);
   }, 120_000);
+
+  it("reports a failed download with its reason and the next retry, and creates no engine", async () => {
+    // Every request for this revision is refused as the Hub refuses a missing or wrong token.
+    hub.setFault({ kind: "status", status: 401, route: "any", times: 1000, errorCode: "GatedRepo" });
+    try {
+      await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-gated", { model: { revision: GATED_REVISION, source: { huggingFace: { endpoint: hub.url } } } }) });
+      const d = await waitForCondition("flash-gated", "WeightsReady", "False", 120_000).then(() =>
+        waitFor(async () => {
+          const x = await getDsd("flash-gated");
+          return cond(x, "WeightsReady")?.reason === "Unauthorized" ? x : undefined;
+        }, { timeoutMs: 120_000, intervalMs: 1000, what: "WeightsReady reason Unauthorized" }),
+      );
+      expect(d.status?.phase).toBe("Failed");
+      expect(d.status?.weights).toMatchObject({ phase: "Failed", reason: "Unauthorized" });
+      expect(Date.parse(d.status?.weights.nextRetryTime)).toBeGreaterThan(Date.now());
+      // The downloader exits 3 for a refused token; the Job's podFailurePolicy fails it at once, without retries.
+      const job = await kubectlJson<any>(["-n", ns.name, "get", "job", `${d.status?.weights.pvcName}-pull`]);
+      expect(job.status.failed).toBe(1);
+      expect((await get<{ items: unknown[] }>(["deployments", "-l", "app.kubernetes.io/instance=flash-gated"])).items).toHaveLength(0);
+      const events = await kubectlOk(["-n", ns.name, "get", "events.events.k8s.io", "--field-selector", "regarding.name=flash-gated", "-o", "custom-columns=T:.type,R:.reason", "--no-headers"]);
+      expect(events).toMatch(/Warning\s+Unauthorized/);
+    } finally {
+      hub.clearFaults();
+      hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });
+    }
+    await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-gated", "--wait=true", "--timeout=60s"]);
+  }, 300_000);
 
   it("on delete: garbage-collects the children, removes the finalizer, keeps the retained weights PVC", async () => {
     const pvcName = (await getDsd("flash-a")).status?.weights.pvcName as string;

@@ -44,14 +44,11 @@ describe("reconcile executor", () => {
     const w = fakeWorld([dsd]);
     const r = await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "flash", rootLogger);
     expect(w.calls[0]).toBe("finalizer +");
-    expect(w.calls.filter((c) => c.startsWith("apply"))).toEqual([
-      "apply PersistentVolumeClaim",
-      "apply Service",
-      "apply ServiceAccount",
-      "apply Role",
-      "apply RoleBinding",
-      "apply Job",
-    ]);
+    const applies = w.calls.filter((c) => c.startsWith("apply"));
+    expect([...applies].sort()).toEqual(["apply Job", "apply PersistentVolumeClaim", "apply Role", "apply RoleBinding", "apply Service", "apply ServiceAccount"]);
+    // Storage first, identities before the Job that runs as them.
+    expect(applies[0]).toBe("apply PersistentVolumeClaim");
+    expect(applies.at(-1)).toBe("apply Job");
     // One status write and one phase Event, not one per pass.
     expect(w.calls.filter((c) => c.startsWith("status"))).toEqual(["status Downloading"]);
     expect(w.calls.filter((c) => c === "event Downloading")).toHaveLength(1);

@@ -20,11 +20,14 @@ export interface Writer {
   event(dsd: Dsd, e: EventSpec): void;
 }
 
-/** Children go first in this order: identities and storage before the workloads that use them. */
-const KIND_ORDER = ["PersistentVolumeClaim", "ServiceAccount", "Role", "RoleBinding", "Job", "Service", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"];
-const rank = (o: KubeObject) => {
-  const i = KIND_ORDER.indexOf(o.kind);
-  return i < 0 ? KIND_ORDER.length : i;
+/**
+ * Children are applied in waves: storage, then identities and the Service, then the workloads that
+ * use them. Within a wave the writes are independent and go out together.
+ */
+const WAVES = [["PersistentVolumeClaim"], ["ServiceAccount", "Role", "RoleBinding", "Service"], ["Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
+const waveOf = (o: KubeObject) => {
+  const i = WAVES.findIndex((w) => w.includes(o.kind));
+  return i < 0 ? WAVES.length : i;
 };
 
 /**
@@ -72,12 +75,16 @@ async function execute(observed: Observed, writer: Writer, log: Logger) {
     await writer.setFinalizer(dsd, true);
     dsd = { ...dsd, metadata: { ...dsd.metadata, finalizers: [...(dsd.metadata.finalizers ?? []), FINALIZER] } };
   }
-  for (const obj of [...d.apply].sort((a, b) => rank(a) - rank(b))) {
-    log.debug({ kind: obj.kind, child: obj.metadata.name }, "apply");
-    const live = (await writer.apply(obj)) as Obj;
-    stored.push(live);
-    if (obj.kind === "PersistentVolumeClaim" && !observed.pvc && !dsd.metadata.deletionTimestamp) createdPvc = live;
+  for (let wave = 0; wave <= WAVES.length; wave++) {
+    const objs = d.apply.filter((o) => waveOf(o) === wave);
+    const lives = (await Promise.all(objs.map((obj) => {
+      log.debug({ kind: obj.kind, child: obj.metadata.name }, "apply");
+      return writer.apply(obj);
+    }))) as Obj[];
+    stored.push(...lives);
   }
+  const pvc = stored.find((o) => o.kind === "PersistentVolumeClaim");
+  if (pvc && !observed.pvc && !dsd.metadata.deletionTimestamp) createdPvc = pvc;
   for (const ref of d.delete) {
     log.info({ kind: ref.kind, child: ref.name }, "delete child no longer desired");
     await writer.delete(ref);
