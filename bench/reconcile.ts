@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { parse } from "yaml";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { parseSpec } from "../operator/src/api/index.ts";
 import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
@@ -19,6 +20,8 @@ const N = Number(values.n);
 const RSS_N = Number(values.rss);
 const WORKERS = Number(values.concurrency);
 const WORK = join(REPO_ROOT, ".bench", "reconcile");
+// The V8 heap settings the Helm chart ships (values.yaml nodeOptions): what the RSS goal is about.
+const OPERATOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? (parse(readFileSync(join(REPO_ROOT, "charts/deepseek-operator/values.yaml"), "utf8")) as { nodeOptions: string }).nodeOptions;
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 const sha = (i: number, salt: string) => (salt + i.toString(16)).padStart(40, "0").slice(-40);
 
@@ -93,7 +96,7 @@ const floorBefore = await floor("b");
 const system = await createNamespace("bench-dso-system");
 const opNs = await createNamespace("bench-dso");
 const kubeconfig = await installOperatorIdentity(system.name, WORK);
-const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "" } });
+const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS } });
 await new Promise((r) => setTimeout(r, 3000));
 const t0 = performance.now();
 await pool(Array.from({ length: N }, (_, i) => i), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));

@@ -49,6 +49,8 @@ describe("reconcile executor", () => {
     // Storage first, identities before the Job that runs as them.
     expect(applies[0]).toBe("apply PersistentVolumeClaim");
     expect(applies.at(-1)).toBe("apply Job");
+    // A RoleBinding sent before its Role exists fails the apiserver's escalation check.
+    expect(applies.indexOf("apply RoleBinding")).toBeGreaterThan(applies.indexOf("apply Role"));
     // One status write and one phase Event, not one per pass.
     expect(w.calls.filter((c) => c.startsWith("status"))).toEqual(["status Downloading"]);
     expect(w.calls.filter((c) => c === "event Downloading")).toHaveLength(1);

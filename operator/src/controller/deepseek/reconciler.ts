@@ -21,10 +21,11 @@ export interface Writer {
 }
 
 /**
- * Children are applied in waves: storage, then identities and the Service, then the workloads that
- * use them. Within a wave the writes are independent and go out together.
+ * Children are applied in waves: storage, then identities and the Service, then the binding (the
+ * apiserver's escalation check reads the Role, so it must exist first), then the workloads that use
+ * them. Within a wave the writes are independent and go out together.
  */
-const WAVES = [["PersistentVolumeClaim"], ["ServiceAccount", "Role", "RoleBinding", "Service"], ["Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
+const WAVES = [["PersistentVolumeClaim"], ["ServiceAccount", "Role", "Service"], ["RoleBinding"], ["Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
 const waveOf = (o: KubeObject) => {
   const i = WAVES.findIndex((w) => w.includes(o.kind));
   return i < 0 ? WAVES.length : i;
