@@ -2,6 +2,7 @@
 // a few connections, verify every file against the source's sha256 before it takes its final name,
 // and write the completion marker only when all of them are in place.
 import { randomInt } from "node:crypto";
+import os from "node:os";
 import { lstat, open, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,8 +10,9 @@ import type { Logger } from "pino";
 import { fsyncDir } from "./atomic-file.ts";
 import { FREE_SPACE_MARGIN, formatBytes, statfsFreeSpace, type FreeSpace } from "./disk.ts";
 import { WeightsError } from "./errors.ts";
-import { FileJob } from "./file-job.ts";
-import { hashFile } from "./hasher.ts";
+import { FileJob, type HashFactory } from "./file-job.ts";
+import { HashPool } from "./hash-pool.ts";
+import { hashFile, localHash } from "./hasher.ts";
 import type { HttpClient } from "./http.ts";
 import { finalPath, incompletePath } from "./layout.ts";
 import { readMarker, removeMarker, writeMarker, type Marker } from "./marker.ts";
@@ -48,6 +50,8 @@ export type PullOptions = {
   random?: () => number;
   /** Stops the run (SIGTERM): state is saved, nothing is reported as failed. */
   signal?: AbortSignal;
+  /** Worker threads for sha256 (default: the CPUs available, at most 4); 0 hashes on the main thread. */
+  hashThreads?: number;
 };
 
 export type PullResult =
@@ -114,6 +118,15 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   const saver = setInterval(saveState, opts.stateSaveIntervalMs ?? 250);
   let fetchedBytes = 0;
   const ranges = new RangeClient({ stallTimeoutMs: opts.http.stallSeconds * 1000 });
+  // Hash threads: a JS thread hashes ~1.5 GB/s at best and also drives every socket; started lazily,
+  // a run with nothing to fetch spawns none.
+  let pool: HashPool | undefined;
+  const hashThreads = opts.hashThreads ?? (process.env.DSO_HASH_THREADS ? Number(process.env.DSO_HASH_THREADS) : Math.max(1, Math.min(4, os.availableParallelism())));
+  const makeHash: HashFactory = (size, gitBlob) => {
+    if (hashThreads === 0) return localHash(size, gitBlob);
+    pool ??= new HashPool(hashThreads);
+    return pool.create(size, gitBlob);
+  };
   progress.start();
   try {
     await progress.setPhase("Listing", `listing ${opts.source.description}`);
@@ -170,7 +183,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
         continue;
       }
       if (d.action === "fresh" && d.replaceFinal) await unlink(finalPath(opts.dir, f.path)).catch(() => undefined);
-      const job = new FileJob(f, opts.dir, d.action === "resume" ? d.partSize : partSize, d.action === "resume" ? d.received : null);
+      const job = new FileJob(f, opts.dir, d.action === "resume" ? d.partSize : partSize, d.action === "resume" ? d.received : null, makeHash);
       progress.bytesDone += job.bytesOnDisk;
       state.partial[f.path] = job.record();
       delete state.verified[f.path];
@@ -224,6 +237,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
     clearTimeout(deadline);
     clearInterval(saver);
     ranges.close();
+    await pool?.close();
     opts.signal?.removeEventListener("abort", onOuterAbort);
     progress.stop();
     state.markDirty();

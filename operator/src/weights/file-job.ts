@@ -2,10 +2,14 @@
 // in-order hasher.
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import type { IncrementalHash } from "./hash-pool.ts";
 import { SequentialHasher } from "./hasher.ts";
 import { finalPath, incompletePath } from "./layout.ts";
 import { splitParts, type PartialRecord, type Range } from "./plan.ts";
 import type { RemoteFile } from "./source.ts";
+
+/** Makes the hash of one file (with its git blob id when `gitBlob`). */
+export type HashFactory = (size: number, gitBlob: boolean) => IncrementalHash;
 
 export class FileJob {
   readonly file: RemoteFile;
@@ -23,7 +27,10 @@ export class FileJob {
   private opening: Promise<FileHandle> | undefined;
   private hashError: unknown;
 
-  constructor(file: RemoteFile, dir: string, partSize: number, received: number[] | null) {
+  private readonly makeHash: HashFactory;
+
+  constructor(file: RemoteFile, dir: string, partSize: number, received: number[] | null, makeHash: HashFactory) {
+    this.makeHash = makeHash;
     this.file = file;
     this.finalPath = finalPath(dir, file.path);
     this.incompletePath = incompletePath(dir, file.path);
@@ -32,7 +39,12 @@ export class FileJob {
     this.fresh = received === null;
     this.received = received ?? this.parts.map(() => 0);
     this.pending = this.parts.flatMap((p, i) => (this.received[i]! < p.end - p.start ? [i] : []));
-    this.hasher = new SequentialHasher(file.size, file.sha256 === null);
+    this.hasher = this.newHasher();
+  }
+
+  /** Small files (no sha256 listed) are identified by their git blob id, computed alongside. */
+  private newHasher(): SequentialHasher {
+    return new SequentialHasher(this.file.size, this.makeHash(this.file.size, this.file.sha256 === null));
   }
 
   /** The staging file, opened once: truncated for a fresh download, as is for a resumed one. */
@@ -120,7 +132,8 @@ export class FileJob {
     this.fresh = true;
     this.received = this.parts.map(() => 0);
     this.pending = this.parts.map((_, i) => i);
-    this.hasher = new SequentialHasher(this.file.size, this.file.sha256 === null);
+    this.hasher.abandon();
+    this.hasher = this.newHasher();
     this.hashError = undefined;
   }
 }

@@ -1,25 +1,36 @@
 // Hashes a file in byte order while its parts arrive in any order: bytes that arrive at the cursor are
 // hashed from memory as they stream in; anything else is read back from disk once the bytes before it
 // are there. A restarted download hashes what a previous run left on disk the same way.
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
+import type { Digest, IncrementalHash } from "./hash-pool.ts";
 
 const READ_CHUNK = 4 * 1024 * 1024;
+
+/** sha256 (and git blob id) on this thread: for one-off checks of files on disk. */
+export function localHash(size: number, gitBlob: boolean): IncrementalHash {
+  const sha256 = createHash("sha256");
+  const git = gitBlob ? createHash("sha1").update(`blob ${size}\0`) : undefined;
+  return {
+    update: (buf) => {
+      sha256.update(buf);
+      git?.update(buf);
+    },
+    digest: async () => ({ sha256: sha256.digest("hex"), gitOid: git ? git.digest("hex") : null }),
+    abandon: () => undefined,
+  };
+}
 
 export class SequentialHasher {
   readonly size: number;
   cursor = 0;
-  private readonly sha256: Hash = createHash("sha256");
-  private readonly gitBlob: Hash | undefined;
+  private readonly hash: IncrementalHash;
   private running: Promise<void> | undefined;
 
-  /** With `gitBlob`, also computes the git blob id (sha1 of "blob <size>\0" + content) of small files. */
-  constructor(size: number, gitBlob: boolean) {
+  /** `hash` computes sha256, and the git blob id (sha1 of "blob <size>\0" + content) when asked for. */
+  constructor(size: number, hash: IncrementalHash) {
     this.size = size;
-    if (gitBlob) {
-      this.gitBlob = createHash("sha1");
-      this.gitBlob.update(`blob ${size}\0`);
-    }
+    this.hash = hash;
   }
 
   /** Takes bytes arriving at `offset` when they are next in order and no read-back is running. */
@@ -55,21 +66,25 @@ export class SequentialHasher {
     return this.cursor >= this.size;
   }
 
-  digest(): { sha256: string; gitOid: string | null } {
-    if (!this.done) throw new Error(`digest at ${this.cursor} of ${this.size} bytes`);
-    return { sha256: this.sha256.digest("hex"), gitOid: this.gitBlob ? this.gitBlob.digest("hex") : null };
+  digest(): Promise<Digest> {
+    if (!this.done) return Promise.reject(new Error(`digest at ${this.cursor} of ${this.size} bytes`));
+    return this.hash.digest();
+  }
+
+  /** Frees the hash of a download that starts over. */
+  abandon(): void {
+    this.hash.abandon();
   }
 
   private update(buf: Buffer): void {
-    this.sha256.update(buf);
-    this.gitBlob?.update(buf);
+    this.hash.update(buf);
     this.cursor += buf.length;
   }
 }
 
 /** Hashes a whole file from disk (sha256, and the git blob id when asked). */
-export async function hashFile(fh: FileHandle, size: number, gitBlob: boolean): Promise<{ sha256: string; gitOid: string | null }> {
-  const h = new SequentialHasher(size, gitBlob);
+export async function hashFile(fh: FileHandle, size: number, gitBlob: boolean): Promise<Digest> {
+  const h = new SequentialHasher(size, localHash(size, gitBlob));
   await h.catchUp(fh, () => size);
   return h.digest();
 }

@@ -6,7 +6,8 @@ import { open, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { safetensorsHeader } from "../sim/hub/content.ts";
-import { SequentialHasher } from "./hasher.ts";
+import { HashPool } from "./hash-pool.ts";
+import { SequentialHasher, localHash } from "./hasher.ts";
 import { safeRelativePath } from "./layout.ts";
 import { checkHeader } from "./safetensors.ts";
 import { filesFromTree, nextPageUrl } from "./source-hub.ts";
@@ -80,12 +81,22 @@ describe("safetensors headers", () => {
 });
 
 describe("SequentialHasher", () => {
-  it("hashes parts that arrive out of order into the sha256 and git blob id of the whole", async () => {
+  it.each([
+    ["on this thread", () => ({ hash: localHash(10_000, true), close: async () => undefined })],
+    [
+      "on a hash thread",
+      () => {
+        const pool = new HashPool(2);
+        return { hash: pool.create(10_000, true), close: () => pool.close() };
+      },
+    ],
+  ])("hashes parts that arrive out of order into the sha256 and git blob id of the whole, %s", async (_name, make) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "hasher-"));
     try {
       const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 251));
       const fh = await open(path.join(dir, "f"), "w+");
-      const h = new SequentialHasher(data.length, true);
+      const m = make();
+      const h = new SequentialHasher(data.length, m.hash);
       // Part 2 lands first (on disk only), then part 1 streams in at the cursor.
       await fh.write(data, 6000, 4000, 6000);
       expect(h.offer(6000, data.subarray(6000))).toBe(false);
@@ -93,10 +104,11 @@ describe("SequentialHasher", () => {
       await fh.write(data, 0, 6000, 0);
       await h.catchUp(fh, () => data.length);
       await fh.close();
-      expect(h.digest()).toEqual({
+      expect(await h.digest()).toEqual({
         sha256: createHash("sha256").update(data).digest("hex"),
         gitOid: createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex"),
       });
+      await m.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
