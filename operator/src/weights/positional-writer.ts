@@ -13,6 +13,8 @@ export class PositionalWriter {
   private readonly onWritten: (bytes: number) => void;
   private pos: number;
   private batch: Buffer[] = [];
+  /** Called once a buffer is written (or will never be): the memory may be reused after that. */
+  private releases: ((() => void) | undefined)[] = [];
   private batchBytes = 0;
   private inflight = false;
   private error: unknown;
@@ -24,10 +26,14 @@ export class PositionalWriter {
     this.onWritten = onWritten;
   }
 
-  /** Queues `buf`. Returns a promise when the caller should wait before writing more. */
-  write(buf: Buffer): Promise<void> | undefined {
-    if (this.error !== undefined) throw this.error;
+  /** Queues `buf` (`release` runs once it is written). Returns a promise when the caller should wait. */
+  write(buf: Buffer, release?: () => void): Promise<void> | undefined {
+    if (this.error !== undefined) {
+      release?.();
+      throw this.error;
+    }
     this.batch.push(buf);
+    this.releases.push(release);
     this.batchBytes += buf.length;
     if (!this.inflight) this.kick();
     if (this.batchBytes >= HIGH_WATER) return this.wait(() => this.batchBytes < HIGH_WATER);
@@ -59,6 +65,7 @@ export class PositionalWriter {
 
   private kick(): void {
     const bufs = this.batch.splice(0, MAX_IOV);
+    const releases = this.releases.splice(0, bufs.length);
     const n = bufs.reduce((a, b) => a + b.length, 0);
     this.batchBytes -= n;
     const pos = this.pos;
@@ -66,12 +73,18 @@ export class PositionalWriter {
     this.inflight = true;
     this.writeAll(bufs, pos, n).then(
       () => {
+        for (const r of releases) r?.();
         this.inflight = false;
         this.onWritten(n);
         if (this.batch.length > 0) this.kick();
         this.notify();
       },
       (err: unknown) => {
+        for (const r of releases) r?.();
+        // Queued buffers will never be written now.
+        for (const r of this.releases.splice(0)) r?.();
+        this.batch = [];
+        this.batchBytes = 0;
         this.inflight = false;
         this.error = err;
         this.notify();

@@ -100,6 +100,31 @@ describe("RangeClient", () => {
     c.close();
   });
 
+  it("never reuses a slab before its views are released", async () => {
+    mode = "range";
+    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const checks: Promise<void>[] = [];
+    let bad = 0;
+    for (let round = 0; round < 4; round++) {
+      await c.fetch(`${base}/file`, 0, FILE.length, {
+        onData: (offset, buf, release) => {
+          // Hold each view a while, check it is intact, then release it: pooled slabs come back in use meanwhile.
+          checks.push(
+            new Promise<void>((r) => setTimeout(r, 5 + (offset % 7))).then(() => {
+              if (!buf.equals(FILE.subarray(offset, offset + buf.length))) bad++;
+              release();
+            }),
+          );
+          return undefined;
+        },
+      });
+    }
+    await Promise.all(checks);
+    expect(checks.length).toBeGreaterThan(8);
+    expect(bad).toBe(0);
+    c.close();
+  });
+
   it("replaces a reused connection the server closed meanwhile", async () => {
     mode = "close-idle";
     const c = new RangeClient({ stallTimeoutMs: 2000 });

@@ -18,8 +18,12 @@ export type RangeRequest = {
   signal?: AbortSignal | undefined;
   /** Called once with the answer that carries the bytes; throwing aborts the transfer. */
   onResponse?: (r: RangeResponse) => void;
-  /** Bytes of the file at `offset`, in order. A returned promise pauses the socket until it settles. */
-  onData: (offset: number, buf: Buffer) => Promise<void> | undefined;
+  /**
+   * Bytes of the file at `offset`, in order. A returned promise pauses the socket until it settles.
+   * `buf` lives in a pooled slab: call `release` exactly once when nothing reads it any more (after it
+   * is written); until then its bytes stay as they are.
+   */
+  onData: (offset: number, buf: Buffer, release: () => void) => Promise<void> | undefined;
 };
 
 const SLAB = 1024 * 1024;
@@ -32,18 +36,46 @@ const MAX_IDLE_PER_ORIGIN = 16;
 type Head = { status: number; headers: HeaderMap };
 
 /**
- * Plain (private) memory: a SharedArrayBuffer would let a hash thread read the slab without a copy, but
- * writing from shared memory into the page cache cost 2-3x the CPU in a write microbenchmark here.
+ * A slab and the views of it handed to consumers. It goes back to the pool only when the connection has
+ * moved on to another slab (no read can land in it) and every view was released: reusing memory is what
+ * makes this cheap (writing fresh memory into the page cache cost ~3x the CPU of writing reused memory
+ * in a microbenchmark here; shared memory, for a zero-copy hash thread, cost more still).
  */
-function newSlab(size: number): Buffer {
-  return Buffer.allocUnsafe(size);
+type Slab = { buf: Buffer; refs: number; retired: boolean };
+
+/** Free standard-size slabs, shared by the connections of one client. */
+class SlabPool {
+  private readonly free: Buffer[] = [];
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
+  take(size: number): Slab {
+    const buf = size === SLAB ? this.free.pop() : undefined;
+    return { buf: buf ?? Buffer.allocUnsafe(size), refs: 0, retired: false };
+  }
+  /** Retires `s`: pooled once its last view is released. */
+  retire(s: Slab): void {
+    s.retired = true;
+    this.maybeFree(s);
+  }
+  /** A view of `s` is no longer used. */
+  release(s: Slab): void {
+    s.refs--;
+    this.maybeFree(s);
+  }
+  private maybeFree(s: Slab): void {
+    if (s.retired && s.refs === 0 && s.buf.length === SLAB && this.free.length < this.max) this.free.push(s.buf);
+  }
 }
 
 /** One keep-alive connection. Reads land in `slab`; whoever runs the current exchange consumes them. */
 class Conn {
   readonly socket: net.Socket;
   readonly origin: string;
-  slab: Buffer = newSlab(SLAB);
+  private readonly pool: SlabPool;
+  current: Slab;
+  slab: Buffer;
   fill = 0;
   consumed = 0;
   /** Set by the exchange in progress: called after each read; returns false to pause reading. */
@@ -52,8 +84,11 @@ class Conn {
   closed = false;
   reused = false;
 
-  constructor(u: URL) {
+  constructor(u: URL, pool: SlabPool) {
     this.origin = u.origin;
+    this.pool = pool;
+    this.current = pool.take(SLAB);
+    this.slab = this.current.buf;
     const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
     // The slab only ever changes here, where the next read's target is chosen: a read already aimed at
     // the tail of a slab lands there, and views handed to the consumer cover bytes before `fill` only.
@@ -87,13 +122,31 @@ class Conn {
   /** Starts a new slab, carrying over bytes not consumed yet. Only the read-target generator calls it. */
   private rotate(): void {
     const pending = this.slab.subarray(this.consumed, this.fill);
-    const next = newSlab(Math.max(SLAB, pending.length + MIN_READ));
-    pending.copy(next);
-    this.slab = next;
+    const next = this.pool.take(Math.max(SLAB, pending.length + MIN_READ));
+    pending.copy(next.buf);
+    this.pool.retire(this.current);
+    this.current = next;
+    this.slab = next.buf;
     this.fill = pending.length;
     this.consumed = 0;
   }
 
+  /** A view of the current slab for a consumer, with its release. */
+  lend(from: number, to: number): { view: Buffer; release: () => void } {
+    const slab = this.current;
+    slab.refs++;
+    let released = false;
+    return {
+      view: slab.buf.subarray(from, to),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.pool.release(slab);
+      },
+    };
+  }
+
+  /** The slab of a closed socket is never pooled: no proof that no read is still aimed at it. */
   destroy(err?: Error): void {
     this.closed = true;
     this.socket.destroy(err);
@@ -118,6 +171,7 @@ export class RangeClient {
   private readonly stallMs: number;
   private readonly userAgent: string;
   private readonly idle = new Map<string, Conn[]>();
+  private readonly slabs = new SlabPool(64);
 
   constructor(opts: { stallTimeoutMs: number; userAgent?: string }) {
     this.stallMs = opts.stallTimeoutMs;
@@ -188,7 +242,7 @@ export class RangeClient {
         return c;
       }
     }
-    return new Conn(u);
+    return new Conn(u, this.slabs);
   }
 
   private release(c: Conn): void {
@@ -208,7 +262,7 @@ export class RangeClient {
   private async exchange(u: URL, request: string, signal: AbortSignal | undefined): Promise<{ conn: Conn; head: Head }> {
     for (let attempt = 0; ; attempt++) {
       // The retry takes a new connection: the other idle ones likely timed out at the same moment.
-      const conn = attempt === 0 ? this.acquire(u) : new Conn(u);
+      const conn = attempt === 0 ? this.acquire(u) : new Conn(u, this.slabs);
       try {
         return { conn, head: await this.readHead(conn, u, request, signal) };
       } catch (err) {
@@ -316,13 +370,19 @@ export class RangeClient {
           if (avail === 0) return true;
         }
         const n = Math.min(avail, end - offset);
-        const piece = conn.slab.subarray(conn.consumed, conn.consumed + n);
+        const { view, release } = conn.lend(conn.consumed, conn.consumed + n);
         conn.consumed += avail;
         bodyLeft -= avail;
         const at = offset;
         offset += n;
         // The consumer keeps a view of [.., fill); reads go on after `fill`, so they never touch it.
-        const w = req.onData(at, piece);
+        let w: Promise<void> | undefined;
+        try {
+          w = req.onData(at, view, release);
+        } catch (err) {
+          release();
+          throw err;
+        }
         if (w) {
           waiting = w;
           w.then(

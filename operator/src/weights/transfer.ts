@@ -62,10 +62,11 @@ async function transferRange(ctx: TransferContext, job: FileJob, part: number, s
       token: ctx.source.token,
       signal: ctx.signal,
       onResponse: (r) => ctx.source.checkTransfer(file, { first: r.firstHeaders, final: r.headers }, ctx.commit),
-      onData: (offset, buf) => {
+      onData: (offset, buf, release) => {
+        // The hasher takes the bytes now (hashes or copies them); the writer keeps them until written.
         job.hasher.offer(offset, buf);
         ctx.onFetched(buf.length);
-        return writer.write(buf);
+        return writer.write(buf, release);
       },
     });
   } catch (err) {
