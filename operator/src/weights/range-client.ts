@@ -37,9 +37,10 @@ type Head = { status: number; headers: HeaderMap };
 
 /**
  * A slab and the views of it handed to consumers. It goes back to the pool only when the connection has
- * moved on to another slab (no read can land in it) and every view was released: reusing memory is what
- * makes this cheap (writing fresh memory into the page cache cost ~3x the CPU of writing reused memory
- * in a microbenchmark here; shared memory, for a zero-copy hash thread, cost more still).
+ * moved on to another slab (no read can land in it) and every view was released. Reuse saves allocating
+ * and collecting 1 MiB per MiB received: about a fifth of the downloader's user CPU in bench/weights.ts.
+ * (SharedArrayBuffer slabs, for a zero-copy hash thread, made the writes into the page cache cost 2-3x
+ * the CPU in a microbenchmark here, so the hash threads get copies instead.)
  */
 type Slab = { buf: Buffer; refs: number; retired: boolean };
 
