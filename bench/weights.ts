@@ -2,10 +2,10 @@
 // after a kill -9 at a random point. Everything runs on 127.0.0.1 against the Hub simulator (a separate
 // process, so it does not share the downloader's event loop).
 //   PATH=$PWD/node_modules/.bin:$PATH node bench/weights.ts
-// Last line: weights_ratio=<downloader bytes/s ÷ curl bytes/s> (goal ≥ 0.9), where curl's time includes
-// `sync -d` of its files: the downloader flushes every file to the device before it reports it complete
-// (an engine must never load bytes a node crash can take back), so the like-for-like baseline is curl
-// plus the same flush. The ratio against curl into the page cache only is printed too.
+// Last line: weights_ratio=<downloader bytes/s ÷ curl bytes/s> (goal ≥ 0.9), against plain curl at the
+// same parallelism, as the goal defines it. The downloader also flushes every file to the device before it
+// reports it complete (an engine must never load bytes a node crash can take back) and verifies sha256, so
+// the ratio against curl plus the same flush (`sync -d`) is printed too, as context.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, statfs } from "node:fs/promises";
 import os from "node:os";
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     const ratio = median(ours.map((o, i) => o / curlDurable[i]!));
     const ratioPageCache = median(ours.map((o, i) => o / curl[i]!));
     console.log(`median of ${ROUNDS} rounds: downloader ${fmt(median(ours))}; curl + sync -d ${fmt(median(curlDurable))}; curl into the page cache ${fmt(median(curl))}`);
-    console.log(`ratio against curl into the page cache (no flush, no verification): ${ratioPageCache.toFixed(3)}`);
+    console.log(`ratio against curl + sync -d (the same durability as the downloader): ${ratio.toFixed(3)}`);
 
     const goal = CONCURRENCY * PART_SIZE;
     console.log(`kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight (${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`);
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
       const { killedAt, refetched } = await killTrial(sim, base, t);
       console.log(`trial ${t}: killed after ${(killedAt / MiB).toFixed(1)} MiB served, re-fetched ${(refetched / MiB).toFixed(2)} MiB (goal <= ${goal / MiB} MiB: ${refetched <= goal ? "met" : "MISSED"})`);
     }
-    console.log(`weights_ratio=${ratio.toFixed(3)}`);
+    console.log(`weights_ratio=${ratioPageCache.toFixed(3)}`);
   } finally {
     sim.proc.kill("SIGTERM");
     await exitOf(sim.proc);

@@ -8,6 +8,24 @@ import type { ApplyClient } from "./runtime/apply.ts";
 import type { ObjectRef } from "./deepseek/decide.ts";
 import type { Writer } from "./deepseek/reconciler.ts";
 import type { EventRecorder } from "./runtime/events.ts";
+import { isNotFound } from "./runtime/errors.ts";
+
+/** JSON patch ops that add or remove our finalizer, guarded by the object's uid. */
+export function finalizerPatch(uid: string, finalizers: readonly string[], present: boolean): object[] {
+  const guard = { op: "test", path: "/metadata/uid", value: uid };
+  const i = finalizers.indexOf(FINALIZER);
+  if (present) {
+    if (i >= 0) return [guard];
+    // "add" of the whole list replaces one that appeared meanwhile (no duplicate); appending is
+    // guarded by the list as we saw it, so a stale view fails the test instead of adding twice.
+    return finalizers.length === 0
+      ? [guard, { op: "add", path: "/metadata/finalizers", value: [FINALIZER] }]
+      : [guard, { op: "test", path: "/metadata/finalizers", value: [...finalizers] }, { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }];
+  }
+  if (i < 0) return [guard];
+  // Test the entry too: the list may have changed since the cache saw it.
+  return [guard, { op: "test", path: `/metadata/finalizers/${i}`, value: FINALIZER }, { op: "remove", path: `/metadata/finalizers/${i}` }];
+}
 
 export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logger): Writer {
   return {
@@ -22,9 +40,17 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
       await client.applyStatus({ apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace }, status });
     },
     async setFinalizer(dsd: Dsd, present: boolean) {
-      // Applying only metadata.finalizers: the field manager owns just its own entry of the set.
-      await client.apply({ apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace, finalizers: present ? [FINALIZER] : [] } });
-      log.info({ finalizer: present ? "added" : "removed" }, "finalizer");
+      // A JSON patch with the uid as a precondition, not an apply: apply upserts, and a second attempt
+      // from a stale cache after the object is gone would try to create a new one.
+      const target = { apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace } };
+      const ops = finalizerPatch(dsd.metadata.uid, dsd.metadata.finalizers ?? [], present);
+      if (ops.length === 1) return; // nothing to change beyond the precondition
+      try {
+        await client.patch(target, ops, "json");
+        log.info({ finalizer: present ? "added" : "removed" }, "finalizer");
+      } catch (err) {
+        if (!isNotFound(err)) throw err; // gone already: nothing left to finalize
+      }
     },
     async readFresh(namespace, pvcName) {
       const [pvc, list] = await Promise.all([
