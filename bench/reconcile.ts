@@ -75,7 +75,7 @@ async function floor(salt: string): Promise<number> {
     const parsed = parseSpec(m.spec);
     if (!parsed.ok) throw new Error("bad bench spec");
     const dsd = { ...m, metadata: { ...m.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
-    const pvc = renderWeightsPvc([dsd], defaultWeightsSize(159_617_149_040));
+    const pvc = renderWeightsPvc(dsd, [dsd], defaultWeightsSize(159_617_149_040));
     pvc.metadata.ownerReferences = [];
     const svc = renderService(dsd, false);
     svc.metadata.ownerReferences = [];

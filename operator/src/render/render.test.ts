@@ -66,7 +66,8 @@ describe("engine workload", () => {
 describe("weights objects", () => {
   it("pulls with the spec's tuning, the token from the Secret, and the pod labels the operator is configured with", () => {
     const dsd = aDsd("flash", { model: { revision: "60d8d70770c6776ff598c94bb586a859a38244f1", source: { huggingFace: { tokenSecretRef: { name: "hf" } } } }, weights: { download: { concurrency: 16, stallTimeoutSeconds: 60, timeoutSeconds: 3600 } } });
-    const pvc = { ...renderWeightsPvc([dsd], "164Gi"), metadata: { ...renderWeightsPvc([dsd], "164Gi").metadata, uid: "u" } };
+    const rendered = renderWeightsPvc(dsd, [dsd], "164Gi");
+    const pvc = { ...rendered, metadata: { ...rendered.metadata, uid: "u" } };
     const [, , , job] = renderWeightsPull(dsd, pvc, { image: "op:1", podLabels: { "sidecar.istio.io/inject": "false" }, podAnnotations: {} }) as any[];
     const c = job.spec.template.spec.containers[0];
     expect(c.args).toEqual(expect.arrayContaining(["--concurrency", "16", "--stall-timeout", "60", "--timeout", "3600"]));

@@ -24,9 +24,12 @@ export function defaultWeightsSize(modelBytes: number | undefined): string {
   return bytesToGi(Math.ceil((modelBytes ?? 200 * 2 ** 30) * HEADROOM));
 }
 
-/** The shared PVC, owned (non-controller) by every DeepSeekDeployment that uses it. */
-export function renderWeightsPvc(users: Dsd[], defaultSize: string): KubeObject {
-  const first = users[0]!;
+/**
+ * The shared PVC, shaped by `template` (the deployment at hand) and owned (non-controller) by every
+ * user that is not leaving under Retain.
+ */
+export function renderWeightsPvc(template: Dsd, users: Dsd[], defaultSize: string): KubeObject {
+  const first = template;
   const name = weightsPvcName(first);
   const w = first.spec.weights;
   const owners: OwnerReference[] = users

@@ -201,6 +201,14 @@ describe("deletion", () => {
     expect(d.finalizer).toBe("remove");
   });
 
+  it("releases the PVC even when the deployment is already gone from a fresh read", () => {
+    // A second finalize from a stale cache: the apiserver no longer lists this deployment.
+    const dsd = deleting("Retain");
+    const d = decide(world(dsd, { pvc: aPvc(dsd, verified(), [dsd]), sharingWeights: [] }));
+    expect(d.apply.find((o) => o.kind === "PersistentVolumeClaim")!.metadata.ownerReferences).toEqual([]);
+    expect(d.finalizer).toBe("remove");
+  });
+
   it("leaves the owner reference under Delete so the garbage collector removes the PVC after the last user", () => {
     const dsd = deleting("Delete");
     const d = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));

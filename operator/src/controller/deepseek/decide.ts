@@ -120,13 +120,13 @@ function finalize(o: Observed): Decision {
   if (!o.dsd.metadata.finalizers?.includes(FINALIZER)) return d;
   if (!o.dsd.spec.model.source.pvc && o.pvc) {
     const live = o.pvc.metadata.ownerReferences ?? [];
-    const keep = renderWeightsPvc(users(o), "0").metadata.ownerReferences ?? [];
+    const keep = renderWeightsPvc(o.dsd, users(o), "0").metadata.ownerReferences ?? [];
     const keepUids = new Set(keep.map((r) => r.uid));
     const stale = live.filter((r) => r.kind === o.dsd.kind && !keepUids.has(r.uid));
     if (stale.length > 0) {
       // The full object with the live size: an apply that omitted spec would drop our ownership of it.
       const liveSize = (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ?? "0";
-      const pvc = renderWeightsPvc(users(o), liveSize);
+      const pvc = renderWeightsPvc(o.dsd, users(o), liveSize);
       (pvc.metadata as { resourceVersion?: string }).resourceVersion = (o.pvc.metadata as { resourceVersion?: string }).resourceVersion;
       pvc.metadata.annotations = { ...pvc.metadata.annotations, ...pick(o.pvc.metadata.annotations, ANNOTATION.attempts) };
       d.apply.push(pvc);
@@ -174,7 +174,7 @@ export function decide(o: Observed): Decision {
         ? { phase: "Failed", verified: false, permanent: true, reason: "VerificationFailed", message: `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ${job.failureMessage ?? "see the verify Job's logs"}` }
         : { phase: "Verifying", verified: false, permanent: false };
   } else {
-    const pvc = renderWeightsPvc(users(o), defaultWeightsSize(planned.modelBytes));
+    const pvc = renderWeightsPvc(o.dsd, users(o), defaultWeightsSize(planned.modelBytes));
     pvcName = pvc.metadata.name;
     const attempts = Number(o.pvc?.metadata.annotations?.[ANNOTATION.attempts] ?? "0");
     pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts);

@@ -24,7 +24,7 @@ export function world(dsd: Dsd, more: Partial<Observed> = {}): Observed {
 
 /** The PVC as the operator applied it, plus what the downloader annotated. */
 export function aPvc(dsd: Dsd, annotations: Record<string, string> = {}, owners = [dsd]): Obj {
-  const pvc = renderWeightsPvc(owners, "164Gi");
+  const pvc = renderWeightsPvc(dsd, owners, "164Gi");
   pvc.metadata.annotations = { ...pvc.metadata.annotations, [ANNOTATION.attempts]: "0", ...annotations };
   // As it was before any owner started deleting.
   pvc.metadata.ownerReferences = owners.map((u) => ({ apiVersion: u.apiVersion, kind: u.kind, name: u.metadata.name, uid: u.metadata.uid }));
