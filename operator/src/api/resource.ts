@@ -23,6 +23,7 @@ const Metadata = z
     uid: z.string().optional(),
     generation: z.int().optional(),
     resourceVersion: z.string().optional(),
+    creationTimestamp: z.string().optional(),
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
     deletionTimestamp: z.string().optional(),

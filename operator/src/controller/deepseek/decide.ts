@@ -104,7 +104,7 @@ function users(o: Observed): Dsd[] {
   const { model } = o.dsd.spec;
   return o.sharingWeights
     .filter((d) => d.spec.model.name === model.name && d.spec.model.revision === model.revision && !d.spec.model.source.pvc)
-    .sort((a, b) => String((a.metadata as { creationTimestamp?: string }).creationTimestamp ?? "").localeCompare(String((b.metadata as { creationTimestamp?: string }).creationTimestamp ?? "")) || a.metadata.name.localeCompare(b.metadata.name));
+    .sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name));
 }
 
 /**
@@ -119,15 +119,13 @@ function finalize(o: Observed): Decision {
   const d: Decision = { apply: [], delete: [], events: [] };
   if (!o.dsd.metadata.finalizers?.includes(FINALIZER)) return d;
   if (!o.dsd.spec.model.source.pvc && o.pvc) {
-    const live = o.pvc.metadata.ownerReferences ?? [];
-    const keep = renderWeightsPvc(o.dsd, users(o), "0").metadata.ownerReferences ?? [];
-    const keepUids = new Set(keep.map((r) => r.uid));
-    const stale = live.filter((r) => r.kind === o.dsd.kind && !keepUids.has(r.uid));
+    // The full object with the live size: an apply that omitted spec would drop our ownership of it.
+    const liveSize = (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ?? "0";
+    const pvc = renderWeightsPvc(o.dsd, users(o), liveSize);
+    const keep = new Set((pvc.metadata.ownerReferences ?? []).map((r) => r.uid));
+    const stale = (o.pvc.metadata.ownerReferences ?? []).filter((r) => r.kind === o.dsd.kind && !keep.has(r.uid));
     if (stale.length > 0) {
-      // The full object with the live size: an apply that omitted spec would drop our ownership of it.
-      const liveSize = (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ?? "0";
-      const pvc = renderWeightsPvc(o.dsd, users(o), liveSize);
-      (pvc.metadata as { resourceVersion?: string }).resourceVersion = (o.pvc.metadata as { resourceVersion?: string }).resourceVersion;
+      (pvc.metadata as { resourceVersion?: string }).resourceVersion = o.pvc.metadata.resourceVersion;
       pvc.metadata.annotations = { ...pvc.metadata.annotations, ...pick(o.pvc.metadata.annotations, ANNOTATION.attempts) };
       d.apply.push(pvc);
       if (o.dsd.spec.weights.reclaimPolicy === "Retain") d.events.push({ type: "Normal", reason: "WeightsRetained", action: "Finalize", note: `kept PVC ${o.pvc.metadata.name} (reclaimPolicy Retain)` });
@@ -148,7 +146,7 @@ export function decide(o: Observed): Decision {
   const actions: Decision = { apply: [], delete: [], events: [] };
   if (!dsd.metadata.finalizers?.includes(FINALIZER)) actions.finalizer = "add";
   const previous = dsd.status;
-  const generation = (dsd.metadata as { generation?: number }).generation ?? 0;
+  const generation = dsd.metadata.generation ?? 0;
   const base = { generation, previous, desiredReplicas: desiredReplicas(dsd), selector: engineSelector(dsd.metadata.name), endpoint: endpointUrl(dsd) };
 
   // What CEL could not check (or an object stored before a rule existed): report, create nothing.

@@ -3,7 +3,7 @@
 import type { Dsd, JobConfig, KubeObject } from "../../render/index.ts";
 import type { GpuInventory } from "../status.ts";
 
-export type Obj = KubeObject & { metadata: KubeObject["metadata"] & { uid?: string; deletionTimestamp?: string; creationTimestamp?: string } };
+export type Obj = KubeObject & { metadata: KubeObject["metadata"] & { uid?: string; resourceVersion?: string; deletionTimestamp?: string; creationTimestamp?: string } };
 
 export interface Pod {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };

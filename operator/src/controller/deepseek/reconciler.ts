@@ -40,7 +40,7 @@ const written = new Map<string, { over: string | undefined; status: DeepSeekDepl
 
 function latest(dsd: Dsd): Dsd {
   const w = written.get(dsd.metadata.uid);
-  const rv = (dsd.metadata as { resourceVersion?: string }).resourceVersion;
+  const rv = dsd.metadata.resourceVersion;
   return w && w.over === rv ? { ...dsd, status: w.status } : dsd;
 }
 
@@ -92,7 +92,7 @@ async function execute(observed: Observed, writer: Writer, log: Logger) {
   }
   if (d.status && !dsd.metadata.deletionTimestamp) {
     await writer.applyStatus(dsd, d.status);
-    written.set(dsd.metadata.uid, { over: (dsd.metadata as { resourceVersion?: string }).resourceVersion, status: d.status });
+    written.set(dsd.metadata.uid, { over: dsd.metadata.resourceVersion, status: d.status });
     if (d.status.phase !== dsd.status?.phase) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
     dsd = { ...dsd, status: d.status };
   }
