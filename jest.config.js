@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-
 // Two projects: unit (pure core and in-process servers, no cluster) and e2e (real control plane).
 const tsTransform = { "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json" }] };
 const common = {
@@ -17,7 +15,7 @@ export default {
       ...common,
       displayName: "e2e",
       testMatch: ["<rootDir>/test/e2e/**/*.e2e.ts"],
-      ...(existsSync("test/e2e/global-setup.ts") ? { globalSetup: "<rootDir>/test/e2e/global-setup.ts" } : {}),
+      globalSetup: "<rootDir>/test/e2e/global-setup.ts",
       testTimeout: 600000,
     },
   ],
