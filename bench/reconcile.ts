@@ -55,6 +55,10 @@ function manifest(ns: string, i: number, salt: string) {
   };
 }
 
+async function countAll(ns: string): Promise<number> {
+  return ((await api.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: unknown[] }).items.length;
+}
+
 async function countReady(ns: string): Promise<number> {
   const list = (await api.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: { status?: { observedGeneration?: number } }[] };
   return list.items.filter((d) => d.status?.observedGeneration !== undefined).length;
@@ -118,14 +122,19 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 1000));
 }
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`, "utf8"))?.[1];
-// Delete while the operator still runs: its finalizers must come off, or the namespace hangs.
-await kubectlOk(["-n", opNs.name, "delete", "dsd", "--all", "--wait=true", "--timeout=600s"]);
-await op.stop();
-for (const n of [opNs, system]) await n.delete();
-
 console.log(`deepseekdeployments=${N} workers=${WORKERS}`);
 console.log(`operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`);
 console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight (before ${(floorBefore / 1000).toFixed(1)} s, after ${(floorAfter / 1000).toFixed(1)} s)`);
 console.log(`operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 8} needed: 6 children, finalizer, status)`);
 console.log(`operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`);
 console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);
+
+// Clean up after printing (a slow namespace deletion must not lose the numbers). Deployments are
+// deleted while the operator still runs: their finalizers must come off, or the namespace hangs.
+try {
+  await kubectlOk(["-n", opNs.name, "delete", "dsd", "--all", "--wait=false"]);
+  for (let i = 0; i < 600 && (await countAll(opNs.name)) > 0; i++) await new Promise((r) => setTimeout(r, 1000));
+} finally {
+  await op.stop();
+  for (const n of [opNs, system]) await n.delete();
+}
