@@ -39,6 +39,7 @@ export class LocalPodRunner {
   #timer: NodeJS.Timeout | undefined;
   #nextIp = 1;
   #busy = false;
+  #stopped = false;
 
   constructor(o: LocalRunnerOptions) {
     this.#o = o;
@@ -51,6 +52,8 @@ export class LocalPodRunner {
   }
 
   async stop(): Promise<void> {
+    // A tick in flight must not launch anything after this.
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     for (const r of this.#running.values()) r.proc.kill("SIGKILL");
     this.#running.clear();
@@ -62,7 +65,7 @@ export class LocalPodRunner {
   }
 
   async #tick(): Promise<void> {
-    if (this.#busy) return;
+    if (this.#busy || this.#stopped) return;
     this.#busy = true;
     try {
       const pods = await this.#core.listPodForAllNamespaces({ labelSelector: `${LOCAL_LABEL}=true` });
@@ -89,7 +92,7 @@ export class LocalPodRunner {
       const ip = pod.status?.podIP;
       if (pod.metadata!.deletionTimestamp || pod.status?.phase !== "Running" || !ip) continue;
       seen.add(key);
-      if (this.#running.has(key)) continue;
+      if (this.#running.has(key) || this.#stopped) continue;
       const c = pod.spec!.containers[0]!;
       const argv = [join(REPO_ROOT, "bin", "deepseek-operator"), "simulate", "engine", "--host", ip, "--port", "8000", "--load-seconds", String(this.#o.engines!.loadSeconds), "--", ...(c.command ?? []), ...(c.args ?? [])];
       const out = openSync(join(this.#o.workDir, `${pod.metadata!.namespace}-${pod.metadata!.name}.engine.log`), "a");
@@ -157,6 +160,7 @@ export class LocalPodRunner {
     const creds = await mintServiceAccountKubeconfig({ namespace: ns, serviceAccount: sa, create: false, admin: this.#o.admin });
     const kubeconfig = join(this.#o.workDir, `${ns}-${pod.metadata!.name}.kubeconfig`);
     writeFileSync(kubeconfig, creds.kubeconfigYaml);
+    if (this.#stopped) return;
     const ip = `127.65.${Math.floor(this.#nextIp / 250)}.${(this.#nextIp++ % 250) + 1}`;
     const now = new Date().toISOString();
     await this.#status(pod, {
