@@ -21,15 +21,6 @@ export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
   });
 }
 
-export class ValidationError extends Error {
-  readonly errors: FieldError[];
-  constructor(errors: FieldError[]) {
-    super(errors.map((e) => e.message).join("; "));
-    this.name = "ValidationError";
-    this.errors = errors;
-  }
-}
-
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
 export function parseDeepSeekDeployment(obj: unknown): ParseResult<z.output<typeof DeepSeekDeployment>> {

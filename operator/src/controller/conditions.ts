@@ -44,7 +44,3 @@ export function setCondition(conditions: readonly Condition[], input: ConditionI
 export function setConditions(conditions: readonly Condition[], inputs: readonly ConditionInput[], generation: number, now: Date): Condition[] {
   return inputs.reduce<Condition[]>((acc, c) => setCondition(acc, c, generation, now), [...conditions]);
 }
-
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
-}

@@ -4,7 +4,6 @@ import { createHash } from "node:crypto";
 import { GROUP } from "../api/index.ts";
 
 export const MANAGED_BY = "deepseek-operator";
-export const FIELD_MANAGER = "deepseek-operator";
 export const FINALIZER = `${GROUP}/finalizer`;
 
 export const LABEL = {

@@ -1,7 +1,9 @@
 import { z } from "zod";
-import { POWERS_OF_TWO, withRules } from "../rules.ts";
+import { POWERS_OF_TWO, isPowerOfTwo, withRules } from "../rules.ts";
+import { GPU_PROFILES } from "../../planner/profiles/gpus.ts";
 
-export const GPU_TYPES = ["H100", "H200", "B200", "B300", "GB200", "MI300X", "MI355X"] as const;
+// The planner's GPU profiles are the list: a new GPU is a data change there, not an API edit here.
+export const GPU_TYPES = GPU_PROFILES.map((g) => g.id) as [string, ...string[]];
 
 export const GpuSpec = withRules(
   z
@@ -21,7 +23,7 @@ export const GpuSpec = withRules(
       cel: `!has(self.count) || self.count in [${POWERS_OF_TWO.join(", ")}]`,
       message: "spec.gpu.count must be a power of two (1, 2, 4, 8, 16, 32 or 64)",
       fieldPath: ".count",
-      check: (g) => g.count === undefined || (POWERS_OF_TWO as readonly number[]).includes(g.count),
+      check: (g) => g.count === undefined || isPowerOfTwo(g.count),
     },
   ],
 );

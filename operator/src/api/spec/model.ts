@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { dnsLabel, secretKeyRef } from "../fields.ts";
 import { withRules } from "../rules.ts";
+import { DEFAULT_MODEL_ID } from "../../planner/profiles/models.ts";
 
-export const DEFAULT_MODEL = "deepseek-ai/DeepSeek-V4-Flash";
+export const DEFAULT_MODEL = DEFAULT_MODEL_ID;
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 
 const HuggingFaceSource = z

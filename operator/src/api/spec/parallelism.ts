@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { POWERS_OF_TWO, withRules } from "../rules.ts";
+import { POWERS_OF_TWO, isPowerOfTwo, withRules } from "../rules.ts";
 
 const pow2 = (description: string) => z.int().min(1).max(64).optional().describe(`${description} A power of two.`);
 
@@ -17,7 +17,7 @@ export const ParallelismSpec = withRules(
     {
       cel: `[${["tensor", "data", "decodeContext"].map((f) => `!has(self.${f}) || self.${f} in [${POWERS_OF_TWO.join(", ")}]`).map((e) => `(${e})`).join(", ")}].all(ok, ok)`,
       message: "spec.parallelism.tensor, data and decodeContext must be powers of two",
-      check: (p) => [p.tensor, p.data, p.decodeContext].every((v) => v === undefined || (POWERS_OF_TWO as readonly number[]).includes(v)),
+      check: (p) => [p.tensor, p.data, p.decodeContext].every((v) => v === undefined || isPowerOfTwo(v)),
     },
     {
       cel: "!has(self.decodeContext) || (has(self.tensor) && self.tensor % self.decodeContext == 0)",

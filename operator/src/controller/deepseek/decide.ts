@@ -1,6 +1,6 @@
 // One reconcile as a pure function: observed state in, actions out. The executor (reconciler.ts)
 // performs the actions; everything that needs judgement is here, where tests reach it directly.
-import { parseSpec, type DeepSeekDeploymentStatus } from "../../api/index.ts";
+import type { DeepSeekDeploymentStatus } from "../../api/index.ts";
 import {
   ANNOTATION,
   endpointUrl,
@@ -150,8 +150,7 @@ export function decide(o: Observed): Decision {
   const base = { generation, previous, desiredReplicas: desiredReplicas(dsd), selector: engineSelector(dsd.metadata.name), endpoint: endpointUrl(dsd) };
 
   // What CEL could not check (or an object stored before a rule existed): report, create nothing.
-  const parsed = parseSpec(dsd.spec);
-  const planned = parsed.ok ? planSpec(parsed.value) : { facts: { ok: false, reason: "InvalidSpec", message: parsed.errors.map((e) => e.message).join("; ") } };
+  const planned = o.specErrors ? { facts: { ok: false, reason: "InvalidSpec", message: o.specErrors } } : planSpec(dsd.spec);
   if (!planned.facts.ok || !planned.plan) {
     actions.status = computeStatus({ ...base, plan: planned.facts }, o.now);
     return withEvents(actions, previous);

@@ -32,20 +32,23 @@ export interface ObserveContext {
   now: () => Date;
 }
 
-const parsedOnce = new WeakMap<object, Dsd>();
+const parsedOnce = new WeakMap<object, { dsd: Dsd; errors?: string }>();
 
 /**
- * The spec with defaults applied (objects from the apiserver already have them; old ones may not).
- * Memoized per cached object: informers replace the object on every change, so identity is the key.
+ * The spec with defaults applied (objects from the apiserver already have them; old ones may not),
+ * and what the schema refuses in it. Memoized per cached object: informers replace the object on
+ * every change, so identity is the key, and a steady reconcile parses nothing.
  */
-export function withDefaults(dsd: DeepSeekDeployment): Dsd {
+function parseOnce(dsd: DeepSeekDeployment): { dsd: Dsd; errors?: string } {
   const hit = parsedOnce.get(dsd);
   if (hit) return hit;
   const parsed = parseSpec(dsd.spec);
-  const out = { ...dsd, spec: parsed.ok ? parsed.value : dsd.spec } as Dsd;
+  const out = parsed.ok ? { dsd: { ...dsd, spec: parsed.value } as Dsd } : { dsd: dsd as Dsd, errors: parsed.errors.map((e) => e.message).join("; ") };
   parsedOnce.set(dsd, out);
   return out;
 }
+
+export const withDefaults = (dsd: DeepSeekDeployment): Dsd => parseOnce(dsd).dsd;
 
 /** Deployments of the namespace that may share this one's weights (same model and revision). */
 function sameWeights(dsd: Dsd, all: DeepSeekDeployment[]): Dsd[] {
@@ -57,7 +60,7 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
   const c = ctx.caches;
   const raw = c.dsds.get(namespace, name);
   if (!raw) return undefined;
-  const dsd = withDefaults(raw);
+  const { dsd, errors } = parseOnce(raw);
   const pvcName = weightsPvcName(dsd);
   const pods = c.pods.list(namespace).filter((p) => p.metadata.labels?.[LABEL.instance] === name);
   let gpus: Observed["gpus"];
@@ -70,6 +73,7 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
   return {
     now: ctx.now(),
     dsd,
+    ...(errors ? { specErrors: errors } : {}),
     sharingWeights: sameWeights(dsd, c.dsds.list(namespace)),
     pvc: dsd.spec.model.source.pvc ? undefined : c.pvcs.get(namespace, pvcName),
     pullJob: c.jobs.get(namespace, `${pvcName}-pull`),

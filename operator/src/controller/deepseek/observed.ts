@@ -18,6 +18,8 @@ export interface Pod {
 export interface Observed {
   now: Date;
   dsd: Dsd;
+  /** What the schema refuses in the stored spec (an object stored before a rule existed). */
+  specErrors?: string;
   /** DeepSeekDeployments of the namespace with the same model and revision: the users of a shared weights PVC. */
   sharingWeights: Dsd[];
   pvc?: Obj;

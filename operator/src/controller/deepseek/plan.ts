@@ -21,7 +21,18 @@ function summary(p: Plan): string {
   return parts.join(" ");
 }
 
+const plannedOnce = new WeakMap<object, PlanOutcome>();
+
+/** The plan for a spec, once per spec object (a pure function of it; the caches keep the object). */
 export function planSpec(spec: DeepSeekDeploymentSpec): PlanOutcome {
+  const hit = plannedOnce.get(spec);
+  if (hit) return hit;
+  const out = computePlan(spec);
+  plannedOnce.set(spec, out);
+  return out;
+}
+
+function computePlan(spec: DeepSeekDeploymentSpec): PlanOutcome {
   let plan: Plan;
   try {
     plan = runPlanner(planInputFromSpec(spec));
