@@ -11,6 +11,7 @@ import { fsyncDir } from "./atomic-file.ts";
 import { FREE_SPACE_MARGIN, formatBytes, statfsFreeSpace, type FreeSpace } from "./disk.ts";
 import { WeightsError } from "./errors.ts";
 import { FileJob, type HashFactory } from "./file-job.ts";
+import { DirectIo } from "./direct-io.ts";
 import { HashPool } from "./hash-pool.ts";
 import { hashFile, localHash } from "./hasher.ts";
 import type { HttpClient } from "./http.ts";
@@ -52,6 +53,8 @@ export type PullOptions = {
   signal?: AbortSignal;
   /** Worker threads for sha256 (default: the CPUs available, at most 4); 0 hashes on the main thread. */
   hashThreads?: number;
+  /** O_DIRECT writes where the filesystem takes them (default true; env DSO_DIRECT_IO=0 turns them off). */
+  directIo?: boolean;
 };
 
 export type PullResult =
@@ -117,7 +120,8 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   };
   const saver = setInterval(saveState, opts.stateSaveIntervalMs ?? 250);
   let fetchedBytes = 0;
-  const ranges = new RangeClient({ stallTimeoutMs: opts.http.stallSeconds * 1000 });
+  let ranges: RangeClient | undefined;
+  let directIo: DirectIo | null = null;
   // Hash threads: a JS thread hashes ~1.5 GB/s at best and also drives every socket; started lazily,
   // a run with nothing to fetch spawns none.
   let pool: HashPool | undefined;
@@ -202,8 +206,14 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
         `fetching ${jobs.length} of ${files.length} files (${formatBytes(needed)}) from ${opts.source.description}; ${skipped} already verified`,
         null,
       );
+      // Opened only when there is something to write: a run that finds everything in place writes nothing.
+      directIo = (opts.directIo ?? process.env.DSO_DIRECT_IO !== "0") ? await DirectIo.open(opts.dir) : null;
+      const io = directIo;
+      log.info({ directIo: io !== null }, io ? "writing with O_DIRECT" : "writing through the page cache");
+      ranges = new RangeClient({ stallTimeoutMs: opts.http.stallSeconds * 1000, ...(io ? { allocate: (n: number) => io.allocate(n) } : {}) });
       fetchedBytes = await downloadAll(jobs, {
         ranges,
+        directIo,
         source: opts.source,
         commit: listing.commit,
         retry,
@@ -236,7 +246,8 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   } finally {
     clearTimeout(deadline);
     clearInterval(saver);
-    ranges.close();
+    ranges?.close();
+    await directIo?.close();
     await pool?.close();
     opts.signal?.removeEventListener("abort", onOuterAbort);
     progress.stop();

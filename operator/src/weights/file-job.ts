@@ -2,6 +2,7 @@
 // in-order hasher.
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import type { DirectIo } from "./direct-io.ts";
 import type { IncrementalHash } from "./hash-pool.ts";
 import { SequentialHasher } from "./hasher.ts";
 import { finalPath, incompletePath } from "./layout.ts";
@@ -25,6 +26,7 @@ export class FileJob {
   hasher: SequentialHasher;
   private fresh: boolean;
   private opening: Promise<FileHandle> | undefined;
+  private openingDirect: Promise<FileHandle | undefined> | undefined;
   private hashError: unknown;
 
   private readonly makeHash: HashFactory;
@@ -57,6 +59,12 @@ export class FileJob {
       return fh;
     })();
     return this.opening;
+  }
+
+  /** The staging file opened again with O_DIRECT, once; undefined when the filesystem refuses it. */
+  openDirect(io: DirectIo): Promise<FileHandle | undefined> {
+    this.openingDirect ??= this.open().then(() => io.openForWrite(this.incompletePath).catch(() => undefined));
+    return this.openingDirect;
   }
 
   get bytesOnDisk(): number {
@@ -121,8 +129,11 @@ export class FileJob {
 
   async close(): Promise<void> {
     const o = this.opening;
+    const d = this.openingDirect;
     this.opening = undefined;
+    this.openingDirect = undefined;
     if (o) await (await o).close().catch(() => undefined);
+    if (d) await (await d)?.close().catch(() => undefined);
   }
 
   /** Throws away the staged bytes and schedules every part again (after a checksum mismatch). */

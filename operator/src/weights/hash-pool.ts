@@ -1,15 +1,17 @@
 // sha256 (and the git blob id of small files) on worker threads. One JS thread hashes about 1.5 GB/s
 // at best, and it also has to drive every socket and write: on a fast link the hash would be the
 // download rate, and on a busy node one thread gets one share of the CPU however many files it serves.
-// Each update copies its bytes once and hands the copy over: the writer keeps the original, and a
-// copy (~10 GB/s) is several times cheaper than the sha256 it moves off the main thread.
+// Bytes in shared memory (the range client's direct-I/O slabs) are hashed where they are: the worker is
+// told where they lie and hands them back (`release`) once hashed. Other bytes are copied once and the
+// copy transferred: the writer keeps the original.
 import { Worker } from "node:worker_threads";
 
 export type Digest = { sha256: string; gitOid: string | null };
 
 /** An incremental hash: bytes in order, then one digest (or abandon, to free it unused). */
 export interface IncrementalHash {
-  update(buf: Buffer): void;
+  /** `release` runs once `buf` is no longer read (at once, or after a worker hashed it in place). */
+  update(buf: Buffer, release?: () => void): void;
   digest(): Promise<Digest>;
   abandon(): void;
 }
@@ -19,6 +21,7 @@ const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const hashes = new Map();
+const slabs = new Map();
 parentPort.on("message", (m) => {
   if (m.t === "new") {
     const git = m.git ? createHash("sha1").update("blob " + m.size + "\\0") : null;
@@ -27,6 +30,13 @@ parentPort.on("message", (m) => {
     const h = hashes.get(m.id);
     h.sha256.update(m.b);
     if (h.git) h.git.update(m.b);
+  } else if (m.t === "s") {
+    if (m.sab) slabs.set(m.slab, new Uint8Array(m.sab));
+    const h = hashes.get(m.id);
+    const b = slabs.get(m.slab).subarray(m.off, m.off + m.len);
+    h.sha256.update(b);
+    if (h.git) h.git.update(b);
+    parentPort.postMessage({ ack: m.ack });
   } else if (m.t === "d") {
     const h = hashes.get(m.id);
     hashes.delete(m.id);
@@ -42,13 +52,28 @@ export class HashPool {
   private next = 0;
   private ids = 0;
   private readonly waiting = new Map<number, { resolve: (d: Digest) => void; reject: (e: unknown) => void }>();
+  /** Shared-memory updates in flight: their release, by ack id. */
+  private readonly lent = new Map<number, () => void>();
+  private acks = 0;
+  /**
+   * Shared slabs each worker already holds, by id: a SharedArrayBuffer crosses to a worker once, later
+   * updates name it by id (posting the buffer each time cost about as much as the hash it saved).
+   */
+  private readonly shared = new WeakMap<Worker, WeakMap<SharedArrayBuffer, number>>();
+  private slabIds = 0;
   private failure: unknown;
 
   constructor(size: number) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       // Not unref'd: a digest in flight must keep the process alive. close() ends them.
       const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on("message", (m: { id: number } & Digest) => {
+      w.on("message", (m: ({ id: number } & Digest) | { ack: number }) => {
+        if ("ack" in m) {
+          const release = this.lent.get(m.ack);
+          this.lent.delete(m.ack);
+          release?.();
+          return;
+        }
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         p?.resolve({ sha256: m.sha256, gitOid: m.gitOid });
@@ -67,10 +92,27 @@ export class HashPool {
     const worker = this.workers[this.next++ % this.workers.length]!;
     worker.postMessage({ t: "new", id, size, git: gitBlob });
     return {
-      update: (buf) => {
+      update: (buf, release) => {
+        const sab = buf.buffer;
+        if (release && sab instanceof SharedArrayBuffer && this.failure === undefined) {
+          const ack = ++this.acks;
+          this.lent.set(ack, release);
+          let known = this.shared.get(worker);
+          if (!known) this.shared.set(worker, (known = new WeakMap()));
+          const slab = known.get(sab);
+          if (slab !== undefined) {
+            worker.postMessage({ t: "s", id, slab, off: buf.byteOffset, len: buf.length, ack });
+          } else {
+            const fresh = ++this.slabIds;
+            known.set(sab, fresh);
+            worker.postMessage({ t: "s", id, slab: fresh, sab, off: buf.byteOffset, len: buf.length, ack });
+          }
+          return;
+        }
         // Cloning a view would clone its whole ArrayBuffer: copy just the bytes, and transfer the copy.
         const copy = new Uint8Array(buf);
         worker.postMessage({ t: "u", id, b: copy }, [copy.buffer]);
+        release?.();
       },
       digest: () => {
         if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -89,6 +131,9 @@ export class HashPool {
 
   private fail(err: unknown): void {
     this.failure ??= err;
+    // A dead worker will not hand the memory back; nothing reads it any more.
+    for (const release of this.lent.values()) release();
+    this.lent.clear();
     for (const p of this.waiting.values()) p.reject(err);
     this.waiting.clear();
   }

@@ -12,9 +12,10 @@ export function localHash(size: number, gitBlob: boolean): IncrementalHash {
   const sha256 = createHash("sha256");
   const git = gitBlob ? createHash("sha1").update(`blob ${size}\0`) : undefined;
   return {
-    update: (buf) => {
+    update: (buf, release) => {
       sha256.update(buf);
       git?.update(buf);
+      release?.();
     },
     digest: async () => ({ sha256: sha256.digest("hex"), gitOid: git ? git.digest("hex") : null }),
     abandon: () => undefined,
@@ -33,10 +34,13 @@ export class SequentialHasher {
     this.hash = hash;
   }
 
-  /** Takes bytes arriving at `offset` when they are next in order and no read-back is running. */
-  offer(offset: number, buf: Buffer): boolean {
+  /**
+   * Takes bytes arriving at `offset` when they are next in order and no read-back is running; `release`
+   * runs once they are hashed. Refused bytes (false) are the caller's to release; they are read back later.
+   */
+  offer(offset: number, buf: Buffer, release?: () => void): boolean {
     if (this.running !== undefined || offset !== this.cursor) return false;
-    this.update(buf);
+    this.update(buf, release);
     return true;
   }
 
@@ -76,8 +80,8 @@ export class SequentialHasher {
     this.hash.abandon();
   }
 
-  private update(buf: Buffer): void {
-    this.hash.update(buf);
+  private update(buf: Buffer, release?: () => void): void {
+    this.hash.update(buf, release);
     this.cursor += buf.length;
   }
 }

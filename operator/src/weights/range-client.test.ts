@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpStatusError, StallError } from "./errors.ts";
-import { RangeClient } from "./range-client.ts";
+import { RangeClient, SLAB } from "./range-client.ts";
 
-const FILE = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 123 }, (_, i) => (i * 31 + (i >> 11)) % 256));
+// Several slabs long, so that slabs are retired and reused within one fetch.
+const FILE = Buffer.alloc(Math.floor(2.5 * SLAB) + 123);
+for (let i = 0; i < FILE.length; i++) FILE[i] = (i * 31 + (i >> 11)) % 256;
 let server: http.Server;
 let base = "";
 let connections = 0;
@@ -122,6 +124,39 @@ describe("RangeClient", () => {
     await Promise.all(checks);
     expect(checks.length).toBeGreaterThan(8);
     expect(bad).toBe(0);
+    c.close();
+  });
+
+  it("places body bytes in aligned slabs congruent to their file offsets, across keep-alive requests", async () => {
+    mode = "range";
+    const slabs = new Set<ArrayBufferLike>();
+    // Each slab is its own ArrayBuffer starting at byteOffset 0: "aligned" as far as the client can tell.
+    const c = new RangeClient({
+      stallTimeoutMs: 2000,
+      allocate: (n) => {
+        const b = Buffer.allocUnsafeSlow(n);
+        slabs.add(b.buffer);
+        return b;
+      },
+    });
+    for (const [start, end] of [
+      [12_345, FILE.length],
+      [4096 * 3 + 17, 2_500_000],
+      [0, FILE.length],
+    ] as const) {
+      const out = Buffer.alloc(end - start);
+      let misplaced = 0;
+      await c.fetch(`${base}/file`, start, end, {
+        onData: (offset, buf, release) => {
+          if (!slabs.has(buf.buffer) || buf.byteOffset % 4096 !== offset % 4096) misplaced++;
+          buf.copy(out, offset - start);
+          release();
+          return undefined;
+        },
+      });
+      same(out, FILE.subarray(start, end));
+      expect(misplaced).toBe(0);
+    }
     c.close();
   });
 

@@ -6,6 +6,7 @@
 // error statuses as HttpStatusError. Listings and other small requests go through node:http (http.ts).
 import net from "node:net";
 import tls from "node:tls";
+import { DIO_ALIGN } from "./direct-io.ts";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
 
@@ -26,14 +27,25 @@ export type RangeRequest = {
   onData: (offset: number, buf: Buffer, release: () => void) => Promise<void> | undefined;
 };
 
-const SLAB = 1024 * 1024;
+/**
+ * Slab size: one direct write each (bigger writes keep the device busier per request) and one hash
+ * message each.
+ */
+export const SLAB = 4 * 1024 * 1024;
 /** Below this much room left in a slab, the next read goes to a new slab. */
 const MIN_READ = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
+/**
+ * Read size between bodies on aligned slabs: the body bytes that come with a response head land at a
+ * position unrelated to their file offset and are moved once the body starts, so keep them few.
+ */
+const HEAD_READ = 16 * 1024;
 const MAX_REDIRECTS = 5;
 const MAX_IDLE_PER_ORIGIN = 16;
 
 type Head = { status: number; headers: HeaderMap };
+
+const mod = (x: number, m: number) => ((x % m) + m) % m;
 
 /**
  * A slab and the views of it handed to consumers. It goes back to the pool only when the connection has
@@ -48,11 +60,14 @@ type Slab = { buf: Buffer; refs: number; retired: boolean };
 class SlabPool {
   private readonly free: Buffer[] = [];
   private readonly max: number;
-  constructor(max: number) {
+  /** Allocates standard slabs with aligned addresses (for direct writes), when set. */
+  readonly allocate: ((size: number) => Buffer) | undefined;
+  constructor(max: number, allocate?: (size: number) => Buffer) {
     this.max = max;
+    this.allocate = allocate;
   }
   take(size: number): Slab {
-    const buf = size === SLAB ? this.free.pop() : undefined;
+    const buf = size === SLAB ? (this.free.pop() ?? this.allocate?.(SLAB)) : undefined;
     return { buf: buf ?? Buffer.allocUnsafe(size), refs: 0, retired: false };
   }
   /** Retires `s`: pooled once its last view is released. */
@@ -84,6 +99,12 @@ class Conn {
   onEnd: ((err: Error) => void) | undefined;
   closed = false;
   reused = false;
+  /**
+   * While a body streams: the file offset of position 0 of the current slab. With aligned slabs, every
+   * slab is placed so that position ≡ file offset (mod DIO_ALIGN), which lets whole slabs be written
+   * directly; undefined between bodies.
+   */
+  fileBase: number | undefined;
 
   constructor(u: URL, pool: SlabPool) {
     this.origin = u.origin;
@@ -95,7 +116,8 @@ class Conn {
     // the tail of a slab lands there, and views handed to the consumer cover bytes before `fill` only.
     const onread = {
       buffer: () => {
-        if (this.slab.length - this.fill < MIN_READ) this.rotate();
+        if (this.slab.length - this.fill < this.minRoom || this.misplaced()) this.rotate();
+        if (this.pool.allocate && this.fileBase === undefined) return this.slab.subarray(this.fill, this.fill + HEAD_READ);
         return this.slab.subarray(this.fill);
       },
       callback: (n: number) => {
@@ -120,16 +142,35 @@ class Conn {
     });
   }
 
-  /** Starts a new slab, carrying over bytes not consumed yet. Only the read-target generator calls it. */
+  /**
+   * Room below which the next read goes to a new slab. Aligned slabs are filled to the last byte, so
+   * the next one starts on an aligned file offset; otherwise a read into a small tail is not worth it.
+   */
+  get minRoom(): number {
+    return this.pool.allocate ? 1 : MIN_READ;
+  }
+
+  /** A body started at a slab position that does not match its file offset (mod DIO_ALIGN). */
+  private misplaced(): boolean {
+    return this.pool.allocate !== undefined && this.fileBase !== undefined && mod(this.fileBase, DIO_ALIGN) !== 0;
+  }
+
+  /**
+   * Starts a new slab, carrying over bytes not consumed yet: at the position congruent to their file
+   * offset while a body streams, so direct writes can take them. Only the read-target generator calls it.
+   */
   private rotate(): void {
     const pending = this.slab.subarray(this.consumed, this.fill);
-    const next = this.pool.take(Math.max(SLAB, pending.length + MIN_READ));
-    pending.copy(next.buf);
+    const at = this.pool.allocate && this.fileBase !== undefined ? mod(this.fileBase + this.consumed, DIO_ALIGN) : 0;
+    const need = at + pending.length + MIN_READ;
+    const next = this.pool.take(need <= SLAB ? SLAB : need);
+    pending.copy(next.buf, at);
     this.pool.retire(this.current);
+    if (this.fileBase !== undefined) this.fileBase += this.consumed - at;
     this.current = next;
     this.slab = next.buf;
-    this.fill = pending.length;
-    this.consumed = 0;
+    this.fill = at + pending.length;
+    this.consumed = at;
   }
 
   /** A view of the current slab for a consumer, with its release. */
@@ -172,11 +213,13 @@ export class RangeClient {
   private readonly stallMs: number;
   private readonly userAgent: string;
   private readonly idle = new Map<string, Conn[]>();
-  private readonly slabs = new SlabPool(64);
+  private readonly slabs: SlabPool;
 
-  constructor(opts: { stallTimeoutMs: number; userAgent?: string }) {
+  /** `allocate`: aligned slab memory (DirectIo.allocate), so the consumer can write slabs directly. */
+  constructor(opts: { stallTimeoutMs: number; userAgent?: string; allocate?: (size: number) => Buffer }) {
     this.stallMs = opts.stallTimeoutMs;
     this.userAgent = opts.userAgent ?? "deepseek-operator-downloader/0.1";
+    this.slabs = new SlabPool(32, opts.allocate);
   }
 
   close(): void {
@@ -360,7 +403,7 @@ export class RangeClient {
       const deliver = (all: boolean): boolean => {
         let avail = conn.fill - conn.consumed;
         if (avail === 0) return true;
-        if (!all && conn.slab.length - conn.fill >= MIN_READ && offset + avail < end && avail < bodyLeft) return true;
+        if (!all && conn.slab.length - conn.fill >= conn.minRoom && offset + avail < end && avail < bodyLeft) return true;
         avail = Math.min(avail, bodyLeft);
         if (skip > 0) {
           const s = Math.min(skip, avail);
@@ -402,6 +445,7 @@ export class RangeClient {
 
       const cleanup = () => {
         finished = true;
+        conn.fileBase = undefined;
         clearTimeout(timer);
         req.signal?.removeEventListener("abort", onAbort);
         conn.onBytes = undefined;
@@ -445,6 +489,7 @@ export class RangeClient {
 
       if (req.signal?.aborted) return onAbort();
       req.signal?.addEventListener("abort", onAbort, { once: true });
+      conn.fileBase = start - skipBytes - conn.consumed;
       conn.onEnd = (err) => {
         // A body without Content-Length ends with the connection.
         if (length === undefined && (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") {

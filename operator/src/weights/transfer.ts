@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { WeightsError } from "./errors.ts";
+import type { DirectIo } from "./direct-io.ts";
 import type { FileJob } from "./file-job.ts";
 import { PositionalWriter } from "./positional-writer.ts";
 import type { RangeClient } from "./range-client.ts";
@@ -12,6 +13,8 @@ import type { Source } from "./source.ts";
 
 export type TransferContext = {
   ranges: RangeClient;
+  /** Direct writes from the range client's aligned slabs; null where the filesystem refuses them. */
+  directIo: DirectIo | null;
   source: Source;
   commit: string | null;
   retry: RetryPolicy;
@@ -55,7 +58,8 @@ export async function fetchPart(ctx: TransferContext, job: FileJob, part: number
 async function transferRange(ctx: TransferContext, job: FileJob, part: number, start: number, end: number): Promise<void> {
   const { file } = job;
   const fh = await job.open();
-  const writer = new PositionalWriter(fh, start, (n) => ctx.onWritten(job, part, n));
+  const dfh = ctx.directIo ? await job.openDirect(ctx.directIo) : undefined;
+  const writer = new PositionalWriter(fh, start, (n) => ctx.onWritten(job, part, n), dfh && ctx.directIo ? { fh: dfh, io: ctx.directIo } : undefined);
   let failure: unknown;
   try {
     await ctx.ranges.fetch(file.url, start, end, {
@@ -63,10 +67,14 @@ async function transferRange(ctx: TransferContext, job: FileJob, part: number, s
       signal: ctx.signal,
       onResponse: (r) => ctx.source.checkTransfer(file, { first: r.firstHeaders, final: r.headers }, ctx.commit),
       onData: (offset, buf, release) => {
-        // The hasher takes the bytes now (hashes or copies them); the writer keeps them until written.
-        job.hasher.offer(offset, buf);
+        // The slab goes back once both the hasher (which may read it on a worker) and the writer are done.
+        let users = 2;
+        const done = () => {
+          if (--users === 0) release();
+        };
+        if (!job.hasher.offer(offset, buf, done)) done();
         ctx.onFetched(buf.length);
-        return writer.write(buf, release);
+        return writer.write(buf, done);
       },
     });
   } catch (err) {
