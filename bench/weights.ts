@@ -21,7 +21,7 @@ const CONCURRENCY = 8;
 const PART_SIZE = 64 * 1024 * 1024;
 /** Rounds of (curl, downloader) back to back: on a shared machine the load moves by 2x within a minute,
  * so each round's ratio compares runs under similar load, and the median of the rounds is reported. */
-const ROUNDS = 3;
+const ROUNDS = 5;
 const KILL_TRIALS = 5;
 const REPO = "bench/uniform";
 const TOTAL = FILES * FILE_SIZE;

@@ -276,6 +276,35 @@ describe("faults", () => {
     }
   });
 
+  it("resumes a direct-I/O run through the page cache and the other way round, from unaligned offsets", async () => {
+    for (const [first, second] of [
+      [true, false],
+      [false, true],
+    ] as const) {
+      const { dir, cleanup } = await tempDir("pull-modes-");
+      try {
+        hub.setFault({ kind: "stall", path: small(3), afterBytes: 21_000 }); // mid-part, mid-block
+        const a = await pull(dir, { stallMs: 60_000, overrides: { timeoutMs: 400, directIo: first } });
+        expect(a.result.ok).toBe(false);
+        type Slot = { seq: number; partial: Record<string, { partSize: number; received: number[] }> };
+        const slots = await Promise.all(stateSlotPaths(dir).map((p) => readFile(p, "utf8").then((t) => JSON.parse(t) as Slot, () => undefined)));
+        const partial = slots.filter((x) => x !== undefined).sort((x, y) => y.seq - x.seq)[0]!.partial[small(3)]!;
+        // The stalled part kept the bytes up to the stall, although they end mid-block.
+        expect(partial.received[Math.floor(21_000 / partial.partSize)]).toBe(21_000 % partial.partSize);
+        const onDisk = partial.received.reduce((x, y) => x + y, 0);
+        hub.clearFaults();
+        const from = hub.requestLog.length;
+        const b = await pull(dir, { overrides: { directIo: second } });
+        expect(b.result.ok).toBe(true);
+        expect(servedSince(from, small(3))).toBe(SMALL_SIZE - onDisk);
+        for (let i = 1; i <= 4; i++) expect(sha256(await readFile(path.join(dir, small(i))))).toBe(hub.listing(SMALL)[i - 1]!.sha256);
+      } finally {
+        hub.clearFaults();
+        await cleanup();
+      }
+    }
+  });
+
   it("checks a file found in place instead of fetching it, and replaces one that does not match", async () => {
     const { dir, cleanup } = await tempDir("pull-inplace-");
     try {

@@ -51,7 +51,7 @@ export type PullOptions = {
   random?: () => number;
   /** Stops the run (SIGTERM): state is saved, nothing is reported as failed. */
   signal?: AbortSignal;
-  /** Worker threads for sha256 (default: the CPUs available, at most 4); 0 hashes on the main thread. */
+  /** Worker threads for sha256 (default: the CPUs available but one, 1 to 4); 0 hashes on the main thread. */
   hashThreads?: number;
   /** O_DIRECT writes where the filesystem takes them (default true; env DSO_DIRECT_IO=0 turns them off). */
   directIo?: boolean;
@@ -122,10 +122,10 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   let fetchedBytes = 0;
   let ranges: RangeClient | undefined;
   let directIo: DirectIo | null = null;
-  // Hash threads: a JS thread hashes ~1.5 GB/s at best and also drives every socket; started lazily,
-  // a run with nothing to fetch spawns none.
+  // Hash threads: a JS thread hashes ~1.5 GB/s at best and also drives every socket; one CPU is left
+  // to that thread. Started lazily: a run with nothing to fetch spawns none.
   let pool: HashPool | undefined;
-  const hashThreads = opts.hashThreads ?? (process.env.DSO_HASH_THREADS ? Number(process.env.DSO_HASH_THREADS) : Math.max(1, Math.min(4, os.availableParallelism())));
+  const hashThreads = opts.hashThreads ?? (process.env.DSO_HASH_THREADS ? Number(process.env.DSO_HASH_THREADS) : Math.max(1, Math.min(4, os.availableParallelism() - 1)));
   const makeHash: HashFactory = (size, gitBlob) => {
     if (hashThreads === 0) return localHash(size, gitBlob);
     pool ??= new HashPool(hashThreads);
