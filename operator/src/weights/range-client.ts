@@ -1,6 +1,6 @@
-// The byte mover: ranged GETs over keep-alive HTTP/1.1 connections that read straight into 1 MiB slabs
+// The byte mover: ranged GETs over keep-alive HTTP/1.1 connections that read straight into pooled slabs
 // (net/tls `onread`), so the kernel copies socket bytes once into memory that goes to the hasher and to
-// disk as is. node:http costs several times more CPU per byte (a parser copy and an allocation per 64 KiB
+// disk as is (with aligned slabs, placed so that whole slabs can be written with O_DIRECT). node:http costs several times more CPU per byte (a parser copy and an allocation per 64 KiB
 // chunk, a promise per chunk); on a busy node that CPU is the download rate. Only what a file transfer
 // needs is spoken: Content-Length bodies, redirects (Authorization dropped when the origin changes),
 // error statuses as HttpStatusError. Listings and other small requests go through node:http (http.ts).
@@ -50,9 +50,7 @@ const mod = (x: number, m: number) => ((x % m) + m) % m;
 /**
  * A slab and the views of it handed to consumers. It goes back to the pool only when the connection has
  * moved on to another slab (no read can land in it) and every view was released. Reuse saves allocating
- * and collecting 1 MiB per MiB received: about a fifth of the downloader's user CPU in bench/weights.ts.
- * (SharedArrayBuffer slabs, for a zero-copy hash thread, made the writes into the page cache cost 2-3x
- * the CPU in a microbenchmark here, so the hash threads get copies instead.)
+ * and collecting a slab per slab received: about a fifth of the downloader's user CPU in bench/weights.ts.
  */
 type Slab = { buf: Buffer; refs: number; retired: boolean };
 
