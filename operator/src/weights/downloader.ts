@@ -310,6 +310,8 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
   let fetched = 0;
   const wake = new Wakeup();
   const finalizers = new Set<Promise<void>>();
+  /** Parts whose bytes all arrived, while their last writes finish. */
+  const writes = new Set<Promise<void>>();
   let fatal: unknown;
   let unsaved = 0;
   const tctx: TransferContext = {
@@ -388,20 +390,37 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       const job = jobs[pick.file]!;
       job.pending.shift();
       job.inFlight++;
+      let written: Promise<void>;
       try {
-        await fetchPart(tctx, job, pick.part);
+        ({ written } = await fetchPart(tctx, job, pick.part));
       } catch (err) {
         failWith(err);
         return;
       } finally {
         job.inFlight--;
       }
-      if (job.pending.length === 0 && job.inFlight === 0 && job.allReceived) startFinalize(job);
-      wake.notify();
+      // The part's last writes finish in the background while this connection takes the next part.
+      job.writing++;
+      const w: Promise<void> = written
+        .then(
+          () => {
+            job.writing--;
+            if (job.pending.length === 0 && job.inFlight === 0 && job.writing === 0 && job.allReceived) startFinalize(job);
+          },
+          (err: unknown) => {
+            job.writing--;
+            failWith(toWeightsError(err));
+          },
+        )
+        .finally(() => {
+          writes.delete(w);
+          wake.notify();
+        });
+      writes.add(w);
     }
   };
   await Promise.all(Array.from({ length: ctx.concurrency }, worker));
-  while (finalizers.size > 0) await Promise.all([...finalizers]);
+  while (writes.size > 0 || finalizers.size > 0) await Promise.all([...writes, ...finalizers]);
   await Promise.all(jobs.map((j) => j.close()));
   if (fatal !== undefined) throw fatal;
   return fetched;

@@ -20,7 +20,10 @@ export class FileJob {
   readonly parts: Range[];
   received: number[];
   pending: number[];
+  /** Parts being fetched. */
   inFlight = 0;
+  /** Parts fetched whose last writes are still in flight: the file is not complete before they land. */
+  writing = 0;
   done = false;
   checksumFailures = 0;
   hasher: SequentialHasher;
@@ -119,9 +122,9 @@ export class FileJob {
 
   /**
    * Makes every written byte durable, before the rename: a file under its final name whose bytes a
-   * node crash could take back would be trusted by the next run. One flush per file, at its end:
-   * flushing each part as it landed was no faster in bench/weights.ts (under ext4's ordered mode each
-   * flush is a journal commit that also writes out the other files' dirty data, stalling their writers).
+   * node crash could take back would be trusted by the next run. With direct writes the bytes are on
+   * the device already and this commits the metadata (and whatever unaligned ends went through the
+   * page cache).
    */
   async flush(): Promise<void> {
     await (await this.open()).datasync();

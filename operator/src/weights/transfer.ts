@@ -27,15 +27,19 @@ export type TransferContext = {
   onFetched: (bytes: number) => void;
 };
 
-export async function fetchPart(ctx: TransferContext, job: FileJob, part: number): Promise<void> {
+/**
+ * Fetches the part and resolves once all its bytes arrived; the returned promise settles when the last of
+ * them is written. The connection can take the next part meanwhile instead of idling while the device
+ * catches up; a write error surfaces through the returned promise.
+ */
+export async function fetchPart(ctx: TransferContext, job: FileJob, part: number): Promise<{ written: Promise<void> }> {
   const p = job.parts[part]!;
   let attempt = 0;
   for (;;) {
     const start = p.start + job.received[part]!;
-    if (start >= p.end) return;
+    if (start >= p.end) return { written: Promise.resolve() };
     try {
-      await transferRange(ctx, job, part, start, p.end);
-      return;
+      return await transferRange(ctx, job, part, start, p.end);
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       const c = classify(err);
@@ -55,7 +59,8 @@ export async function fetchPart(ctx: TransferContext, job: FileJob, part: number
   }
 }
 
-async function transferRange(ctx: TransferContext, job: FileJob, part: number, start: number, end: number): Promise<void> {
+// The writes' promise travels in an object: an async function returning a promise would wait for it.
+async function transferRange(ctx: TransferContext, job: FileJob, part: number, start: number, end: number): Promise<{ written: Promise<void> }> {
   const { file } = job;
   const fh = await job.open();
   const dfh = ctx.directIo ? await job.openDirect(ctx.directIo) : undefined;
@@ -80,8 +85,13 @@ async function transferRange(ctx: TransferContext, job: FileJob, part: number, s
   } catch (err) {
     failure = err;
   }
+  if (failure === undefined) {
+    const written = writer.flush();
+    written.catch(() => undefined); // handled by the caller, which may attach a tick later
+    return { written };
+  }
   // Whatever arrived is written before anyone retries, so the retry starts after it. A write error
   // (ENOSPC) thrown here outranks the network error that may have come with it.
   await writer.flush();
-  if (failure !== undefined) throw failure;
+  throw failure;
 }
