@@ -3,11 +3,11 @@
 // plain client creating the same child objects directly. Then the operator's peak RSS with 1000.
 // Last line: reconcile_ratio=<operator time / floor time>.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { parseSpec } from "../operator/src/api/index.ts";
 import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
 import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
@@ -36,7 +36,34 @@ await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_
 async function createNamespace(prefix: string) {
   const name = `${prefix}-${Math.random().toString(16).slice(2, 8)}`;
   await kubectlOk(["create", "namespace", name]);
-  return { name, delete: () => kubectlOk(["delete", "namespace", name, "--wait=false"]) };
+  return {
+    name,
+    delete: () => kubectlOk(["delete", "namespace", name, "--wait=false"]),
+    /** Deletes and waits until it is gone, so its garbage collection does not load the next measurement. */
+    deleteAndWait: () => kubectlOk(["delete", "namespace", name, "--wait=true", "--timeout=300s"]),
+  };
+}
+
+/** CPU seconds the control plane's processes have used so far (diagnostic: where a phase's work went). */
+function controlPlaneCpu(extra: Record<string, number> = {}): Record<string, number> {
+  const out: Record<string, number> = {};
+  const dir = join(REPO_ROOT, ".cluster", "pids");
+  const pids = Object.entries(extra).map(([k, pid]) => [k, String(pid)]);
+  for (const f of readdirSync(dir)) pids.push([f.replace(/\.pid$/, ""), readFileSync(join(dir, f), "utf8").trim()]);
+  for (const [name, pid] of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out[name!] = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+    } catch {
+      // a process that is not running has no share to report
+    }
+  }
+  return out;
+}
+
+function cpuSince(before: Record<string, number>, extra: Record<string, number> = {}): string {
+  const now = controlPlaneCpu(extra);
+  return Object.keys(now).sort().map((k) => `${k} ${(now[k]! - (before[k] ?? 0)).toFixed(1)}`).join(", ");
 }
 
 async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
@@ -64,8 +91,41 @@ async function countReady(ns: string): Promise<number> {
   return list.items.filter((d) => d.status?.observedGeneration !== undefined).length;
 }
 
-async function count(ns: string, kind: string): Promise<number> {
-  return Number(execFileSync(join(process.env.HOME!, ".cache/deepseek-operator/k8s/v1.36.3/kubectl"), ["--kubeconfig", process.env.DSO_KUBECONFIG!, "-n", ns, "get", kind, "-o", "name"], { encoding: "utf8" }).split("\n").filter(Boolean).length);
+/**
+ * Resolves at the moment the last of `n` deployments in `ns` has a written status, a Job and a Service, as
+ * seen on three watches opened before the first create. Watches, not polling: the observer must not load the
+ * apiserver it is timing (polling with kubectl spawned two Go processes and three LISTs per round, CPU the floor
+ * never paid for), and an event marks completion to the millisecond instead of to the next poll.
+ */
+async function completion(ns: string, n: number): Promise<{ done: Promise<number>; stop(): void }> {
+  const watch = new Watch(kc);
+  const ready = new Set<string>();
+  const jobs = new Set<string>();
+  const services = new Set<string>();
+  let stopped = false;
+  let resolve!: (t: number) => void;
+  const done = new Promise<number>((r) => (resolve = r));
+  const controllers: AbortController[] = [];
+  const check = () => {
+    if (ready.size >= n && jobs.size >= n && services.size >= n) resolve(performance.now());
+  };
+  const follow = async (path: string, track: (type: string, o: { metadata: { name: string }; status?: { observedGeneration?: number } }) => void) => {
+    // Without a resourceVersion every (re)connect starts with an ADDED per existing object, so a
+    // restarted stream rebuilds its set.
+    const start = async (): Promise<void> => {
+      controllers.push(await watch.watch(path, {}, (type, o) => { track(type, o); check(); }, () => { if (!stopped) void start(); }));
+    };
+    await start();
+  };
+  const named = (set: Set<string>) => (type: string, o: { metadata: { name: string } }) => (type === "DELETED" ? set.delete(o.metadata.name) : set.add(o.metadata.name));
+  await Promise.all([
+    follow(`/apis/${GROUP.group}/${GROUP.version}/namespaces/${ns}/${GROUP.plural}`, (type, o) => {
+      if (type !== "DELETED" && o.status?.observedGeneration !== undefined) ready.add(o.metadata.name);
+    }),
+    follow(`/apis/batch/v1/namespaces/${ns}/jobs`, named(jobs)),
+    follow(`/api/v1/namespaces/${ns}/services`, named(services)),
+  ]);
+  return { done, stop: () => { stopped = true; for (const c of controllers) c.abort(); } };
 }
 
 // Floor: the same children (PVC, ServiceAccount, Role, RoleBinding, Job, Service) by a plain client,
@@ -85,15 +145,25 @@ async function floor(salt: string): Promise<number> {
     svc.metadata.ownerReferences = [];
     objects.push([pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), svc]);
   }
+  const cpu = controlPlaneCpu();
   const t = performance.now();
   await pool(objects, WORKERS, async (objs) => {
     for (const o of objs) await client.apply(o);
   });
   const ms = performance.now() - t;
-  await ns.delete();
+  floorCpu.push(cpuSince(cpu));
+  await ns.deleteAndWait();
   return ms;
 }
+const floorCpu: string[] = [];
 
+// A previous run's namespaces still being garbage-collected would load the first measurement.
+for (let i = 0; i < 300; i++) {
+  const left = (await kubectlOk(["get", "namespaces", "-o", "name"])).split("\n").filter((n) => n.startsWith("namespace/bench-"));
+  if (left.length === 0) break;
+  if (i === 0) console.log(`waiting for ${left.length} namespaces of an earlier run to go`);
+  await new Promise((r) => setTimeout(r, 2000));
+}
 const floorBefore = await floor("b");
 
 // Operator run.
@@ -102,14 +172,14 @@ const opNs = await createNamespace("bench-dso");
 const kubeconfig = await installOperatorIdentity(system.name, WORK);
 const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS } });
 await new Promise((r) => setTimeout(r, 3000));
+const finished = await completion(opNs.name, N);
+const operatorPid = { operator: op.proc.pid! };
+const operatorCpu = controlPlaneCpu(operatorPid);
 const t0 = performance.now();
 await pool(Array.from({ length: N }, (_, i) => i), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
-for (;;) {
-  const [ready, jobs, svcs] = [await countReady(opNs.name), await count(opNs.name, "jobs"), await count(opNs.name, "services")];
-  if (ready >= N && jobs >= N && svcs >= N) break;
-  await new Promise((r) => setTimeout(r, 250));
-}
-const operatorMs = performance.now() - t0;
+const operatorMs = (await finished.done) - t0;
+const operatorCpuUsed = cpuSince(operatorCpu, operatorPid);
+finished.stop();
 const opMetrics = await op.metrics();
 const floorAfter = await floor("c");
 const floorMs = (floorBefore + floorAfter) / 2;
@@ -122,10 +192,15 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 1000));
 }
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`, "utf8"))?.[1];
+// Where the memory is at that point (prom-client's process metrics): V8 heap in use and allocated, off-heap.
+const mem = await op.metrics();
+const mib = (name: string) => (counterSum(mem, name) / 1048576).toFixed(0);
 console.log(`deepseekdeployments=${N} workers=${WORKERS}`);
 console.log(`operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`);
 console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight (before ${(floorBefore / 1000).toFixed(1)} s, after ${(floorAfter / 1000).toFixed(1)} s)`);
+console.log(`control-plane CPU seconds: operator run: ${operatorCpuUsed}; floor before: ${floorCpu[0]}; floor after: ${floorCpu[1]}`);
 console.log(`operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 8} needed: 6 children, finalizer, status)`);
+console.log(`operator memory with ${RSS_N}: rss ${mib("process_resident_memory_bytes")} MiB, V8 heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")} MiB, external ${mib("nodejs_external_memory_bytes")} MiB`);
 console.log(`operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`);
 console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);
 
@@ -136,5 +211,6 @@ try {
   for (let i = 0; i < 600 && (await countAll(opNs.name)) > 0; i++) await new Promise((r) => setTimeout(r, 1000));
 } finally {
   await op.stop();
-  for (const n of [opNs, system]) await n.delete();
+  // Waited for, so the next run does not start inside this one's garbage collection.
+  for (const n of [opNs, system]) await n.deleteAndWait();
 }

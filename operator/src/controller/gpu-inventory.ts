@@ -14,6 +14,12 @@ export interface PodLike {
   status?: { phase?: string };
 }
 
+/** The part of a pod the inventory reads (a copy, so the rest of the listed pod can be collected). */
+export function gpuFacts(pod: PodLike): PodLike {
+  const containers = (pod.spec?.containers ?? []).map((c) => ({ resources: { ...(c.resources?.requests ? { requests: c.resources.requests } : {}), ...(c.resources?.limits ? { limits: c.resources.limits } : {}) } }));
+  return { spec: { ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}), containers }, status: { ...(pod.status?.phase ? { phase: pod.status.phase } : {}) } };
+}
+
 export interface GpuType {
   id: string;
   resourceName: string;

@@ -15,7 +15,7 @@ import { reconcileDeepSeekDeployment } from "./deepseek/reconciler.ts";
 import { apiWriter } from "./writer.ts";
 import type { EventRecorder } from "./runtime/events.ts";
 import type { HealthReporter } from "./runtime/health.ts";
-import type { PodLike } from "./gpu-inventory.ts";
+import { gpuFacts, type PodLike } from "./gpu-inventory.ts";
 import type { JobConfig } from "../render/index.ts";
 
 export interface ManagerOptions {
@@ -67,7 +67,8 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
   async function refreshGpuPods(): Promise<void> {
     try {
       const list = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
-      gpuPods = list.items;
+      // Kept for a minute: only what the GPU accounting reads, not every pod of the cluster in full.
+      gpuPods = list.items.map(gpuFacts);
     } catch (err) {
       o.log.warn({ err }, "GPU snapshot failed; free GPUs unknown until the next one");
     }

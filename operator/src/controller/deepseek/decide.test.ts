@@ -41,7 +41,15 @@ describe("a new DeepSeekDeployment", () => {
     expect(role.rules).toEqual([{ apiGroups: [""], resources: ["persistentvolumeclaims"], resourceNames: [weightsName(dsd.spec.model.name, REV)], verbs: ["get", "patch"] }]);
     const job = d.apply.find((o) => o.kind === "Job") as any;
     expect(job.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["weights", "pull", "--revision", REV, "--report-pvc", `team/${weightsName(dsd.spec.model.name, REV)}`]));
-    expect(d.events.map((e) => e.reason)).toContain("WeightsDownloadStarted");
+    // The start of the download and the move into Downloading are one Event, not two.
+    expect(d.events).toEqual([expect.objectContaining({ reason: "Downloading", note: `New → Downloading: pulling deepseek-ai/DeepSeek-V4-Flash@${REV} into PVC ${weightsName(dsd.spec.model.name, REV)}` })]);
+  });
+
+  it("reports a download (re)started while already Downloading as WeightsDownloadStarted", () => {
+    const dsd = aDsd();
+    const first = decide(world(dsd, { pvc: aPvc(dsd) }));
+    const d = decide(world({ ...dsd, status: first.status! }, { pvc: aPvc(dsd) }));
+    expect(d.events.map((e) => e.reason)).toEqual(["WeightsDownloadStarted"]);
   });
 });
 

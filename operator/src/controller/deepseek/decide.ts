@@ -42,6 +42,8 @@ export interface Decision {
   requeueAfterMs?: number;
 }
 
+const DOWNLOAD_STARTED = "WeightsDownloadStarted";
+
 const refOf = (o: Obj): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace ?? "", name: o.metadata.name });
 
 function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string } {
@@ -182,7 +184,7 @@ export function decide(o: Observed): Decision {
     if (!state.verified && o.pvc?.metadata.uid) {
       if (!o.pullJob) {
         for (const obj of renderWeightsPull(dsd, o.pvc, o.jobs)) actions.apply.push(obj);
-        if (attempts === 0) actions.events.push({ type: "Normal", reason: "WeightsDownloadStarted", action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
+        if (attempts === 0) actions.events.push({ type: "Normal", reason: DOWNLOAD_STARTED, action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
       } else if (job.failed) {
         const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();
         const retryAt = failedAt + retryDelaySeconds(attempts + 1, state.permanent) * 1000;
@@ -242,7 +244,11 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
     // The condition that explains the new phase.
     const explains = failing ? "Degraded" : next.phase === "Downloading" ? "WeightsReady" : next.phase === "Loading" ? "Progressing" : "Ready";
     const why = next.conditions?.find((c) => c.type === explains)?.message ?? "";
-    actions.events.push({ type: failing ? "Warning" : "Normal", reason: next.phase ?? "Unknown", action: "Reconcile", note: `${previous?.phase ?? "New"} → ${next.phase}: ${why}`.slice(0, 1024) });
+    // A download that starts with the move into Downloading is one story, told in one Event (an Event
+    // is a write: two per new deployment cost the apiserver a fifth of the operator's writes).
+    const started = actions.events.findIndex((e) => e.reason === DOWNLOAD_STARTED);
+    const detail = next.phase === "Downloading" && started >= 0 ? actions.events.splice(started, 1)[0]!.note : why;
+    actions.events.push({ type: failing ? "Warning" : "Normal", reason: next.phase ?? "Unknown", action: "Reconcile", note: `${previous?.phase ?? "New"} → ${next.phase}: ${detail}`.slice(0, 1024) });
   }
   const prevWeights = previous?.weights;
   if (next.weights?.phase === "Failed" && (prevWeights?.phase !== "Failed" || prevWeights.attempts !== next.weights.attempts)) {

@@ -53,7 +53,9 @@ describe("reconcile executor", () => {
     expect(applies.indexOf("apply RoleBinding")).toBeGreaterThan(applies.indexOf("apply Role"));
     // One status write and one phase Event, not one per pass.
     expect(w.calls.filter((c) => c.startsWith("status"))).toEqual(["status Downloading"]);
-    expect(w.calls.filter((c) => c === "event Downloading")).toHaveLength(1);
+    expect(w.calls.filter((c) => c.startsWith("event"))).toEqual(["event Downloading"]);
+    // Decided once the Job could be rendered, not before: the status write joins the last wave.
+    expect(w.calls.indexOf("status Downloading")).toBeGreaterThan(w.calls.indexOf("apply RoleBinding"));
     expect(r.requeueAfterMs).toBeUndefined();
   });
 

@@ -4,7 +4,7 @@ import type { DeepSeekDeployment, DeepSeekDeploymentStatus } from "../../api/ind
 import { FINALIZER, weightsPvcName, type Dsd, type KubeObject } from "../../render/index.ts";
 import type { Obj, Observed } from "./observed.ts";
 import type { Logger } from "../../util/log.ts";
-import { decide, type ObjectRef } from "./decide.ts";
+import { decide, type Decision, type ObjectRef } from "./decide.ts";
 import type { EventSpec } from "../runtime/events.ts";
 import { observe, withDefaults, type ObserveContext } from "./observe.ts";
 
@@ -21,11 +21,12 @@ export interface Writer {
 }
 
 /**
- * Children are applied in waves: storage, then identities and the Service, then the binding (the
+ * Children are applied in waves: storage and the Service, then identities, then the binding (the
  * apiserver's escalation check reads the Role, so it must exist first), then the workloads that use
- * them. Within a wave the writes are independent and go out together.
+ * them. Within a wave the writes are independent and go out together; every wave is one round trip
+ * on a reconcile's critical path, so nothing waits that does not have to.
  */
-const WAVES = [["PersistentVolumeClaim"], ["ServiceAccount", "Role", "Service"], ["RoleBinding"], ["Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
+const WAVES = [["PersistentVolumeClaim", "Service"], ["ServiceAccount", "Role"], ["RoleBinding"], ["Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
 const waveOf = (o: KubeObject) => {
   const i = WAVES.findIndex((w) => w.includes(o.kind));
   return i < 0 ? WAVES.length : i;
@@ -59,49 +60,69 @@ export async function reconcileDeepSeekDeployment(
     observed = { ...observed, pvc: fresh.pvc, sharingWeights: fresh.dsds.map(withDefaults) };
   }
   observed = { ...observed, dsd: latest(observed.dsd) };
-  let d = await execute(observed, writer, log);
+  let d = decide(observed);
   // A new weights PVC: its uid (which the download Job's owner reference needs) is in the apply
-  // response, so the Job can be created now instead of after the cache catches up.
-  if (d.createdPvc) d = await execute(withStored({ ...observed, dsd: d.dsd }, d.stored), writer, log);
+  // response, so the Job is created in a second pass now instead of after the cache catches up.
+  // That pass decides again from more facts, so the first one's status and Events are not sent:
+  // one status write and one set of Events per reconcile.
+  const createsPvc = !observed.pvc && !observed.dsd.metadata.deletionTimestamp && d.apply.some((o) => o.kind === "PersistentVolumeClaim");
+  if (createsPvc) {
+    const first = await execute(observed, { ...d, status: undefined, events: [] }, writer, log);
+    observed = withStored({ ...observed, dsd: first.dsd }, first.stored);
+    d = decide(observed);
+  }
+  await execute(observed, d, writer, log);
   return d.requeueAfterMs ? { requeueAfterMs: d.requeueAfterMs } : {};
 }
 
-/** One decide-and-execute pass; returns the decision, the deployment as it now stands and a PVC it created. */
-async function execute(observed: Observed, writer: Writer, log: Logger) {
-  const d = decide(observed);
+/**
+ * Carries out one decision; returns the deployment as it now stands and the children as stored.
+ * The status goes out with the last wave of applies: it is computed from what was observed, not
+ * from the apply responses, so it need not wait for them (if an apply fails, the reconcile is
+ * retried and the next status write corrects what this one said).
+ */
+async function execute(observed: Observed, d: Decision, writer: Writer, log: Logger) {
   let dsd = observed.dsd;
-  let createdPvc: Obj | undefined;
   const stored: Obj[] = [];
   if (d.finalizer === "add") {
     await writer.setFinalizer(dsd, true);
     dsd = { ...dsd, metadata: { ...dsd.metadata, finalizers: [...(dsd.metadata.finalizers ?? []), FINALIZER] } };
   }
-  for (let wave = 0; wave <= WAVES.length; wave++) {
-    const objs = d.apply.filter((o) => waveOf(o) === wave);
-    const lives = (await Promise.all(objs.map((obj) => {
+  const status = d.status && !dsd.metadata.deletionTimestamp ? d.status : undefined;
+  const waves = Array.from({ length: WAVES.length + 1 }, (_, w) => d.apply.filter((o) => waveOf(o) === w)).filter((w) => w.length > 0);
+  // Deletes come after every apply; with deletes (or no applies) the status comes last.
+  const statusWith = d.delete.length > 0 ? -1 : waves.length - 1;
+  const writeStatus = async (s: DeepSeekDeploymentStatus) => {
+    await writer.applyStatus(dsd, s);
+    written.set(dsd.metadata.uid, { over: dsd.metadata.resourceVersion, status: s });
+    if (s.phase !== dsd.status?.phase) log.info({ from: dsd.status?.phase, to: s.phase }, "phase changed");
+  };
+  for (const [i, objs] of waves.entries()) {
+    const writes: Promise<unknown>[] = objs.map((obj) => {
       log.debug({ kind: obj.kind, child: obj.metadata.name }, "apply");
-      return writer.apply(obj);
-    }))) as Obj[];
-    stored.push(...lives);
+      return writer.apply(obj).then((live) => stored.push(live as Obj));
+    });
+    if (status && i === statusWith) writes.push(writeStatus(status));
+    await settleAll(writes);
   }
-  const pvc = stored.find((o) => o.kind === "PersistentVolumeClaim");
-  if (pvc && !observed.pvc && !dsd.metadata.deletionTimestamp) createdPvc = pvc;
   for (const ref of d.delete) {
     log.info({ kind: ref.kind, child: ref.name }, "delete child no longer desired");
     await writer.delete(ref);
   }
-  if (d.status && !dsd.metadata.deletionTimestamp) {
-    await writer.applyStatus(dsd, d.status);
-    written.set(dsd.metadata.uid, { over: dsd.metadata.resourceVersion, status: d.status });
-    if (d.status.phase !== dsd.status?.phase) log.info({ from: dsd.status?.phase, to: d.status.phase }, "phase changed");
-    dsd = { ...dsd, status: d.status };
-  }
+  if (status && statusWith < 0) await writeStatus(status);
+  if (status) dsd = { ...dsd, status };
   for (const e of d.events) writer.event(dsd, e);
   if (d.finalizer === "remove") {
     await writer.setFinalizer(dsd, false);
     written.delete(dsd.metadata.uid);
   }
-  return { requeueAfterMs: d.requeueAfterMs, dsd, createdPvc, stored };
+  return { dsd, stored };
+}
+
+/** Like Promise.all, but every write has finished (or failed) before the first failure is thrown. */
+async function settleAll(writes: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(writes)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** What a pass applied, as the next pass's view of those children (the cache has not seen them yet). */

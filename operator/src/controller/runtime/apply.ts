@@ -11,6 +11,7 @@ import { rootLogger, type Logger } from "../../util/log.ts";
 import { KindNotServedError, KubeApiError, describeRef, isNotFound, type ObjectRef } from "./errors.ts";
 import type { ListOptions } from "./informer.ts";
 import { OperatorMetrics, type ApiWriteVerb } from "./metrics.ts";
+import { shareConnections } from "./connections.ts";
 
 export const DEFAULT_FIELD_MANAGER = "deepseek-operator";
 
@@ -152,6 +153,9 @@ export class ApplyClient {
 
   constructor(kc: KubeConfig, opts: ApplyClientOptions = {}) {
     this.fieldManager = opts.fieldManager ?? DEFAULT_FIELD_MANAGER;
+    // Pooled keep-alive connections for this client and every other one built from kc (Watch, Events, Lease):
+    // without it client-node opens a new TLS connection per request (see connections.ts).
+    shareConnections(kc);
     this.#api = RawObjectApi.forConfig(kc);
     this.#log = opts.log ?? rootLogger;
     this.#api.log = this.#log;

@@ -2,6 +2,7 @@
 // See docs/controller-runtime.md. Test helpers (FakeClock, FakeApiServer) live in testing.ts and fakeapiserver.ts
 // and are deliberately not exported here.
 export { realClock, RealClock, type Clock, type TimerHandle } from "./clock.ts";
+export { shareConnections } from "./connections.ts";
 export {
   BucketRateLimiter,
   ItemExponentialFailureRateLimiter,
