@@ -20,8 +20,10 @@ const N = Number(values.n);
 const RSS_N = Number(values.rss);
 const WORKERS = Number(values.concurrency);
 const WORK = join(REPO_ROOT, ".bench", "reconcile");
-// The V8 heap settings the Helm chart ships (values.yaml nodeOptions): what the RSS goal is about.
-const OPERATOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? (parse(readFileSync(join(REPO_ROOT, "charts/deepseek-operator/values.yaml"), "utf8")) as { nodeOptions: string }).nodeOptions;
+// The runtime settings the Helm chart ships (values.yaml nodeOptions, mallocArenaMax): what the RSS goal is about.
+const CHART_VALUES = parse(readFileSync(join(REPO_ROOT, "charts/deepseek-operator/values.yaml"), "utf8")) as { nodeOptions: string; mallocArenaMax?: string };
+const OPERATOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? CHART_VALUES.nodeOptions;
+const OPERATOR_RUNTIME_ENV: Record<string, string> = CHART_VALUES.mallocArenaMax ? { MALLOC_ARENA_MAX: String(CHART_VALUES.mallocArenaMax) } : {};
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 const sha = (i: number, salt: string) => (salt + i.toString(16)).padStart(40, "0").slice(-40);
 
@@ -170,7 +172,7 @@ const floorBefore = await floor("b");
 const system = await createNamespace("bench-dso-system");
 const opNs = await createNamespace("bench-dso");
 const kubeconfig = await installOperatorIdentity(system.name, WORK);
-const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS } });
+const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...OPERATOR_RUNTIME_ENV } });
 await new Promise((r) => setTimeout(r, 3000));
 const finished = await completion(opNs.name, N);
 const operatorPid = { operator: op.proc.pid! };

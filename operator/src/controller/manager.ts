@@ -66,9 +66,16 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
 
   async function refreshGpuPods(): Promise<void> {
     try {
-      const list = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
-      // Kept for a minute: only what the GPU accounting reads, not every pod of the cluster in full.
-      gpuPods = list.items.map(gpuFacts);
+      // In pages, keeping only what the GPU accounting reads: a cluster's pods in full, parsed at
+      // once, would be the largest allocation the operator makes.
+      const pods: PodLike[] = [];
+      let next: string | undefined;
+      do {
+        const page = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed", limit: 500, ...(next ? { continue: next } : {}) });
+        for (const p of page.items) pods.push(gpuFacts(p));
+        next = (page.metadata as { continue?: string } | undefined)?.continue || undefined; // raw JSON: "continue", "" on the last page
+      } while (next);
+      gpuPods = pods;
     } catch (err) {
       o.log.warn({ err }, "GPU snapshot failed; free GPUs unknown until the next one");
     }

@@ -133,6 +133,10 @@ describe("ApplyClient status, get, list, patch, delete", () => {
     expect(list.items.map((o) => o.metadata!.name)).toEqual(["flash"]);
     const req = server.requestsTo("GET", "/apis/serving.deepseek-operator.io/v1alpha1/namespaces/team-a/deepseekdeployments").at(-1)!;
     expect(req.query.get("labelSelector")).toBe("a=b");
+    expect(req.query.has("limit")).toBe(false);
+    await client.listPath("/api/v1/pods", { fieldSelector: "status.phase!=Failed", limit: 500, continue: "tok" });
+    const page = server.requestsTo("GET", "/api/v1/pods").at(-1)!;
+    expect([page.query.get("limit"), page.query.get("continue"), page.query.get("fieldSelector")]).toEqual(["500", "tok", "status.phase!=Failed"]);
   });
 
   it("patch sends a merge patch (optionally to a subresource)", async () => {

@@ -136,6 +136,12 @@ class RawObjectApi extends KubernetesObjectApi {
   }
 }
 
+/** One page of a LIST: at most `limit` items; pass the previous page's metadata.continue to get the next. */
+export interface PageOptions {
+  limit?: number;
+  continue?: string;
+}
+
 export interface ApplyClientOptions {
   fieldManager?: string;
   metrics?: OperatorMetrics;
@@ -256,13 +262,13 @@ export class ApplyClient {
    * LIST a collection path as plain JSON: the list function for informers, so cached objects look exactly like
    * watch events (client-node's watch hands out raw JSON; a typed list would mix Date objects into the cache).
    */
-  async listPath<T extends KubernetesObject>(path: string, opts: ListOptions = {}, ref: ObjectRef = { name: path }): Promise<KubernetesListObject<T>> {
+  async listPath<T extends KubernetesObject>(path: string, opts: ListOptions & PageOptions = {}, ref: ObjectRef = { name: path }): Promise<KubernetesListObject<T>> {
     return (await this.#api.send({
       verb: "list",
       ref,
       method: HttpMethod.GET,
       path,
-      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit?.toString(), continue: opts.continue },
       signal: this.#signal(undefined),
     })) as KubernetesListObject<T>;
   }
