@@ -1,7 +1,8 @@
 // make bench-reconcile: N DeepSeekDeployments applied at once to the real control plane; time until
 // every one has its children and a written status, against a floor measured in the same run: a
 // plain client creating the same child objects directly. Then the operator's peak RSS with 1000.
-// Last line: reconcile_ratio=<operator time / floor time>.
+// Last line: reconcile_ratio=<operator time / floor time>. Numbers and what they show: docs/controller-runtime.md
+// ("Throughput and memory").
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
