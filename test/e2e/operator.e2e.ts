@@ -235,8 +235,10 @@ describe("the operator", () => {
       const d = await waitForCondition("flash-gated", "WeightsReady", "False", 120_000).then(() =>
         waitFor(async () => {
           const x = await getDsd("flash-gated");
-          return cond(x, "WeightsReady")?.reason === "Unauthorized" ? x : undefined;
-        }, { timeoutMs: 120_000, intervalMs: 1000, what: "WeightsReady reason Unauthorized" }),
+          // The reason comes first (the downloader's own report on the PVC), the retry schedule once
+          // the Job has failed.
+          return cond(x, "WeightsReady")?.reason === "Unauthorized" && x.status?.weights?.nextRetryTime ? x : undefined;
+        }, { timeoutMs: 120_000, intervalMs: 1000, what: "WeightsReady reason Unauthorized with a next retry time" }),
       );
       expect(d.status?.phase).toBe("Failed");
       expect(d.status?.weights).toMatchObject({ phase: "Failed", reason: "Unauthorized" });

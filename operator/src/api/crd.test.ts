@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { customResourceDefinition, openApiSchema } from "./crd.ts";
+import { customResourceDefinition, openApiSchema, SELECTABLE_FIELDS } from "./crd.ts";
 import { walk, type JsonSchema } from "./json-schema.ts";
 import { CHART_CRD_PATH, CHART_RBAC_PATH, chartRbacYaml, CRD_PATH, crdYaml, README_PATH, readmeWithReference } from "./generate.ts";
 
@@ -15,6 +15,15 @@ describe("generated files", () => {
   it("the README's API reference is up to date (run `make crds`)", () => {
     const readme = readFileSync(README_PATH, "utf8");
     expect(readme).toBe(readmeWithReference(readme));
+  });
+});
+
+describe("selectable fields", () => {
+  it("name string fields that exist in the schema, as the apiserver requires", () => {
+    const version = (customResourceDefinition().spec as { versions: { selectableFields?: { jsonPath: string }[] }[] }).versions[0]!;
+    expect(version.selectableFields?.map((f) => f.jsonPath)).toEqual([...SELECTABLE_FIELDS]);
+    const byPath = new Map([...walk(openApiSchema())]);
+    for (const f of SELECTABLE_FIELDS) expect(byPath.get(f.slice(1))?.type).toBe("string");
   });
 });
 

@@ -19,6 +19,9 @@ export const PRINTER_COLUMNS = [
   { name: "Endpoint", type: "string", jsonPath: ".status.endpoint", priority: 1, description: "OpenAI-compatible URL." },
 ] as const;
 
+/** Spec fields a list can select on (`--field-selector spec.model.revision=…`). */
+export const SELECTABLE_FIELDS = [".spec.model.name", ".spec.model.revision"] as const;
+
 export function openApiSchema(): JsonSchema {
   return {
     type: "object",
@@ -59,6 +62,9 @@ export function customResourceDefinition(): JsonSchema {
             scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" },
           },
           additionalPrinterColumns: PRINTER_COLUMNS,
+          // The deployments that share a weights PVC are found with a field selector on these, instead
+          // of listing the whole namespace (the operator's finalizer needs a fresh read of them).
+          selectableFields: SELECTABLE_FIELDS.map((jsonPath) => ({ jsonPath })),
         },
       ],
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { FINALIZER } from "../render/index.ts";
-import { finalizerPatch } from "./writer.ts";
+import { escapeFieldValue, finalizerPatch } from "./writer.ts";
 
 describe("finalizerPatch", () => {
   const guard = { op: "test", path: "/metadata/uid", value: "u1" };
@@ -14,5 +14,12 @@ describe("finalizerPatch", () => {
   it("changes nothing when the list is already as wanted", () => {
     expect(finalizerPatch("u1", [FINALIZER], true)).toEqual([guard]);
     expect(finalizerPatch("u1", ["other"], false)).toEqual([guard]);
+  });
+});
+
+describe("escapeFieldValue", () => {
+  it("escapes what a field selector gives meaning to, and nothing else", () => {
+    expect(escapeFieldValue("deepseek-ai/DeepSeek-V4-Flash")).toBe("deepseek-ai/DeepSeek-V4-Flash");
+    expect(escapeFieldValue("a,b=c\\d")).toBe("a\\,b\\=c\\\\d");
   });
 });

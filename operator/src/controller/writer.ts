@@ -52,13 +52,21 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
         if (!isNotFound(err)) throw err; // gone already: nothing left to finalize
       }
     },
-    async readFresh(namespace, pvcName) {
+    async readFresh(namespace, pvcName, model) {
+      // Only the deployments sharing these weights (selectable fields of the CRD): deleting many
+      // deployments at once would otherwise list the whole namespace once per deletion.
+      const fieldSelector = `spec.model.name=${escapeFieldValue(model.name)},spec.model.revision=${escapeFieldValue(model.revision)}`;
       const [pvc, list] = await Promise.all([
         client.get<Obj & KubernetesObject>({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: pvcName, namespace } }),
-        client.list<DeepSeekDeployment & KubernetesObject>(API_VERSION, KIND, { namespace }),
+        client.list<DeepSeekDeployment & KubernetesObject>(API_VERSION, KIND, { namespace, fieldSelector }),
       ]);
       return { pvc, dsds: list.items };
     },
     event: (dsd, e) => events.record(dsd as never, e),
   };
+}
+
+/** A field selector value as apimachinery's fields.EscapeValue writes it. */
+export function escapeFieldValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/,/g, "\\,").replace(/=/g, "\\=");
 }

@@ -15,7 +15,8 @@ export interface Writer {
   applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
   setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
   /** The weights PVC and the namespace's deployments read from the apiserver, bypassing the cache. */
-  readFresh(namespace: string, pvcName: string): Promise<{ pvc: Obj | undefined; dsds: DeepSeekDeployment[] }>;
+  /** The weights PVC and the deployments of the same model and revision, read from the apiserver. */
+  readFresh(namespace: string, pvcName: string, model: { name: string; revision: string }): Promise<{ pvc: Obj | undefined; dsds: DeepSeekDeployment[] }>;
   /** Recorded asynchronously; recording never fails a reconcile. */
   event(dsd: Dsd, e: EventSpec): void;
 }
@@ -56,7 +57,7 @@ export async function reconcileDeepSeekDeployment(
   if (!observed) return {};
   if (observed.dsd.metadata.deletionTimestamp && !observed.dsd.spec.model.source.pvc) {
     // Releasing the shared PVC must not act on a stale cache (see finalize in decide.ts).
-    const fresh = await writer.readFresh(namespace, weightsPvcName(observed.dsd));
+    const fresh = await writer.readFresh(namespace, weightsPvcName(observed.dsd), observed.dsd.spec.model);
     observed = { ...observed, pvc: fresh.pvc, sharingWeights: fresh.dsds.map(withDefaults) };
   }
   observed = { ...observed, dsd: latest(observed.dsd) };
