@@ -173,7 +173,10 @@ const floorBefore = await floor("b");
 const system = await createNamespace("bench-dso-system");
 const opNs = await createNamespace("bench-dso");
 const kubeconfig = await installOperatorIdentity(system.name, WORK);
-const op = await startOperator({ name: "bench-op", kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...OPERATOR_RUNTIME_ENV } });
+// The operator runs as it ships: compiled JavaScript from dist/ (type-stripping the sources at run time
+// costs ~26 MiB of RSS that the image does not pay).
+execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+const op = await startOperator({ name: "bench-op", shipped: true, kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...OPERATOR_RUNTIME_ENV } });
 await new Promise((r) => setTimeout(r, 3000));
 const finished = await completion(opNs.name, N);
 const operatorPid = { operator: op.proc.pid! };

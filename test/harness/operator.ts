@@ -48,12 +48,14 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startOperator(opts: { name: string; kubeconfig: string; leaseNamespace: string; workDir: string; leaderElect?: boolean; namespaces?: string[]; extraEnv?: Record<string, string> }): Promise<OperatorProcess> {
+/** `shipped`: run the compiled dist/ (as the image does; `npm run build` first) instead of the sources. */
+export async function startOperator(opts: { name: string; kubeconfig: string; leaseNamespace: string; workDir: string; leaderElect?: boolean; namespaces?: string[]; extraEnv?: Record<string, string>; shipped?: boolean }): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const logFile = join(opts.workDir, `${opts.name}.log`);
   const out = openSync(logFile, "a");
-  const proc = spawn(join(REPO_ROOT, "bin", "deepseek-operator"), ["run"], {
+  const [command, args] = opts.shipped ? [process.execPath, [join(REPO_ROOT, "dist", "cli", "main.js"), "run"]] : [join(REPO_ROOT, "bin", "deepseek-operator"), ["run"]];
+  const proc = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
