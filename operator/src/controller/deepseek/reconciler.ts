@@ -14,8 +14,7 @@ export interface Writer {
   delete(ref: ObjectRef): Promise<void>;
   applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
   setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
-  /** The weights PVC and the namespace's deployments read from the apiserver, bypassing the cache. */
-  /** The weights PVC and the deployments of the same model and revision, read from the apiserver. */
+  /** The weights PVC and the deployments of the same model and revision, read from the apiserver (not the cache). */
   readFresh(namespace: string, pvcName: string, model: { name: string; revision: string }): Promise<{ pvc: Obj | undefined; dsds: DeepSeekDeployment[] }>;
   /** Recorded asynchronously; recording never fails a reconcile. */
   event(dsd: Dsd, e: EventSpec): void;
