@@ -45,10 +45,15 @@ describe("a new DeepSeekDeployment", () => {
     expect(d.events).toEqual([expect.objectContaining({ reason: "Downloading", note: `New → Downloading: pulling deepseek-ai/DeepSeek-V4-Flash@${REV} into PVC ${weightsName(dsd.spec.model.name, REV)}` })]);
   });
 
-  it("reports a download (re)started while already Downloading as WeightsDownloadStarted", () => {
+  it("reports a download restarted while already Downloading as WeightsDownloadStarted, but not a Job the cache has yet to see", () => {
     const dsd = aDsd();
     const first = decide(world(dsd, { pvc: aPvc(dsd) }));
-    const d = decide(world({ ...dsd, status: first.status! }, { pvc: aPvc(dsd) }));
+    // Right after the Job was created, before the downloader reported: the same Job, nothing new to tell.
+    const lagging = decide(world({ ...dsd, status: first.status! }, { pvc: aPvc(dsd) }));
+    expect(lagging.apply.some((o) => o.kind === "Job")).toBe(true);
+    expect(lagging.events).toEqual([]);
+    // The Job went away after the downloader had reported: a restart.
+    const d = decide(world({ ...dsd, status: first.status! }, { pvc: aPvc(dsd, progress({ bytesDone: 370, bytesTotal: 1000 })) }));
     expect(d.events.map((e) => e.reason)).toEqual(["WeightsDownloadStarted"]);
   });
 });

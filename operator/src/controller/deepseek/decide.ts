@@ -23,6 +23,7 @@ import { isSubset } from "./subset.ts";
 import type { EventSpec } from "../runtime/events.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
 import { planSpec } from "./plan.ts";
+import { ANNOTATION_PROGRESS } from "../../weights/contract.ts";
 
 export interface ObjectRef {
   apiVersion: string;
@@ -184,7 +185,12 @@ export function decide(o: Observed): Decision {
     if (!state.verified && o.pvc?.metadata.uid) {
       if (!o.pullJob) {
         for (const obj of renderWeightsPull(dsd, o.pvc, o.jobs)) actions.apply.push(obj);
-        if (attempts === 0) actions.events.push({ type: "Normal", reason: DOWNLOAD_STARTED, action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
+        // While already Downloading, a missing Job is either one the cache has not seen yet (created a
+        // moment ago: nothing to tell) or one that went away after it reported (a restart worth an Event).
+        const restart = dsd.status?.phase === "Downloading" && o.pvc.metadata.annotations?.[ANNOTATION_PROGRESS] !== undefined;
+        if (attempts === 0 && (dsd.status?.phase !== "Downloading" || restart)) {
+          actions.events.push({ type: "Normal", reason: DOWNLOAD_STARTED, action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
+        }
       } else if (job.failed) {
         const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();
         const retryAt = failedAt + retryDelaySeconds(attempts + 1, state.permanent) * 1000;
