@@ -16,6 +16,14 @@ const argValue = (args: string[], flag: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
+describe("overrides that no node shape can hold", () => {
+  it("refuses tensor 64 on 6-GPU nodes with an error naming the field (a property test found a TypeError here)", () => {
+    const input = { model: "deepseek-ai/DeepSeek-V4-Flash", gpu: "H100", engine: "vllm", maxModelLen: 8192, concurrency: 1, kvCacheDtype: "auto", toolCalling: false, gpusPerNode: 6, overrides: { tensor: 64 } } as const;
+    expect(() => plan(input as never)).toThrow(PlanInputError);
+    expect(() => plan(input as never)).toThrow(/^overrides\.tensor: no replica size fits 6-GPU nodes/);
+  });
+});
+
 describe("published recipes at 1M context", () => {
   it("fits a 4 × H200 replica with data-parallel attention + expert parallelism (Dynamo agg-h200, vLLM recipe)", () => {
     const p = plan(oneM);

@@ -83,11 +83,18 @@ export function plan(input: PlanInput): Plan {
   const rc: ReasonContext = { input, model, gpu, engine, support, kvDtype, indexerDtype, kvBytesPerToken: kvBytesPerToken(model, kvDtype, indexerDtype) };
 
   const { sizes, fixed } = candidateSizes(o, support, gpusPerNode);
+  if (sizes.length === 0) {
+    // A replica that spans nodes takes whole nodes, so its size is a multiple of the node's GPUs: with
+    // 6-GPU nodes no power of two above 6 qualifies (the engines' parallel sizes are powers of two).
+    const field = o.tensor !== undefined && o.tensor > gpusPerNode ? "overrides.tensor" : o.data !== undefined && o.data > gpusPerNode ? "overrides.data" : "gpu";
+    throw new PlanInputError([{ field, message: `no replica size fits ${gpusPerNode}-GPU nodes: it needs at least ${Math.max(o.tensor ?? 1, o.data ?? 1, support.minGpusPerReplica ?? 1)} GPUs, a power of two that is at most ${gpusPerNode} or a multiple of it (up to ${MAX_GPUS_PER_REPLICA})` }]);
+  }
   const evaluated = sizes.map((n) => bestAt(n, support, o, capCtx, rc)).filter((c): c is Candidate => c !== undefined);
   const chosenIndex = evaluated.findIndex((c) => c.blockers.length === 0);
   // For an infeasible default, report one full node: the most a single-node replica offers.
   const reportIndex = chosenIndex >= 0 ? chosenIndex : Math.max(0, evaluated.findIndex((c) => c.layout.gpus >= gpusPerNode));
-  const chosen = evaluated[reportIndex] ?? bestAt(sizes[0] ?? 1, support, o, capCtx, rc)!;
+  const chosen = evaluated[reportIndex] ?? bestAt(sizes[0]!, support, o, capCtx, rc);
+  if (!chosen) throw new PlanInputError([{ field: "overrides", message: `no parallel layout of ${sizes.join(", ")} GPUs satisfies ${JSON.stringify(o)}` }]);
   const { layout: l, capacity: cap } = chosen;
   const feasible = chosenIndex >= 0;
   const nodesPerReplica = o.nodesPerReplica ?? Math.ceil(l.gpus / gpusPerNode);
