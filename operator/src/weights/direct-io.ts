@@ -18,7 +18,8 @@ const PROBE_STEP = 16; // malloc aligns to at least 16 bytes
 /** Slabs are carved from arenas of this size: one probe and one allocation per arena. */
 const ARENA = 32 * 1024 * 1024;
 
-const mod = (x: number, m: number) => ((x % m) + m) % m;
+/** x modulo m, never negative (JavaScript's % keeps the sign of x). */
+export const mod = (x: number, m: number) => ((x % m) + m) % m;
 
 export class DirectIo {
   private readonly probe: FileHandle;

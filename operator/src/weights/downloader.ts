@@ -377,7 +377,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
   };
 
   // Empty files have nothing to fetch.
-  for (const job of jobs) if (job.pending.length === 0 && job.inFlight === 0) startFinalize(job);
+  for (const job of jobs) if (job.settled) startFinalize(job);
 
   const worker = async () => {
     while (fatal === undefined) {
@@ -405,7 +405,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
         .then(
           () => {
             job.writing--;
-            if (job.pending.length === 0 && job.inFlight === 0 && job.writing === 0 && job.allReceived) startFinalize(job);
+            if (job.settled) startFinalize(job);
           },
           (err: unknown) => {
             job.writing--;

@@ -74,6 +74,11 @@ export class FileJob {
     return this.parts.reduce((acc, p, i) => acc + Math.min(this.received[i]!, p.end - p.start), 0);
   }
 
+  /** Every byte fetched and written: nothing pending, in flight or still being written. */
+  get settled(): boolean {
+    return this.pending.length === 0 && this.inFlight === 0 && this.writing === 0 && this.allReceived;
+  }
+
   get allReceived(): boolean {
     return this.parts.every((p, i) => this.received[i]! >= p.end - p.start);
   }

@@ -22,20 +22,19 @@ const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const hashes = new Map();
 const slabs = new Map();
+const feed = (h, b) => {
+  h.sha256.update(b);
+  if (h.git) h.git.update(b);
+};
 parentPort.on("message", (m) => {
   if (m.t === "new") {
     const git = m.git ? createHash("sha1").update("blob " + m.size + "\\0") : null;
     hashes.set(m.id, { sha256: createHash("sha256"), git });
   } else if (m.t === "u") {
-    const h = hashes.get(m.id);
-    h.sha256.update(m.b);
-    if (h.git) h.git.update(m.b);
+    feed(hashes.get(m.id), m.b);
   } else if (m.t === "s") {
     if (m.sab) slabs.set(m.slab, new Uint8Array(m.sab));
-    const h = hashes.get(m.id);
-    const b = slabs.get(m.slab).subarray(m.off, m.off + m.len);
-    h.sha256.update(b);
-    if (h.git) h.git.update(b);
+    feed(hashes.get(m.id), slabs.get(m.slab).subarray(m.off, m.off + m.len));
     parentPort.postMessage({ ack: m.ack });
   } else if (m.t === "d") {
     const h = hashes.get(m.id);

@@ -6,7 +6,7 @@
 // device, so one at a time would leave it idle between them); only the unaligned ends of a run go
 // through the page cache, one write at a time.
 import type { FileHandle } from "node:fs/promises";
-import { DIO_ALIGN, type DirectIo } from "./direct-io.ts";
+import { DIO_ALIGN, mod, type DirectIo } from "./direct-io.ts";
 
 /** Bytes queued per writer before the socket pauses: bytes received but not yet written are lost to a kill. */
 const HIGH_WATER = 16 * 1024 * 1024;
@@ -20,8 +20,6 @@ export type DirectTarget = { fh: FileHandle; io: DirectIo };
 
 type Entry = { buf: Buffer; release: (() => void) | undefined };
 type Op = { bufs: Buffer[]; releases: (() => void)[]; n: number; direct: Buffer | undefined; settled?: boolean };
-
-const mod = (x: number, m: number) => ((x % m) + m) % m;
 
 export class PositionalWriter {
   private readonly fh: FileHandle;

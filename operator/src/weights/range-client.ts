@@ -6,7 +6,7 @@
 // error statuses as HttpStatusError. Listings and other small requests go through node:http (http.ts).
 import net from "node:net";
 import tls from "node:tls";
-import { DIO_ALIGN } from "./direct-io.ts";
+import { DIO_ALIGN, mod } from "./direct-io.ts";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
 
@@ -44,8 +44,6 @@ const MAX_REDIRECTS = 5;
 const MAX_IDLE_PER_ORIGIN = 16;
 
 type Head = { status: number; headers: HeaderMap };
-
-const mod = (x: number, m: number) => ((x % m) + m) % m;
 
 /**
  * A slab and the views of it handed to consumers. It goes back to the pool only when the connection has

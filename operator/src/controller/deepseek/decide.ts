@@ -103,10 +103,10 @@ function desiredReplicas(dsd: Dsd): number {
   return Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
 }
 
+/** The deployments that use the downloaded PVC: sharingWeights already have this model and revision. */
 function users(o: Observed): Dsd[] {
-  const { model } = o.dsd.spec;
   return o.sharingWeights
-    .filter((d) => d.spec.model.name === model.name && d.spec.model.revision === model.revision && !d.spec.model.source.pvc)
+    .filter((d) => !d.spec.model.source.pvc)
     .sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name));
 }
 
