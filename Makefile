@@ -13,7 +13,7 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP) ## install npm dependencies (Node 24 comes with them)
 
-build: deps ## compile TypeScript to dist/
+build: deps ## bundle the CLI as it ships into dist/ (esbuild)
 	npm run -s build
 
 typecheck: deps ## type-check everything
@@ -28,7 +28,7 @@ test-unit: deps ## fast tests, no cluster
 	npm run -s typecheck
 	npm run -s test:unit
 
-test-e2e: deps binaries ## e2e tests against a real kube-apiserver + KWOK GPU nodes
+test-e2e: deps binaries build ## e2e tests against a real kube-apiserver + KWOK GPU nodes (the operator runs from the bundle)
 	npm run -s test:e2e
 
 binaries: ## build kube-apiserver, etcd, KCM, scheduler, kubectl, kwok from Go modules (cached outside the repo)
@@ -41,7 +41,7 @@ cluster-up: deps binaries ## start the local control plane (.cluster/kubeconfig)
 cluster-down: ## stop the local control plane
 	bash test/cluster/down.sh
 
-demo: deps binaries ## the main job: control plane, GPU nodes, operator, a DeepSeekDeployment under load
+demo: deps binaries build ## the main job: control plane, GPU nodes, operator, a DeepSeekDeployment under load
 	bash test/demo/demo.sh
 
 bench-weights: deps ## downloader throughput vs curl, and bytes re-fetched after kills

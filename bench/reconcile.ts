@@ -4,7 +4,7 @@
 // Last line: reconcile_ratio=<operator time / floor time>. Numbers and what they show: docs/controller-runtime.md
 // ("Throughput and memory").
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
@@ -25,6 +25,14 @@ const WORK = join(REPO_ROOT, ".bench", "reconcile");
 const CHART_VALUES = parse(readFileSync(join(REPO_ROOT, "charts/deepseek-operator/values.yaml"), "utf8")) as { nodeOptions: string; mallocArenaMax?: string };
 const OPERATOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? CHART_VALUES.nodeOptions;
 const OPERATOR_RUNTIME_ENV: Record<string, string> = CHART_VALUES.mallocArenaMax ? { MALLOC_ARENA_MAX: String(CHART_VALUES.mallocArenaMax) } : {};
+/**
+ * The weights PVCs' StorageClass: the cluster's default (kwok-volume, provisioned by kwok stages) unless
+ * BENCH_STORAGE_CLASS names another. BENCH_STORAGE_CLASS=bench-unprovisioned makes one that no
+ * provisioner serves, to measure without the simulated cluster's volume provisioning and the download
+ * pods it lets run: other controllers' work that on a real cluster runs on other machines but here
+ * shares the two CPUs with the apiserver (the floor, being shorter, overlaps less of it).
+ */
+const STORAGE_CLASS = process.env.BENCH_STORAGE_CLASS;
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 const sha = (i: number, salt: string) => (salt + i.toString(16)).padStart(40, "0").slice(-40);
 
@@ -34,6 +42,12 @@ const kc = new KubeConfig();
 kc.loadFromFile(process.env.DSO_KUBECONFIG);
 const api = kc.makeApiClient(CustomObjectsApi);
 await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
+if (STORAGE_CLASS === "bench-unprovisioned") {
+  const sc = { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS }, provisioner: "bench.deepseek-operator.io/none", volumeBindingMode: "WaitForFirstConsumer" };
+  mkdirSync(WORK, { recursive: true });
+  writeFileSync(join(WORK, "storage-class.json"), JSON.stringify(sc));
+  await kubectlOk(["apply", "--server-side", "-f", join(WORK, "storage-class.json")]);
+}
 
 /** A fresh namespace (not the e2e helper: that one registers jest hooks). */
 async function createNamespace(prefix: string) {
@@ -69,6 +83,23 @@ function cpuSince(before: Record<string, number>, extra: Record<string, number> 
   return Object.keys(now).sort().map((k) => `${k} ${(now[k]! - (before[k] ?? 0)).toFixed(1)}`).join(", ");
 }
 
+/** apiserver_request_total by verb and resource (diagnostic: which requests a phase sent). */
+async function requestCounts(): Promise<Map<string, number>> {
+  const text = await kubectlOk(["get", "--raw", "/metrics"]);
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const label = (k: string) => new RegExp(`[{,]${k}="([^"]*)"`).exec(line)?.[1] ?? "";
+    const key = `${label("verb")} ${label("resource")}${label("subresource") ? `/${label("subresource")}` : ""}`;
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
+  }
+  return out;
+}
+
+function requestsSince(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, n]) => n >= 20).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ");
+}
+
 async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: width }, async () => {
@@ -81,7 +112,7 @@ function manifest(ns: string, i: number, salt: string) {
     apiVersion: "serving.deepseek-operator.io/v1alpha1",
     kind: "DeepSeekDeployment",
     metadata: { name: `bench-${i}`, namespace: ns },
-    spec: { model: { revision: sha(i, salt), source: { huggingFace: { endpoint: "http://127.0.0.1:9" } } }, gpu: { type: "H200" }, replicas: 1 },
+    spec: { model: { revision: sha(i, salt), source: { huggingFace: { endpoint: "http://127.0.0.1:9" } } }, gpu: { type: "H200" }, replicas: 1, ...(STORAGE_CLASS ? { weights: { storageClassName: STORAGE_CLASS } } : {}) },
   };
 }
 
@@ -149,16 +180,19 @@ async function floor(salt: string): Promise<number> {
     objects.push([pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), svc]);
   }
   const cpu = controlPlaneCpu();
+  const requests = await requestCounts();
   const t = performance.now();
   await pool(objects, WORKERS, async (objs) => {
     for (const o of objs) await client.apply(o);
   });
   const ms = performance.now() - t;
   floorCpu.push(cpuSince(cpu));
+  floorRequests.push(requestsSince(requests, await requestCounts()));
   await ns.deleteAndWait();
   return ms;
 }
 const floorCpu: string[] = [];
+const floorRequests: string[] = [];
 
 // A previous run's namespaces still being garbage-collected would load the first measurement.
 for (let i = 0; i < 300; i++) {
@@ -172,7 +206,7 @@ const floorBefore = await floor("b");
 // Operator run.
 const system = await createNamespace("bench-dso-system");
 const opNs = await createNamespace("bench-dso");
-const kubeconfig = await installOperatorIdentity(system.name, WORK);
+const kubeconfig = await installOperatorIdentity(system.name, WORK, [opNs.name]);
 // The operator runs as it ships: compiled JavaScript from dist/ (type-stripping the sources at run time
 // costs ~26 MiB of RSS that the image does not pay).
 execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
@@ -181,11 +215,13 @@ await new Promise((r) => setTimeout(r, 3000));
 const finished = await completion(opNs.name, N);
 const operatorPid = { operator: op.proc.pid! };
 const operatorCpu = controlPlaneCpu(operatorPid);
+const requestsBefore = await requestCounts();
 const t0 = performance.now();
 await pool(Array.from({ length: N }, (_, i) => i), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
 const operatorMs = (await finished.done) - t0;
 const operatorCpuUsed = cpuSince(operatorCpu, operatorPid);
 finished.stop();
+const operatorRequests = requestsSince(requestsBefore, await requestCounts());
 const opMetrics = await op.metrics();
 const floorAfter = await floor("c");
 const floorMs = (floorBefore + floorAfter) / 2;
@@ -201,11 +237,12 @@ const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`,
 // Where the memory is at that point (prom-client's process metrics): V8 heap in use and allocated, off-heap.
 const mem = await op.metrics();
 const mib = (name: string) => (counterSum(mem, name) / 1048576).toFixed(0);
-console.log(`deepseekdeployments=${N} workers=${WORKERS}`);
+console.log(`deepseekdeployments=${N} workers=${WORKERS} storageClass=${STORAGE_CLASS ?? "(cluster default)"}`);
 console.log(`operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`);
 console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight (before ${(floorBefore / 1000).toFixed(1)} s, after ${(floorAfter / 1000).toFixed(1)} s)`);
 console.log(`control-plane CPU seconds: operator run: ${operatorCpuUsed}; floor before: ${floorCpu[0]}; floor after: ${floorCpu[1]}`);
-console.log(`operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 8} needed: 6 children, finalizer, status)`);
+console.log(`apiserver requests (20 or more of a kind): operator run: ${operatorRequests}; floor before: ${floorRequests[0]}; floor after: ${floorRequests[1]}`);
+console.log(`operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 7} needed: 6 children and a status; the finalizer comes with the create, from the chart's admission policy)`);
 console.log(`operator memory with ${RSS_N}: rss ${mib("process_resident_memory_bytes")} MiB, V8 heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")} MiB, external ${mib("nodejs_external_memory_bytes")} MiB`);
 console.log(`operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`);
 console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);

@@ -18,7 +18,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // by `npm run build`, which this bench runs first): type-stripping the sources at each start costs a
 // Job about 0.1 s, which at these sizes is 3 % of the run.
 const CLI = path.join(ROOT, "operator/src/cli/main.ts");
-const SHIPPED_CLI = path.join(ROOT, "dist/cli/main.js");
+const SHIPPED_CLI = path.join(ROOT, "dist/main.js");
 const FILES = Number(process.env.BENCH_FILES ?? 8);
 const FILE_SIZE = Number(process.env.BENCH_FILE_SIZE ?? 256 * 1024 * 1024);
 const CONCURRENCY = 8;

@@ -218,7 +218,7 @@ start kube-apiserver \
   --enable-admission-plugins=NodeRestriction,PodSecurity,ServiceAccount \
   --allow-privileged=true \
   --endpoint-reconciler-type=none \
-  --profiling=false
+  --profiling="${DSO_PROFILING:-false}"
 wait_healthy kube-apiserver "/readyz ok" apiserver_ready
 mv "$KUBECONFIG_OUT.tmp" "$KUBECONFIG_OUT"
 

@@ -32,7 +32,7 @@ say("Install the CRD and the operator's identity (the Helm chart's ServiceAccoun
 await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
 await kubectlOk(["wait", "--for=condition=Established", "crd/deepseekdeployments.serving.deepseek-operator.io", "--timeout=60s"]);
 await kubectl(["create", "namespace", SYSTEM]);
-const opKubeconfig = await installOperatorIdentity(SYSTEM, WORK);
+const opKubeconfig = await installOperatorIdentity(SYSTEM, WORK, [NS]);
 await show(["get", "nodes", "-L", "nvidia.com/gpu.product", "-L", "nvidia.com/gpu.count"]);
 
 say("Start a Hugging Face Hub simulator (gated: needs a token) and the operator");
@@ -41,7 +41,7 @@ const hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 4 * 2 
 hub.setFault({ kind: "rate", bytesPerSecond: 512 * 1024 });
 const runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods"), engines: { loadSeconds: 5 }, log: (m) => process.stdout.write(`   ${m}\n`) });
 runner.start();
-const op = await startOperator({ name: `deepseek-operator-${process.pid}`, kubeconfig: opKubeconfig, leaseNamespace: SYSTEM, workDir: WORK, namespaces: [NS], extraEnv: { LOG_LEVEL: "info" } });
+const op = await startOperator({ name: `deepseek-operator-${process.pid}`, shipped: true, kubeconfig: opKubeconfig, leaseNamespace: SYSTEM, workDir: WORK, namespaces: [NS], extraEnv: { LOG_LEVEL: "info" } });
 process.stdout.write(`   hub ${hub.url}; operator metrics http://127.0.0.1:${op.metricsPort}/metrics; logs in ${WORK}\n`);
 // A namespace left terminating by an earlier run goes once the operator has finalized its deployments.
 for (let i = 0; i < 120; i++) {

@@ -17,6 +17,7 @@ const WORK = join(REPO_ROOT, ".cluster", "e2e-operator");
 // A second model the Hub serves, for the refused-token case (its own PVC, its own Job).
 const GATED_MODEL = "sgl-project/DeepSeek-V4-Flash-FP8";
 const GATED_REVISION = "0123456789abcdef0123456789abcdef01234567";
+const FINALIZER = "serving.deepseek-operator.io/finalizer";
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 
 type Dsd = { metadata: { name: string; uid: string; generation: number; finalizers?: string[] }; spec: Record<string, any>; status?: Record<string, any> };
@@ -68,16 +69,16 @@ beforeAll(async () => {
   await kubectlOk(["wait", "--for=condition=Established", "crd/deepseekdeployments.serving.deepseek-operator.io", "--timeout=120s"]);
   system = await createTestNamespace("e2e-dso-system", kc);
   ns = await createTestNamespace("e2e-dso", kc);
-  operatorKubeconfig = await installOperatorIdentity(system.name, WORK);
+  operatorKubeconfig = await installOperatorIdentity(system.name, WORK, [ns.name]);
   // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
   hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 }), v4FlashShapedRepo({ shardSize: 1024, id: GATED_MODEL, revision: GATED_REVISION })], host: "127.0.0.1", port: 0 });
   hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });
   runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods") });
   runner.start();
   // Two replicas with leader election, as the chart runs them: only the leader may reconcile.
-  operators.push(await startOperator({ name: "op-a", kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
+  operators.push(await startOperator({ name: "op-a", shipped: true, kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
   await waitFor(async () => (await leaseHolder()) === "op-a", { timeoutMs: 60_000, what: "op-a holds the lease" });
-  operators.push(await startOperator({ name: "op-b", kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
+  operators.push(await startOperator({ name: "op-b", shipped: true, kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
 }, 300_000);
 
 afterAll(async () => {
@@ -90,7 +91,9 @@ afterAll(async () => {
 
 describe("the operator", () => {
   it("downloads the weights with progress in kubectl, and creates engine pods only once they are verified", async () => {
-    await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-a") });
+    // The chart's admission policy puts the finalizer on in the create itself, before any reconcile.
+    const created = (await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-a") })) as Dsd;
+    expect(created.metadata.finalizers).toEqual([FINALIZER]);
     const seenProgress = new Set<string>();
     let engineBeforeWeights = false;
     const done = await waitFor(
@@ -255,6 +258,15 @@ describe("the operator", () => {
     }
     await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-gated", "--wait=true", "--timeout=60s"]);
   }, 300_000);
+
+  it("binds the finalizer policy to the watched namespaces only: no finalizer that no operator would remove", async () => {
+    const elsewhere = (await api.createNamespacedCustomObject({ ...GROUP, namespace: system.name, body: { ...dsdManifest("unwatched"), metadata: { name: "unwatched", namespace: system.name } } })) as Dsd;
+    try {
+      expect(elsewhere.metadata.finalizers ?? []).toEqual([]);
+    } finally {
+      await api.deleteNamespacedCustomObject({ ...GROUP, namespace: system.name, name: "unwatched" });
+    }
+  });
 
   it("on delete: garbage-collects the children, removes the finalizer, keeps the retained weights PVC", async () => {
     const pvcName = (await getDsd("flash-a")).status?.weights.pvcName as string;

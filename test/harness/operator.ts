@@ -8,6 +8,7 @@ import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
 import { helm, kubectlOk } from "../e2e/lib/exec.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 import { LOCAL_LABEL } from "./local-runner.ts";
+import { MUTATING_ADMISSION_POLICY_API } from "../../operator/src/controller/admission.ts";
 
 export const RELEASE = "dso";
 export const SERVICE_ACCOUNT = "dso-deepseek-operator";
@@ -23,10 +24,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Installs the chart's ServiceAccount and RBAC (not its Deployment: no image runs here) and mints a kubeconfig for it. */
-export async function installOperatorIdentity(namespace: string, workDir: string): Promise<string> {
+/**
+ * Installs the chart's ServiceAccount, RBAC and finalizer policy (not its Deployment: no image runs
+ * here) and mints a kubeconfig for the ServiceAccount. `watchNamespaces` are the namespaces the
+ * operator will watch, as the chart's value: the policy is bound to them only, so deployments that
+ * other tests create without an operator never get a finalizer nobody removes.
+ */
+export async function installOperatorIdentity(namespace: string, workDir: string, watchNamespaces: string[]): Promise<string> {
   const chart = join(REPO_ROOT, "charts", "deepseek-operator");
-  const r = await helm(["template", RELEASE, chart, "--namespace", namespace, "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml", "--show-only", "templates/bindings.yaml"]);
+  const templates = ["serviceaccount", "rbac", "bindings", "admission"].flatMap((t) => ["--show-only", `templates/${t}.yaml`]);
+  // `helm template` does not ask the cluster which APIs it serves; the control plane here is 1.36.
+  const values = ["--api-versions", MUTATING_ADMISSION_POLICY_API, "--set-json", `watchNamespaces=${JSON.stringify(watchNamespaces)}`];
+  const r = await helm(["template", RELEASE, chart, "--namespace", namespace, ...templates, ...values]);
   if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
   mkdirSync(workDir, { recursive: true });
   const manifest = join(workDir, `rbac-${namespace}.yaml`);
@@ -48,13 +57,13 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `shipped`: run the compiled dist/ (as the image does; `npm run build` first) instead of the sources. */
+/** `shipped`: run the bundle in dist/ (as the image does; `npm run build` first) instead of the sources. */
 export async function startOperator(opts: { name: string; kubeconfig: string; leaseNamespace: string; workDir: string; leaderElect?: boolean; namespaces?: string[]; extraEnv?: Record<string, string>; shipped?: boolean }): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const logFile = join(opts.workDir, `${opts.name}.log`);
   const out = openSync(logFile, "a");
-  const [command, args] = opts.shipped ? [process.execPath, [join(REPO_ROOT, "dist", "cli", "main.js"), "run"]] : [join(REPO_ROOT, "bin", "deepseek-operator"), ["run"]];
+  const [command, args] = opts.shipped ? [process.execPath, [join(REPO_ROOT, "dist", "main.js"), "run"]] : [join(REPO_ROOT, "bin", "deepseek-operator"), ["run"]];
   const proc = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? "",

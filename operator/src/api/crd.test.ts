@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { customResourceDefinition, openApiSchema, SELECTABLE_FIELDS } from "./crd.ts";
 import { walk, type JsonSchema } from "./json-schema.ts";
-import { CHART_CRD_PATH, CHART_RBAC_PATH, chartRbacYaml, CRD_PATH, crdYaml, README_PATH, readmeWithReference } from "./generate.ts";
+import { CHART_ADMISSION_PATH, CHART_CRD_PATH, CHART_RBAC_PATH, chartAdmissionYaml, chartRbacYaml, CRD_PATH, crdYaml, README_PATH, readmeWithReference } from "./generate.ts";
 
 describe("generated files", () => {
   it("crds/ is up to date with the zod schema (run `make crds`)", () => {
@@ -11,6 +11,9 @@ describe("generated files", () => {
   });
   it("the chart's RBAC is up to date with operator/src/controller/rbac.ts (run `make crds`)", () => {
     expect(readFileSync(CHART_RBAC_PATH, "utf8")).toBe(chartRbacYaml());
+  });
+  it("the chart's finalizer policy is up to date with operator/src/controller/admission.ts (run `make crds`)", () => {
+    expect(readFileSync(CHART_ADMISSION_PATH, "utf8")).toBe(chartAdmissionYaml());
   });
   it("the README's API reference is up to date (run `make crds`)", () => {
     const readme = readFileSync(README_PATH, "utf8");

@@ -12,9 +12,16 @@ function cache<T extends { metadata: { name: string; namespace?: string } }>(ite
 
 function fakeWorld(dsds: DeepSeekDeployment[]) {
   const calls: string[] = [];
+  /** Each write as [start, end] on a clock that ticks at every start and every end: what overlapped, what waited. */
+  const spans = new Map<string, [number, number]>();
+  let clock = 0;
   const writer: Writer = {
     async apply(obj) {
       calls.push(`apply ${obj.kind}`);
+      const span: [number, number] = [clock++, -1];
+      spans.set(obj.kind, span);
+      await new Promise((r) => setImmediate(r)); // a round trip: everything sent together is in flight together
+      span[1] = clock++;
       return { ...obj, metadata: { ...obj.metadata, uid: `${obj.kind}-uid`, resourceVersion: "1" } } as KubeObject;
     },
     async delete(ref) {
@@ -35,7 +42,7 @@ function fakeWorld(dsds: DeepSeekDeployment[]) {
   };
   const caches: Caches = { dsds: cache(dsds as never[]), pvcs: cache(), jobs: cache(), deployments: cache(), services: cache(), pdbs: cache(), pods: cache(), nodes: cache() } as unknown as Caches;
   const ctx = { caches, lwsServed: () => false, gpuPods: () => undefined, jobs: { image: "op:1", podLabels: {}, podAnnotations: {} }, now: () => NOW };
-  return { calls, writer, ctx };
+  return { calls, spans, writer, ctx };
 }
 
 describe("reconcile executor", () => {
@@ -49,8 +56,18 @@ describe("reconcile executor", () => {
     // Storage first, identities before the Job that runs as them.
     expect(applies[0]).toBe("apply PersistentVolumeClaim");
     expect(applies.at(-1)).toBe("apply Job");
-    // A RoleBinding sent before its Role exists fails the apiserver's escalation check.
-    expect(applies.indexOf("apply RoleBinding")).toBeGreaterThan(applies.indexOf("apply Role"));
+    // What depends on a write waits for its answer: the identities need the PVC's uid; a RoleBinding
+    // sent before its Role exists fails the apiserver's escalation check; a Job's pods need their
+    // ServiceAccount.
+    const span = (k: string) => w.spans.get(k)!;
+    expect(span("ServiceAccount")[0]).toBeGreaterThan(span("PersistentVolumeClaim")[1]);
+    expect(span("RoleBinding")[0]).toBeGreaterThan(span("Role")[1]);
+    expect(span("Job")[0]).toBeGreaterThan(span("ServiceAccount")[1]);
+    // Nothing else waits: the Service goes with the PVC, the Role with the ServiceAccount, the Job with
+    // the RoleBinding, so a new deployment costs three round trips.
+    expect(span("Service")[0]).toBeLessThan(span("PersistentVolumeClaim")[1]);
+    expect(span("Role")[0]).toBeLessThan(span("ServiceAccount")[1]);
+    expect(span("Job")[0]).toBeLessThan(span("RoleBinding")[1]);
     // One status write and one phase Event, not one per pass.
     expect(w.calls.filter((c) => c.startsWith("status"))).toEqual(["status Downloading"]);
     expect(w.calls.filter((c) => c.startsWith("event"))).toEqual(["event Downloading"]);

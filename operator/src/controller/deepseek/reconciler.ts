@@ -21,12 +21,13 @@ export interface Writer {
 }
 
 /**
- * Children are applied in waves: storage and the Service, then identities, then the binding (the
- * apiserver's escalation check reads the Role, so it must exist first), then the workloads that use
- * them. Within a wave the writes are independent and go out together; every wave is one round trip
- * on a reconcile's critical path, so nothing waits that does not have to.
+ * Children are applied in waves, each one round trip on a reconcile's critical path, so only a real
+ * dependency makes a wave: storage and the Service first (the download identities are owned by the
+ * PVC and need its uid); then the identities; then what needs them: the RoleBinding (the apiserver's
+ * escalation check reads the Role, so it must exist) and the workloads (a Job's pods are refused
+ * while their ServiceAccount does not exist). Within a wave the writes go out together.
  */
-const WAVES = [["PersistentVolumeClaim", "Service"], ["ServiceAccount", "Role"], ["RoleBinding"], ["Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
+const WAVES = [["PersistentVolumeClaim", "Service"], ["ServiceAccount", "Role"], ["RoleBinding", "Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
 const waveOf = (o: KubeObject) => {
   const i = WAVES.findIndex((w) => w.includes(o.kind));
   return i < 0 ? WAVES.length : i;
@@ -41,8 +42,12 @@ const written = new Map<string, { over: string | undefined; status: DeepSeekDepl
 
 function latest(dsd: Dsd): Dsd {
   const w = written.get(dsd.metadata.uid);
-  const rv = dsd.metadata.resourceVersion;
-  return w && w.over === rv ? { ...dsd, status: w.status } : dsd;
+  if (!w) return dsd;
+  if (w.over === dsd.metadata.resourceVersion) return { ...dsd, status: w.status };
+  // The cache has moved past our write: the entry has served (a status per deployment held for
+  // good was a copy of every status in the cache, ~5 MiB with 1000 deployments).
+  written.delete(dsd.metadata.uid);
+  return dsd;
 }
 
 export async function reconcileDeepSeekDeployment(

@@ -10,6 +10,8 @@
 // a stale one.
 import { createHash } from "node:crypto";
 import type { KubeConfig, RequestContext } from "@kubernetes/client-node";
+// The same undici client-node builds its Agents from (package.json pins the version it resolves to).
+import { Agent } from "undici";
 
 const shared = new WeakSet<KubeConfig>();
 
@@ -17,7 +19,9 @@ type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
 /** undici keeps an Agent's options under a private symbol named "options"; undefined if that ever changes. */
 function connectOptionsOf(d: Dispatcher): Record<string, unknown> | undefined {
-  if (d.constructor?.name !== "Agent") return undefined; // proxies and custom dispatchers: leave as built
+  // Proxies and custom dispatchers: leave as built. An instanceof test, not the class's name: a minified
+  // bundle renames classes (and once silently turned this pooling off: a TLS handshake per request).
+  if (!(d instanceof Agent)) return undefined;
   const sym = Object.getOwnPropertySymbols(d).find((s) => s.description === "options");
   const opts = sym ? (d as unknown as Record<symbol, { connect?: unknown }>)[sym] : undefined;
   return opts && typeof opts.connect === "object" && opts.connect !== null ? (opts.connect as Record<string, unknown>) : undefined;

@@ -11,6 +11,7 @@
 //   Events, so a loop whose notes differ each time cannot flood the namespace either.
 //
 // Recording never throws and never blocks the reconcile: writes are asynchronous, failures are logged and counted.
+import { createHash } from "node:crypto";
 import { V1MicroTime, type EventsV1Api, type EventsV1Event, type EventsV1EventSeries, type KubernetesObject, type V1ObjectReference } from "@kubernetes/client-node";
 import { rootLogger, type Logger } from "../../util/log.ts";
 import { realClock, type Clock } from "./clock.ts";
@@ -184,7 +185,8 @@ export class EventRecorder {
     const reason = spec.reason.slice(0, 128);
     const action = spec.action.slice(0, 128);
     const objKey = [regarding.apiVersion, regarding.kind, regarding.namespace, regarding.name, regarding.uid].join("|");
-    const key = JSON.stringify([objKey, related?.kind, related?.namespace, related?.name, spec.type, reason, action, note]);
+    // A digest, not the text: the key lives as long as the aggregate, and the note alone is up to 1 KB.
+    const key = createHash("sha256").update(JSON.stringify([objKey, related?.kind, related?.namespace, related?.name, spec.type, reason, action, note])).digest("base64");
     this.#expire(now);
 
     const agg = this.#aggregates.get(key);

@@ -1,0 +1,31 @@
+// `npm run build`: the CLI as it ships, one minified ES module per lazily loaded subcommand (esbuild
+// bundles and tree-shakes; the chunks hold what several commands share) in dist/, entry dist/main.js.
+// Why a bundle and not tsc's one file per module: the operator's memory. Node keeps the source of
+// every loaded module, and @kubernetes/client-node's index pulls in every generated API and model;
+// bundled and minified, the idle operator measured 96 MiB RSS against 127 MiB from tsc's output
+// (docs/controller-runtime.md, "Throughput and memory"). Types are checked by `npm run typecheck`.
+import { build } from "esbuild";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+rmSync(`${root}dist`, { recursive: true, force: true });
+await build({
+  entryPoints: { main: `${root}operator/src/cli/main.ts` },
+  outdir: `${root}dist`,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node24",
+  minify: true,
+  // Class and function names survive: logs name error types (err.type), and connections.ts recognizes
+  // undici's Agent by name.
+  keepNames: true,
+  // Stack traces map back to the sources with `node --enable-source-maps`.
+  sourcemap: true,
+  chunkNames: "chunks/[name]-[hash]",
+  // The CommonJS dependencies (pino, prom-client) call require() for Node's builtins; an ES module has none.
+  banner: { js: "import { createRequire as __dsoRequire } from 'node:module'; const require = __dsoRequire(import.meta.url);" },
+  logLevel: "warning",
+});
