@@ -14,7 +14,7 @@ import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
 import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
 import { kubectlOk } from "../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
-import { counterSum, installOperatorIdentity, startOperator } from "../test/harness/operator.ts";
+import { counterSum, installOperatorIdentity, startOperator, waitUntilCreatable } from "../test/harness/operator.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });
 const N = Number(values.n);
@@ -207,6 +207,7 @@ const floorBefore = await floor("b");
 const system = await createNamespace("bench-dso-system");
 const opNs = await createNamespace("bench-dso");
 const kubeconfig = await installOperatorIdentity(system.name, WORK, [opNs.name]);
+await waitUntilCreatable(opNs.name);
 // The operator runs as it ships: compiled JavaScript from dist/ (type-stripping the sources at run time
 // costs ~26 MiB of RSS that the image does not pay).
 execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });

@@ -8,7 +8,7 @@ import { runLoad, formatReport } from "../../bench/load.ts";
 import { startHubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
 import { LocalPodRunner } from "../harness/local-runner.ts";
-import { installOperatorIdentity, startOperator } from "../harness/operator.ts";
+import { installOperatorIdentity, startOperator, waitUntilCreatable } from "../harness/operator.ts";
 import { kubectl, kubectlJson, kubectlOk } from "../e2e/lib/exec.ts";
 import { loadKubeConfig } from "../e2e/lib/kube.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
@@ -50,6 +50,7 @@ for (let i = 0; i < 120; i++) {
   await sleep(1000);
 }
 await kubectl(["create", "namespace", NS]);
+await waitUntilCreatable(NS);
 
 const stop = async () => {
   await op.stop();

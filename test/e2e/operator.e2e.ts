@@ -9,7 +9,7 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { startHubServer, type HubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
 import { LocalPodRunner } from "../harness/local-runner.ts";
-import { counterSum, installOperatorIdentity, startOperator, type OperatorProcess } from "../harness/operator.ts";
+import { counterSum, installOperatorIdentity, startOperator, waitUntilCreatable, type OperatorProcess } from "../harness/operator.ts";
 import { createTestNamespace, kubectlJson, kubectlOk, loadKubeConfig, REPO_ROOT, waitFor, type TestNamespace } from "./lib/index.ts";
 
 const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
@@ -70,6 +70,7 @@ beforeAll(async () => {
   system = await createTestNamespace("e2e-dso-system", kc);
   ns = await createTestNamespace("e2e-dso", kc);
   operatorKubeconfig = await installOperatorIdentity(system.name, WORK, [ns.name]);
+  await waitUntilCreatable(ns.name);
   // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
   hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 }), v4FlashShapedRepo({ shardSize: 1024, id: GATED_MODEL, revision: GATED_REVISION })], host: "127.0.0.1", port: 0 });
   hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });

@@ -3,9 +3,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
-import { helm, kubectlOk } from "../e2e/lib/exec.ts";
+import { helm, kubectl, kubectlOk } from "../e2e/lib/exec.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 import { LOCAL_LABEL } from "./local-runner.ts";
 import { MUTATING_ADMISSION_POLICY_API } from "../../operator/src/controller/admission.ts";
@@ -45,6 +46,30 @@ export async function installOperatorIdentity(namespace: string, workDir: string
   const path = join(workDir, `operator-${namespace}.kubeconfig`);
   await creds.writeKubeconfig(path);
   return path;
+}
+
+/**
+ * Waits until a DeepSeekDeployment can be created in `namespace` (a server-side dry run). On a fresh
+ * control plane the finalizer policy's type checker learns a new CRD's schema some seconds after the CRD
+ * is Established, and until then creates are refused with 503 "There can be a delay between when
+ * CustomResourceDefinitions are created and when they are available". Other errors are real: thrown.
+ */
+export async function waitUntilCreatable(namespace: string, timeoutMs = 120_000): Promise<void> {
+  const probe = {
+    apiVersion: "serving.deepseek-operator.io/v1alpha1",
+    kind: "DeepSeekDeployment",
+    metadata: { name: "admission-probe", namespace },
+    spec: { model: { revision: "0".repeat(40) }, gpu: { type: "H200" } },
+  };
+  const file = join(tmpdir(), `dso-admission-probe-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify(probe));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await kubectl(["create", "--dry-run=server", "-f", file]);
+    if (r.code === 0) return;
+    if (!/There can be a delay|ServiceUnavailable|503/.test(r.stderr) || Date.now() > deadline) throw new Error(`a DeepSeekDeployment cannot be created in ${namespace}: ${r.stderr.trim()}`);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
 }
 
 export interface OperatorProcess {
