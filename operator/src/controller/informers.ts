@@ -6,7 +6,7 @@ import { LABEL } from "../render/index.ts";
 import type { Logger } from "../util/log.ts";
 import type { ApplyClient } from "./runtime/apply.ts";
 import { Informer, resourcePath, stripManagedFields, type ResourceRef } from "./runtime/informer.ts";
-import { internLongStrings } from "./runtime/intern.ts";
+import { internStrings } from "./runtime/intern.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Caches } from "./deepseek/observe.ts";
 import type { Obj, Pod } from "./deepseek/observed.ts";
@@ -67,7 +67,7 @@ export interface InformerDeps {
 export function makeInformers(d: InformerDeps): InformerSet {
   const watch = new Watch(d.kc);
   const scopes = d.namespaces.length > 0 ? d.namespaces : [undefined];
-  const make = <T extends KubernetesObject>(name: string, ref: Omit<ResourceRef, "namespace">, labelSelector?: string, namespaced = true, transform: (o: T) => void = stripManagedFields): Informer<T>[] =>
+  const make = <T extends KubernetesObject>(name: string, ref: Omit<ResourceRef, "namespace">, labelSelector?: string, namespaced = true, transform: (o: T) => void = compact): Informer<T>[] =>
     (namespaced ? scopes : [undefined]).map((namespace) => {
       const path = resourcePath({ ...ref, ...(namespace ? { namespace } : {}) });
       return new Informer<T>({
@@ -82,7 +82,7 @@ export function makeInformers(d: InformerDeps): InformerSet {
       });
     });
   return {
-    dsds: make("deepseekdeployments", { group: GROUP, version: VERSION, plural: PLURAL }, undefined, true, stripDsd),
+    dsds: make("deepseekdeployments", { group: GROUP, version: VERSION, plural: PLURAL }),
     pvcs: make("persistentvolumeclaims", { version: "v1", plural: "persistentvolumeclaims" }, OURS),
     jobs: make("jobs", { group: "batch", version: "v1", plural: "jobs" }, OURS, true, stripJob),
     deployments: make("deployments", { group: "apps", version: "v1", plural: "deployments" }, OURS),
@@ -94,10 +94,10 @@ export function makeInformers(d: InformerDeps): InformerSet {
   };
 }
 
-/** A deployment's status repeats long texts (the plan's explanation) that many deployments share. */
-function stripDsd<T extends KubernetesObject>(dsd: T): void {
-  stripManagedFields(dsd);
-  internLongStrings((dsd as { status?: unknown }).status);
+/** Managed fields go (nothing reads them); repeated strings are shared (runtime/intern.ts). */
+function compact<T extends KubernetesObject>(obj: T): void {
+  stripManagedFields(obj);
+  internStrings(obj);
 }
 
 /**
@@ -105,9 +105,9 @@ function stripDsd<T extends KubernetesObject>(dsd: T): void {
  * Job is missing), and the template is most of a Job: ~6 MiB of heap with 1000 deployments.
  */
 export function stripJob<T extends KubernetesObject>(job: T): void {
-  stripManagedFields(job);
   const spec = (job as { spec?: { template?: unknown } }).spec;
   if (spec) delete spec.template;
+  compact(job);
 }
 
 export function allInformers(s: InformerSet): Informer<KubernetesObject>[] {

@@ -1,13 +1,14 @@
-// One instance of each long string the caches hold many times over. JSON.parse makes a new string for
-// every value, and a DeepSeekDeployment's status repeats its plan's explanation (about 2 KB) in three
-// fields, the same text for every deployment with the same plan: with 1000 deployments that was 5.8 MiB
-// of a 53 MiB heap (a heap snapshot of make bench-reconcile). Strings compare by value in JS, so sharing
-// one instance changes nothing a reader can see.
+// One instance of each string the caches hold many times over. JSON.parse makes a new string for every
+// value: a DeepSeekDeployment's status repeats its plan's explanation (about 2 KB) in three fields, the
+// same text for every deployment with the same plan (5.8 MiB with 1000 deployments, of a 53 MiB heap, in a
+// heap snapshot of make bench-reconcile), and every cached object repeats its namespace, labels, kind and
+// apiVersion (another ~2 MiB). Strings compare by value in JS, so sharing one instance changes nothing a
+// reader can see.
 
-/** Strings shorter than this are not worth a table entry. */
-const MIN_LENGTH = 64;
-/** Bounded: unique long strings (messages with a revision in them) would otherwise accumulate. */
-const MAX_ENTRIES = 2048;
+/** Strings shorter than this cost little more than a table entry. */
+const MIN_LENGTH = 8;
+/** Bounded: unique strings (uids, timestamps, names) would otherwise accumulate. */
+const MAX_ENTRIES = 8192;
 
 const table = new Map<string, string>();
 
@@ -20,14 +21,14 @@ function canonical(s: string): string {
   return s;
 }
 
-/** Replaces, in place, every string of at least MIN_LENGTH characters in `value` with its shared instance. */
-export function internLongStrings(value: unknown): void {
+/** Replaces, in place, every string of at least MIN_LENGTH characters in `value` (keys aside: V8 shares those) with its shared instance. */
+export function internStrings(value: unknown): void {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i];
       if (typeof v === "string") {
         if (v.length >= MIN_LENGTH) value[i] = canonical(v);
-      } else if (v !== null && typeof v === "object") internLongStrings(v);
+      } else if (v !== null && typeof v === "object") internStrings(v);
     }
     return;
   }
@@ -37,7 +38,7 @@ export function internLongStrings(value: unknown): void {
     const v = o[k];
     if (typeof v === "string") {
       if (v.length >= MIN_LENGTH) o[k] = canonical(v);
-    } else if (v !== null && typeof v === "object") internLongStrings(v);
+    } else if (v !== null && typeof v === "object") internStrings(v);
   }
 }
 
