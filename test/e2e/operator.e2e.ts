@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { FINALIZER } from "../../operator/src/render/index.ts";
 import { startHubServer, type HubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
 import { LocalPodRunner } from "../harness/local-runner.ts";
@@ -17,7 +18,6 @@ const WORK = join(REPO_ROOT, ".cluster", "e2e-operator");
 // A second model the Hub serves, for the refused-token case (its own PVC, its own Job).
 const GATED_MODEL = "sgl-project/DeepSeek-V4-Flash-FP8";
 const GATED_REVISION = "0123456789abcdef0123456789abcdef01234567";
-const FINALIZER = "serving.deepseek-operator.io/finalizer";
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 
 type Dsd = { metadata: { name: string; uid: string; generation: number; finalizers?: string[] }; spec: Record<string, any>; status?: Record<string, any> };

@@ -402,15 +402,12 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
       // The part's last writes finish in the background while this connection takes the next part.
       job.writing++;
       const w: Promise<void> = written
+        .finally(() => job.writing--)
         .then(
           () => {
-            job.writing--;
             if (job.settled) startFinalize(job);
           },
-          (err: unknown) => {
-            job.writing--;
-            failWith(toWeightsError(err));
-          },
+          (err: unknown) => failWith(toWeightsError(err)),
         )
         .finally(() => {
           writes.delete(w);
