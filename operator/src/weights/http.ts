@@ -1,9 +1,8 @@
 // A small HTTP client for the downloader: keep-alive, redirects followed by hand (the Authorization
 // header is dropped when a redirect leaves the origin, as the Hub's LFS redirects to a CDN do), a stall
 // watchdog on the wait for headers, and error statuses turned into HttpStatusError.
-import http from "node:http";
-import https from "node:https";
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { Agent as HttpsAgent } from "node:https";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
 
@@ -22,6 +21,11 @@ export type RequestOptions = {
 
 const MAX_REDIRECTS = 5;
 
+// Builtins taken as CommonJS objects, not ES imports: an ES import of node:http evaluates every export,
+// and its lazy WebSocket getter loads Node's internal undici (40 ms, 60 ms of CPU at each start of a
+// weights Job). TLS is loaded at the first https: URL only; an in-cluster mirror often speaks plain HTTP.
+const http = process.getBuiltinModule("node:http");
+
 /** A watchdog that fires when `touch` was not called for `ms`. */
 export function stallWatch(ms: number, onStall: () => void): { touch(): void; stop(): void } {
   const timer = setTimeout(onStall, ms);
@@ -31,14 +35,15 @@ export function stallWatch(ms: number, onStall: () => void): { touch(): void; st
 export class HttpClient {
   private readonly stallTimeoutMs: number;
   private readonly userAgent: string;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly maxSockets: number;
+  private readonly httpAgent: HttpAgent;
+  private httpsAgent: HttpsAgent | undefined;
 
   constructor(opts: { stallTimeoutMs: number; maxSockets: number; userAgent?: string }) {
     this.stallTimeoutMs = opts.stallTimeoutMs;
     this.userAgent = opts.userAgent ?? "deepseek-operator-downloader/0.1";
+    this.maxSockets = opts.maxSockets;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
   }
 
   get stallSeconds(): number {
@@ -47,7 +52,7 @@ export class HttpClient {
 
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgent?.destroy();
   }
 
   async request(url: string, opts: RequestOptions = {}): Promise<Response> {
@@ -90,7 +95,14 @@ export class HttpClient {
     const isHttps = u.protocol === "https:";
     if (!isHttps && u.protocol !== "http:") return Promise.reject(new Error(`unsupported URL scheme in ${url}`));
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (isHttps ? https : http).request(u, { method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, signal });
+      let req;
+      if (isHttps) {
+        const https = process.getBuiltinModule("node:https");
+        this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: this.maxSockets });
+        req = https.request(u, { method, headers, agent: this.httpsAgent, signal });
+      } else {
+        req = http.request(u, { method, headers, agent: this.httpAgent, signal });
+      }
       const watch = stallWatch(this.stallTimeoutMs, () => req.destroy(new StallError(url, this.stallTimeoutMs / 1000)));
       req.once("response", (res) => {
         watch.stop();
