@@ -6,6 +6,36 @@ import type { FileHandle } from "node:fs/promises";
 import type { Digest, IncrementalHash } from "./hash-pool.ts";
 
 const READ_CHUNK = 4 * 1024 * 1024;
+/**
+ * Reads in flight while reading back. One at a time, a part fetched out of order near the end of a pull
+ * (64 MiB, written past the page cache) took ~290 ms to read back and hash, and it was the last thing
+ * the pull waited for; the device and the hash thread each sat idle while the other worked.
+ */
+const READ_DEPTH = 4;
+/** Read-back buffers alive at once (lent to the hash thread until it has hashed them): 32 MiB. */
+const READ_BUFFERS = 8;
+
+/**
+ * Shared memory, so a hash thread reads the bytes where they are instead of getting a copy; a buffer
+ * comes back (give) once hashed. `take` waits while READ_BUFFERS are out.
+ */
+class ReadBuffers {
+  private readonly free: Buffer[] = [];
+  private out = 0;
+  private waiter: (() => void) | undefined;
+  async take(): Promise<Buffer> {
+    while (this.free.length === 0 && this.out >= READ_BUFFERS) await new Promise<void>((r) => (this.waiter = r));
+    this.out++;
+    return this.free.pop() ?? Buffer.from(new SharedArrayBuffer(READ_CHUNK));
+  }
+  give(buf: Buffer): void {
+    this.out--;
+    this.free.push(buf);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
 
 /** sha256 (and git blob id) on this thread: for one-off checks of files on disk. */
 export function localHash(size: number, gitBlob: boolean): IncrementalHash {
@@ -56,13 +86,32 @@ export class SequentialHasher {
   }
 
   private async readBack(fh: FileHandle, upTo: () => number): Promise<void> {
-    let buf: Buffer | undefined;
-    for (let limit = upTo(); this.cursor < limit; limit = upTo()) {
-      buf ??= Buffer.allocUnsafe(READ_CHUNK);
-      const want = Math.min(READ_CHUNK, limit - this.cursor);
-      const { bytesRead } = await fh.read(buf, 0, want, this.cursor);
-      if (bytesRead <= 0) throw new Error(`short read at ${this.cursor} while hashing`);
-      this.update(buf.subarray(0, bytesRead));
+    const buffers = new ReadBuffers();
+    const queue: { at: number; want: number; buf: Buffer; read: Promise<number> }[] = [];
+    let next = this.cursor;
+    try {
+      for (;;) {
+        for (let limit = upTo(); queue.length < READ_DEPTH && next < limit; ) {
+          const want = Math.min(READ_CHUNK, limit - next);
+          const buf = await buffers.take();
+          queue.push({ at: next, want, buf, read: fh.read(buf, 0, want, next).then((r) => r.bytesRead) });
+          next += want;
+        }
+        const r = queue.shift();
+        if (!r) return;
+        const n = await r.read;
+        if (n <= 0) throw new Error(`short read at ${r.at} while hashing`);
+        this.update(r.buf.subarray(0, n), () => buffers.give(r.buf));
+        if (n < r.want) {
+          // The reads queued behind a short one start past bytes not hashed yet: drop them, go on from here.
+          await Promise.allSettled(queue.map((q) => q.read));
+          for (const q of queue.splice(0)) buffers.give(q.buf);
+          next = this.cursor;
+        }
+      }
+    } finally {
+      // No read may land in a buffer after the read-back has returned.
+      await Promise.allSettled(queue.map((q) => q.read));
     }
   }
 

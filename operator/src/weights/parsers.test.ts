@@ -1,6 +1,6 @@
 // The small parsers that stand between the network and the disk: tree pages, SHA256SUMS, paths,
 // safetensors headers.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "@jest/globals";
 import { open, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -81,34 +81,72 @@ describe("safetensors headers", () => {
 });
 
 describe("SequentialHasher", () => {
-  it.each([
-    ["on this thread", () => ({ hash: localHash(10_000, true), close: async () => undefined })],
+  const hashers = [
+    ["on this thread", (size: number) => ({ hash: localHash(size, true), close: async () => undefined })],
     [
       "on a hash thread",
-      () => {
+      (size: number) => {
         const pool = new HashPool(2);
-        return { hash: pool.create(10_000, true), close: () => pool.close() };
+        return { hash: pool.create(size, true), close: () => pool.close() };
       },
     ],
-  ])("hashes parts that arrive out of order into the sha256 and git blob id of the whole, %s", async (_name, make) => {
+  ] as const;
+  // 10 kB fits one read; 21 MB takes six reads of 4 MiB, several in flight at once, hashed in order.
+  it.each(hashers.flatMap(([name, make]) => [10_000, 21_000_000].map((size) => [name, size, make] as const)))(
+    "hashes parts that arrive out of order into the sha256 and git blob id of the whole, %s, %d bytes",
+    async (_name, size, make) => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), "hasher-"));
+      try {
+        const data = randomBytes(size);
+        const fh = await open(path.join(dir, "f"), "w+");
+        const m = make(size);
+        const h = new SequentialHasher(data.length, m.hash);
+        const a = Math.floor(size * 0.3);
+        const b = Math.floor(size * 0.6);
+        // Part 2 lands first (on disk only), then part 1 streams in at the cursor.
+        await fh.write(data, b, size - b, b);
+        expect(h.offer(b, data.subarray(b))).toBe(false);
+        expect(h.offer(0, data.subarray(0, a))).toBe(true);
+        await fh.write(data, 0, b, 0);
+        await h.catchUp(fh, () => data.length);
+        await fh.close();
+        expect(await h.digest()).toEqual({
+          sha256: createHash("sha256").update(data).digest("hex"),
+          gitOid: createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex"),
+        });
+        await m.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it("reads back only what is on disk and catches up with bytes written meanwhile", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "hasher-"));
     try {
-      const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 251));
+      const size = 13_000_000;
+      const data = randomBytes(size);
       const fh = await open(path.join(dir, "f"), "w+");
-      const m = make();
-      const h = new SequentialHasher(data.length, m.hash);
-      // Part 2 lands first (on disk only), then part 1 streams in at the cursor.
-      await fh.write(data, 6000, 4000, 6000);
-      expect(h.offer(6000, data.subarray(6000))).toBe(false);
-      expect(h.offer(0, data.subarray(0, 3000))).toBe(true);
-      await fh.write(data, 0, 6000, 0);
-      await h.catchUp(fh, () => data.length);
+      const h = new SequentialHasher(size, localHash(size, false));
+      let onDisk = 5_000_000;
+      await fh.write(data, 0, onDisk, 0);
+      // Each time the hasher asks how far it may read, one more MB has arrived, until the end.
+      const upTo = () => {
+        const now = onDisk;
+        if (onDisk < size) {
+          const more = Math.min(1_000_000, size - onDisk);
+          onDisk += more;
+          pending.push(fh.write(data, now, more, now));
+        }
+        return now;
+      };
+      const pending: Promise<unknown>[] = [];
+      while (h.cursor < size) {
+        await h.catchUp(fh, upTo);
+        await Promise.all(pending);
+      }
       await fh.close();
-      expect(await h.digest()).toEqual({
-        sha256: createHash("sha256").update(data).digest("hex"),
-        gitOid: createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex"),
-      });
-      await m.close();
+      expect((await h.digest()).sha256).toBe(createHash("sha256").update(data).digest("hex"));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
