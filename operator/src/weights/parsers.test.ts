@@ -128,22 +128,24 @@ describe("SequentialHasher", () => {
       const data = randomBytes(size);
       const fh = await open(path.join(dir, "f"), "w+");
       const h = new SequentialHasher(size, localHash(size, false));
-      let onDisk = 5_000_000;
-      await fh.write(data, 0, onDisk, 0);
-      // Each time the hasher asks how far it may read, one more MB has arrived, until the end.
+      let written = 5_000_000;
+      let issued = written;
+      await fh.write(data, 0, written, 0);
+      // Each time the hasher asks how far it may read, one more MB starts on its way to the file; it
+      // may read only what has landed.
+      let chain: Promise<unknown> = Promise.resolve();
       const upTo = () => {
-        const now = onDisk;
-        if (onDisk < size) {
-          const more = Math.min(1_000_000, size - onDisk);
-          onDisk += more;
-          pending.push(fh.write(data, now, more, now));
+        if (issued < size) {
+          const at = issued;
+          const more = Math.min(1_000_000, size - at);
+          issued += more;
+          chain = chain.then(() => fh.write(data, at, more, at)).then(() => (written = at + more));
         }
-        return now;
+        return written;
       };
-      const pending: Promise<unknown>[] = [];
       while (h.cursor < size) {
         await h.catchUp(fh, upTo);
-        await Promise.all(pending);
+        await chain;
       }
       await fh.close();
       expect((await h.digest()).sha256).toBe(createHash("sha256").update(data).digest("hex"));

@@ -72,9 +72,14 @@ export class HubSource implements Source {
   }
 
   async list(signal?: AbortSignal): Promise<Listing> {
-    const revUrl = `${this.endpoint}/api/models/${this.repo}/revision/${encodeURIComponent(this.revision)}`;
-    const { json: info } = await this.http.getJson<{ sha?: string }>(revUrl, { token: this.token, signal });
-    const commit = typeof info.sha === "string" && info.sha ? info.sha : this.revision;
+    // A full commit id needs no resolving (the operator pins one): the tree request answers 401/403/404
+    // for the repo and the commit just as the revision request would, one round trip sooner.
+    let commit = this.revision;
+    if (!/^[0-9a-f]{40}$/.test(this.revision)) {
+      const revUrl = `${this.endpoint}/api/models/${this.repo}/revision/${encodeURIComponent(this.revision)}`;
+      const { json: info } = await this.http.getJson<{ sha?: string }>(revUrl, { token: this.token, signal });
+      if (typeof info.sha === "string" && info.sha) commit = info.sha;
+    }
     const entries: TreeEntry[] = [];
     let url: string | undefined = `${this.endpoint}/api/models/${this.repo}/tree/${encodeURIComponent(commit)}?recursive=true`;
     for (let page = 0; url; page++) {
