@@ -1,6 +1,7 @@
 // metav1.Condition handling with apimachinery's meta.SetStatusCondition semantics:
 // lastTransitionTime moves only when status changes; reason/message/observedGeneration follow.
 import type { Condition } from "../api/index.ts";
+import { compareStrings } from "../util/compare.ts";
 
 export const CONDITION = {
   ready: "Ready",
@@ -38,7 +39,7 @@ export function setCondition(conditions: readonly Condition[], input: ConditionI
     lastTransitionTime: existing && existing.status === input.status ? existing.lastTransitionTime : nowRfc3339(now),
   };
   const rest = conditions.filter((c) => c.type !== input.type);
-  return [...rest, next].sort((a, b) => a.type.localeCompare(b.type));
+  return [...rest, next].sort((a, b) => compareStrings(a.type, b.type));
 }
 
 export function setConditions(conditions: readonly Condition[], inputs: readonly ConditionInput[], generation: number, now: Date): Condition[] {

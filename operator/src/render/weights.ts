@@ -5,6 +5,7 @@
 import { bytesToGi } from "../api/index.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, weightsName } from "./names.ts";
 import type { Dsd, JobConfig, KubeObject, OwnerReference } from "./types.ts";
+import { compareStrings } from "../util/compare.ts";
 
 export const MODELS_MOUNT = "/models";
 const HEADROOM = 1.1;
@@ -35,7 +36,7 @@ export function renderWeightsPvc(template: Dsd, users: Dsd[], defaultSize: strin
   const owners: OwnerReference[] = users
     .filter((u) => u.spec.weights.reclaimPolicy === "Delete" || !u.metadata.deletionTimestamp)
     .map((u) => ({ apiVersion: u.apiVersion, kind: u.kind, name: u.metadata.name, uid: u.metadata.uid }))
-    .sort((a, b) => a.uid.localeCompare(b.uid));
+    .sort((a, b) => compareStrings(a.uid, b.uid));
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",

@@ -13,6 +13,7 @@ import { WeightsError } from "./errors.ts";
 import type { HttpClient } from "./http.ts";
 import { safeRelativePath } from "./layout.ts";
 import { encodePath, headerValue, normalizeEtag, type Listing, type RemoteFile, type Source, type TransferHeaders } from "./source.ts";
+import { compareStrings } from "../util/compare.ts";
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 
@@ -46,7 +47,7 @@ export function filesFromTree(entries: readonly TreeEntry[], fileUrl: (path: str
     if (sha256 !== null && !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`tree entry ${e.path} has an LFS oid that is not a sha256: ${e.lfs?.oid}`);
     files.push({ path, size, sha256, gitOid: e.oid?.toLowerCase() ?? null, url: fileUrl(path) });
   }
-  return files.sort((a, b) => a.path.localeCompare(b.path));
+  return files.sort((a, b) => compareStrings(a.path, b.path));
 }
 
 export class HubSource implements Source {

@@ -6,6 +6,7 @@ import { WeightsError } from "./errors.ts";
 import type { HttpClient } from "./http.ts";
 import { safeRelativePath } from "./layout.ts";
 import { encodePath, headerValue, type Listing, type RemoteFile, type Source, type TransferHeaders } from "./source.ts";
+import { compareStrings } from "../util/compare.ts";
 
 export const MANIFEST_NAME = "SHA256SUMS";
 
@@ -59,7 +60,7 @@ export class UrlSource implements Source {
       }
     };
     await Promise.all(Array.from({ length: Math.min(8, entries.length) }, worker));
-    return { commit: null, files: files.sort((a, b) => a.path.localeCompare(b.path)) };
+    return { commit: null, files: files.sort((a, b) => compareStrings(a.path, b.path)) };
   }
 
   checkTransfer(file: RemoteFile, headers: TransferHeaders): void {

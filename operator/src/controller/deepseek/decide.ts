@@ -24,6 +24,7 @@ import type { EventSpec } from "../runtime/events.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
 import { planSpec } from "./plan.ts";
 import { ANNOTATION_PROGRESS } from "../../weights/contract.ts";
+import { compareStrings } from "../../util/compare.ts";
 
 export interface ObjectRef {
   apiVersion: string;
@@ -107,7 +108,7 @@ function desiredReplicas(dsd: Dsd): number {
 function users(o: Observed): Dsd[] {
   return o.sharingWeights
     .filter((d) => !d.spec.model.source.pvc)
-    .sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name));
+    .sort((a, b) => compareStrings(a.metadata.creationTimestamp ?? "", b.metadata.creationTimestamp ?? "") || compareStrings(a.metadata.name, b.metadata.name));
 }
 
 /**
@@ -270,6 +271,6 @@ export function equalStatus(a: unknown, b: unknown): boolean {
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => compareStrings(a, b)).map(([k, x]) => [k, canonical(x)]));
   return v;
 }

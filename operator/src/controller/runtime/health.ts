@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { rootLogger, type Logger } from "../../util/log.ts";
 import { listen, type ListenOptions, type RunningServer } from "./httpserver.ts";
 import type { InformerHealth } from "./informer.ts";
+import { compareStrings } from "../../util/compare.ts";
 
 /** A check returns undefined when healthy, or the reason it is not (logged, not sent in the aggregate response). */
 export type HealthCheck = () => string | undefined | Promise<string | undefined>;
@@ -84,7 +85,7 @@ export class HealthProbes {
     const entries = checks.size ? [...checks] : ([["ping", ping]] as Array<[string, HealthCheck]>);
     const lines: string[] = [];
     let failed = false;
-    for (const [name, check] of entries.sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [name, check] of entries.sort(([a], [b]) => compareStrings(a, b))) {
       if (excluded.has(name)) {
         lines.push(`[+]${name} excluded: ok`);
         continue;

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { FileContent, digestOf } from "./content.ts";
 import { FaultSet, type Fault, type Route } from "./faults.ts";
 import type { SimRepo } from "./repo.ts";
+import { compareStrings } from "../../util/compare.ts";
 
 export type HubServerOptions = {
   repos: SimRepo[];
@@ -263,7 +264,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       if (statusFault(res, entry.route, undefined, entry)) return;
       const r = lookup(res, org, name, rev);
       if (!r) return;
-      const all = [...r.files.values()].sort((a, b) => a.path.localeCompare(b.path));
+      const all = [...r.files.values()].sort((a, b) => compareStrings(a.path, b.path));
       if (kind === "revision") {
         return sendJson(res, { id: r.repo.id, modelId: r.repo.id, sha: r.repo.revision, siblings: all.map((f) => ({ rfilename: f.path })) });
       }
@@ -290,7 +291,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       const r = lookup(res, org, name, rev);
       if (!r) return;
       if (path === "SHA256SUMS") {
-        const lines = [...r.files.values()].sort((a, b) => a.path.localeCompare(b.path)).map((f) => `${f.contentSha256}  ${f.path}`);
+        const lines = [...r.files.values()].sort((a, b) => compareStrings(a.path, b.path)).map((f) => `${f.contentSha256}  ${f.path}`);
         const body = Buffer.from(lines.join("\n") + "\n");
         res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
         return res.end(req.method === "HEAD" ? undefined : body);
@@ -404,7 +405,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     listing: (id) => {
       const r = repos.get(id);
       if (!r) throw new Error(`no simulated repo ${id}`);
-      return [...r.files.values()].map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, gitOid: f.gitOid, lfs: f.lfs })).sort((a, b) => a.path.localeCompare(b.path));
+      return [...r.files.values()].map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, gitOid: f.gitOid, lfs: f.lfs })).sort((a, b) => compareStrings(a.path, b.path));
     },
     plainUrl: (id, revision) => `${hubUrl}/plain/${id}/${revision ?? repos.get(id)?.repo.revision ?? "main"}`,
     close: async () => {
