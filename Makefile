@@ -50,4 +50,7 @@ bench-weights: deps ## downloader throughput vs curl, and bytes re-fetched after
 bench-reconcile: deps binaries ## operator vs plain client on N DeepSeekDeployments
 	node --disable-warning=ExperimentalWarning bench/reconcile.ts
 
-.PHONY: help deps build typecheck crds test test-unit test-e2e binaries cluster-up cluster-down demo bench-weights bench-reconcile
+bench-apiserver-cost: deps binaries ## what each kind of write in bench-reconcile costs the apiserver
+	node --disable-warning=ExperimentalWarning bench/apiserver-cost.ts
+
+.PHONY: help deps build typecheck crds test test-unit test-e2e binaries cluster-up cluster-down demo bench-weights bench-reconcile bench-apiserver-cost
