@@ -94,7 +94,10 @@ export class SequentialHasher {
         for (let limit = upTo(); queue.length < READ_DEPTH && next < limit; ) {
           const want = Math.min(READ_CHUNK, limit - next);
           const buf = await buffers.take();
-          queue.push({ at: next, want, buf, read: fh.read(buf, 0, want, next).then((r) => r.bytesRead) });
+          const read = fh.read(buf, 0, want, next).then((r) => r.bytesRead);
+          // Awaited in order below; one failing while an earlier one is awaited must not count as unhandled.
+          read.catch(() => undefined);
+          queue.push({ at: next, want, buf, read });
           next += want;
         }
         const r = queue.shift();
