@@ -59,6 +59,14 @@ describe("structural schema", () => {
     expect(unbounded).toEqual([]);
   });
 
+  it("lets server-side apply track the status's single-writer structs whole, and conditions by type", () => {
+    const at = (p: string) => nodes.find(([path]) => path === p)?.[1];
+    for (const p of ["status.weights", "status.plan", "status.metrics"]) expect({ p, mapType: at(p)?.["x-kubernetes-map-type"] }).toEqual({ p, mapType: "atomic" });
+    expect(at("status.conditions")).toMatchObject({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] });
+    // Atomic only where one writer sends the whole: the spec is the user's, field by field.
+    expect(nodes.filter(([p, n]) => p.startsWith("spec") && n["x-kubernetes-map-type"] === "atomic").map(([p]) => p)).toEqual([]);
+  });
+
   it("has both subresources and the printer columns kubectl shows", () => {
     const version = (customResourceDefinition().spec as { versions: JsonSchema[] }).versions[0]!;
     expect(version.subresources).toEqual({
