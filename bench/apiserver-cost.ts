@@ -8,19 +8,17 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, V1MicroTime } from "@kubernetes/client-node";
-import { parseSpec } from "../operator/src/api/index.ts";
+import { API_VERSION } from "../operator/src/api/index.ts";
 import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
-import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
 import { kubectlOk } from "../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
 import { installOperatorIdentity, startOperator, waitUntilCreatable } from "../test/harness/operator.ts";
 import { controlPlaneCpu, createNamespace, pool } from "./lib/cluster.ts";
+import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren } from "./lib/deployments.ts";
 
 const N = Number(process.env.BENCH_N ?? 200);
 const WIDTH = 4;
 const WORK = join(REPO_ROOT, ".bench", "apiserver-cost");
-const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
-const API_VERSION = `${GROUP.group}/${GROUP.version}`;
 
 execFileSync("bash", [join(REPO_ROOT, "test/cluster/up.sh")], { stdio: "inherit" });
 const kc = new KubeConfig();
@@ -29,12 +27,7 @@ const api = kc.makeApiClient(CustomObjectsApi);
 const client = new ApplyClient(kc);
 await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
 
-const manifest = (ns: string, i: number) => ({
-  apiVersion: API_VERSION,
-  kind: "DeepSeekDeployment",
-  metadata: { name: `cost-${i}`, namespace: ns },
-  spec: { model: { revision: `c${i.toString(16)}`.padStart(40, "0"), source: { huggingFace: { endpoint: "http://127.0.0.1:9" } } }, gpu: { type: "H200" }, replicas: 1 },
-});
+const manifest = (ns: string, i: number) => benchDeployment(ns, `cost-${i}`, i, "c");
 
 async function measure(label: string, fn: (i: number) => Promise<unknown>): Promise<void> {
   // Lets the previous batch's downstream work (volume provisioning, job pods) settle first.
@@ -69,18 +62,7 @@ try {
 if (!status) throw new Error("the operator wrote no status within 60 s");
 
 const ns = await createNamespace("cost");
-const dsds = Array.from({ length: N }, (_, i) => {
-  const m = manifest(ns.name, i);
-  const parsed = parseSpec(m.spec);
-  if (!parsed.ok) throw new Error("bad bench spec");
-  return { ...m, metadata: { ...m.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
-});
-const children = dsds.map((d) => {
-  const pvc = renderWeightsPvc(d, [d], defaultWeightsSize(159_617_149_040));
-  const objs: KubeObject[] = [pvc, ...renderWeightsPull(d, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), renderService(d, false)];
-  for (const o of objs) o.metadata.ownerReferences = []; // as the reconcile bench's floor sends them
-  return objs;
-});
+const children = Array.from({ length: N }, (_, i) => floorChildren(manifest(ns.name, i), i)); // as the reconcile bench's floor sends them
 const header = (i: number) => ({ apiVersion: API_VERSION, kind: "DeepSeekDeployment", metadata: { name: `cost-${i}`, namespace: ns.name } });
 const events = kc.makeApiClient(EventsV1Api);
 const core = kc.makeApiClient(CoreV1Api);

@@ -9,13 +9,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
-import { parseSpec } from "../operator/src/api/index.ts";
 import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
-import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../operator/src/render/index.ts";
+import type { KubeObject } from "../operator/src/render/index.ts";
 import { kubectlOk } from "../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
 import { counterSum, installOperatorIdentity, startOperator, waitUntilCreatable } from "../test/harness/operator.ts";
 import { controlPlaneCpu, createNamespace, pool } from "./lib/cluster.ts";
+import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren } from "./lib/deployments.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });
 const N = Number(values.n);
@@ -34,8 +34,6 @@ const OPERATOR_RUNTIME_ENV: Record<string, string> = CHART_VALUES.mallocArenaMax
  * shares the two CPUs with the apiserver (the floor, being shorter, overlaps less of it).
  */
 const STORAGE_CLASS = process.env.BENCH_STORAGE_CLASS;
-const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
-const sha = (i: number, salt: string) => (salt + i.toString(16)).padStart(40, "0").slice(-40);
 
 execFileSync("bash", [join(REPO_ROOT, "test/cluster/up.sh")], { stdio: "inherit" });
 process.env.DSO_KUBECONFIG ??= join(REPO_ROOT, ".cluster", "kubeconfig");
@@ -73,12 +71,7 @@ function requestsSince(before: Map<string, number>, after: Map<string, number>):
 }
 
 function manifest(ns: string, i: number, salt: string) {
-  return {
-    apiVersion: "serving.deepseek-operator.io/v1alpha1",
-    kind: "DeepSeekDeployment",
-    metadata: { name: `bench-${i}`, namespace: ns },
-    spec: { model: { revision: sha(i, salt), source: { huggingFace: { endpoint: "http://127.0.0.1:9" } } }, gpu: { type: "H200" }, replicas: 1, ...(STORAGE_CLASS ? { weights: { storageClassName: STORAGE_CLASS } } : {}) },
-  };
+  return benchDeployment(ns, `bench-${i}`, i, salt, STORAGE_CLASS ? { storageClassName: STORAGE_CLASS } : undefined);
 }
 
 async function countAll(ns: string): Promise<number> {
@@ -133,17 +126,7 @@ async function floor(salt: string): Promise<number> {
   const ns = await createNamespace(`bench-floor-${salt}`);
   const client = new ApplyClient(kc);
   const objects: KubeObject[][] = [];
-  for (let i = 0; i < N; i++) {
-    const m = manifest(ns.name, i, salt);
-    const parsed = parseSpec(m.spec);
-    if (!parsed.ok) throw new Error("bad bench spec");
-    const dsd = { ...m, metadata: { ...m.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
-    const pvc = renderWeightsPvc(dsd, [dsd], defaultWeightsSize(159_617_149_040));
-    pvc.metadata.ownerReferences = [];
-    const svc = renderService(dsd, false);
-    svc.metadata.ownerReferences = [];
-    objects.push([pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), svc]);
-  }
+  for (let i = 0; i < N; i++) objects.push(floorChildren(manifest(ns.name, i, salt), i));
   const cpu = controlPlaneCpu();
   const requests = await requestCounts();
   const t = performance.now();

@@ -36,9 +36,6 @@ function usage(): string {
   return `usage: deepseek-operator <command> [flags]\n\ncommands:\n${lines.join("\n")}\n`;
 }
 
-/** Whether the command that ran asked to end the process at its return (see Command.exitOnReturn). */
-let exitOnReturn = false;
-
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "-h" || name === "--help" || name === "help") {
@@ -51,7 +48,6 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   if (command.threadpool) process.env.UV_THREADPOOL_SIZE ??= String(command.threadpool);
-  exitOnReturn = command.exitOnReturn === true;
   try {
     const mod = await command.load();
     return await mod.main(rest);
@@ -65,11 +61,12 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  runCli(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  runCli(argv).then(
     (code) => {
       process.exitCode = code;
       // process.exit still runs 'exit' listeners: pino's flushes what the logger has not written yet.
-      if (exitOnReturn) process.exit();
+      if (commands[argv[0] ?? ""]?.exitOnReturn) process.exit();
     },
     (err: unknown) => {
       process.stderr.write(`deepseek-operator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

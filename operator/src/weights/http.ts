@@ -1,7 +1,7 @@
 // A small HTTP client for the downloader: keep-alive, redirects followed by hand (the Authorization
 // header is dropped when a redirect leaves the origin, as the Hub's LFS redirects to a CDN do), a stall
 // watchdog on the wait for headers, and error statuses turned into HttpStatusError.
-import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from "node:http";
+import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
@@ -21,11 +21,6 @@ export type RequestOptions = {
 
 const MAX_REDIRECTS = 5;
 
-// Builtins taken as CommonJS objects, not ES imports: an ES import of node:http evaluates every export,
-// and its lazy WebSocket getter loads Node's internal undici (40 ms, 60 ms of CPU at each start of a
-// weights Job). TLS is loaded at the first https: URL only; an in-cluster mirror often speaks plain HTTP.
-const http = process.getBuiltinModule("node:http");
-
 /** A watchdog that fires when `touch` was not called for `ms`. */
 export function stallWatch(ms: number, onStall: () => void): { touch(): void; stop(): void } {
   const timer = setTimeout(onStall, ms);
@@ -36,7 +31,7 @@ export class HttpClient {
   private readonly stallTimeoutMs: number;
   private readonly userAgent: string;
   private readonly maxSockets: number;
-  private readonly httpAgent: HttpAgent;
+  private readonly httpAgent: http.Agent;
   private httpsAgent: HttpsAgent | undefined;
 
   constructor(opts: { stallTimeoutMs: number; maxSockets: number; userAgent?: string }) {
@@ -97,6 +92,7 @@ export class HttpClient {
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req;
       if (isHttps) {
+        // Loaded at the first https: URL: TLS costs a plain-HTTP mirror (often in-cluster) 20 ms at every start.
         const https = process.getBuiltinModule("node:https");
         this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: this.maxSockets });
         req = https.request(u, { method, headers, agent: this.httpsAgent, signal });

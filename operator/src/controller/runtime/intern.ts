@@ -21,24 +21,20 @@ function canonical(s: string): string {
   return s;
 }
 
+/** `v` itself, or its shared instance when it is a string of at least MIN_LENGTH; objects are interned in place. */
+function interned(v: unknown): unknown {
+  if (typeof v === "string") return v.length >= MIN_LENGTH ? canonical(v) : v;
+  if (v !== null && typeof v === "object") internStrings(v);
+  return v;
+}
+
 /** Replaces, in place, every string of at least MIN_LENGTH characters in `value` (keys aside: V8 shares those) with its shared instance. */
 export function internStrings(value: unknown): void {
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const v: unknown = value[i];
-      if (typeof v === "string") {
-        if (v.length >= MIN_LENGTH) value[i] = canonical(v);
-      } else if (v !== null && typeof v === "object") internStrings(v);
-    }
-    return;
-  }
-  if (value === null || typeof value !== "object") return;
-  const o = value as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    const v = o[k];
-    if (typeof v === "string") {
-      if (v.length >= MIN_LENGTH) o[k] = canonical(v);
-    } else if (v !== null && typeof v === "object") internStrings(v);
+    for (let i = 0; i < value.length; i++) value[i] = interned(value[i]);
+  } else if (value !== null && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = interned(o[k]);
   }
 }
 
