@@ -5,9 +5,13 @@
 // Last line: weights_ratio=<downloader bytes/s ÷ curl bytes/s> (goal ≥ 0.9), against plain curl at the
 // same parallelism, as the goal defines it. The downloader also flushes every file to the device before it
 // reports it complete (an engine must never load bytes a node crash can take back) and verifies sha256, so
-// the ratio against curl plus the same flush (`sync -d`) is printed too, as context.
+// the ratio against curl plus the same flush (`sync -d`) is printed too, as context, and so is the disk's own
+// direct-write speed for the same bytes (dd with O_DIRECT, no network and no hash): a downloader that puts every
+// byte on the device cannot finish before the device has taken them.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, statfs } from "node:fs/promises";
+import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdtemp, open, rm, statfs } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -39,6 +43,15 @@ const median = (xs: number[]) => {
 const node = process.execPath;
 
 type Sim = { url: string; revision: string; proc: ChildProcess };
+
+/** CPU-seconds so far: of this process's waited-for children (cutime + cstime), and of a live process. */
+const TICK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+function statTicks(pid: number | "self"): number[] {
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return s.slice(s.lastIndexOf(")") + 2).split(" ").map(Number);
+}
+const childrenCpu = () => ((f) => (f[13]! + f[14]!) / TICK)(statTicks("self"));
+const processCpu = (pid: number) => ((f) => (f[11]! + f[12]!) / TICK)(statTicks(pid));
 
 async function startSim(): Promise<Sim> {
   const proc = spawn(node, ["--disable-warning=ExperimentalWarning", CLI, "simulate", "hub", "--shape", "uniform", "--model", REPO, "--files", String(FILES), "--file-size", String(FILE_SIZE)], {
@@ -113,6 +126,39 @@ async function timeCurl(sim: Sim, dir: string): Promise<{ pageCache: number; dur
   return { pageCache: TOTAL / ((t1 - t0) / 1000), durable: TOTAL / ((t2 - t0) / 1000) };
 }
 
+/** Random bytes, so a disk (or a hypervisor) that skips zeros cannot flatter the floor. */
+async function writeSource(file: string): Promise<void> {
+  const fh = await open(file, "w");
+  try {
+    const chunk = Buffer.allocUnsafe(4 * MiB);
+    for (let off = 0; off < FILE_SIZE; off += chunk.length) {
+      const n = Math.min(chunk.length, FILE_SIZE - off);
+      await fh.write(randomFillSync(chunk, 0, n), 0, n, off);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The disk's floor: FILES copies of a page-cached source written with O_DIRECT in 4 MiB blocks and flushed
+ * (`dd oflag=direct conv=fdatasync`), CONCURRENCY at a time, as the downloader writes them. Returns bytes/s.
+ */
+async function timeDisk(source: string, dir: string): Promise<number> {
+  const t0 = performance.now();
+  let next = 1;
+  const lane = async () => {
+    while (next <= FILES) {
+      const i = next++;
+      const p = spawn("dd", [`if=${source}`, `of=${path.join(dir, `f${i}`)}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"], { stdio: ["ignore", "ignore", "inherit"] });
+      const code = await exitOf(p);
+      if (code !== 0) throw new Error(`dd exited ${code}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  return TOTAL / ((performance.now() - t0) / 1000);
+}
+
 async function killTrial(sim: Sim, base: string, trial: number): Promise<{ killedAt: number; refetched: number }> {
   const dir = await mkdtemp(path.join(base, `kill${trial}-`));
   try {
@@ -140,39 +186,61 @@ async function main(): Promise<void> {
   const base = await mkdtemp(path.join(os.tmpdir(), "bench-weights-"));
   const fs = await statfs(base);
   const free = fs.bavail * fs.bsize;
-  if (free < TOTAL * 1.5) throw new Error(`${base} has ${(free / MiB).toFixed(0)} MiB free; the bench needs ${((TOTAL * 1.5) / MiB).toFixed(0)} MiB`);
+  if (free < TOTAL * 1.5 + FILE_SIZE) throw new Error(`${base} has ${(free / MiB).toFixed(0)} MiB free; the bench needs ${((TOTAL * 1.5 + FILE_SIZE) / MiB).toFixed(0)} MiB`);
   execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
   console.log(`weights bench: ${FILES} files x ${FILE_SIZE / MiB} MiB = ${(TOTAL / MiB).toFixed(0)} MiB, concurrency ${CONCURRENCY}, part size ${PART_SIZE / MiB} MiB, ${os.cpus().length} CPUs`);
   const t0 = performance.now();
   const sim = await startSim();
   console.log(`hub simulator up at ${sim.url} after ${((performance.now() - t0) / 1000).toFixed(1)} s (content hashed at start)`);
   try {
+    const source = path.join(base, "dd-source");
+    await writeSource(source);
     const curl: number[] = [];
     const curlDurable: number[] = [];
     const ours: number[] = [];
+    const disk: number[] = [];
+    /** CPU-seconds per round: of the runner's processes, and of the simulator serving it. */
+    const cpu = { downloader: [] as number[], curl: [] as number[], simForDownloader: [] as number[], simForCurl: [] as number[] };
+    const runners = ["curl", "downloader", "disk"] as const;
     for (let round = 1; round <= ROUNDS; round++) {
-      // Alternate which goes first so neither always gets the warmer page cache.
-      const order = round % 2 === 1 ? ["curl", "downloader"] : ["downloader", "curl"];
+      // Rotate which goes first so none always gets the warmer page cache or the quieter device.
+      const order = runners.map((_, k) => runners[(k + round - 1) % runners.length]!);
       for (const who of order) {
         const dir = await mkdtemp(path.join(base, `${who}-`));
+        const c0 = childrenCpu();
+        const s0 = processCpu(sim.proc.pid!);
         if (who === "curl") {
           const r = await timeCurl(sim, dir);
           curl.push(r.pageCache);
           curlDurable.push(r.durable);
+        } else if (who === "disk") {
+          disk.push(await timeDisk(source, dir));
         } else {
           ours.push(await timeDownloader(sim, dir));
+        }
+        if (who !== "disk") {
+          cpu[who].push(childrenCpu() - c0);
+          cpu[who === "curl" ? "simForCurl" : "simForDownloader"].push(processCpu(sim.proc.pid!) - s0);
         }
         await rm(dir, { recursive: true, force: true });
       }
       const i = round - 1;
       console.log(
-        `round ${round}: downloader ${fmt(ours[i]!)} (sha256-verified, flushed); curl + sync -d ${fmt(curlDurable[i]!)}; curl into the page cache ${fmt(curl[i]!)}; ratio ${(ours[i]! / curlDurable[i]!).toFixed(3)}`,
+        `round ${round}: downloader ${fmt(ours[i]!)} (sha256-verified, flushed); curl into the page cache ${fmt(curl[i]!)}, ratio ${(ours[i]! / curl[i]!).toFixed(3)}; curl + sync -d ${fmt(curlDurable[i]!)}; disk (dd oflag=direct) ${fmt(disk[i]!)}`,
       );
     }
     const ratio = median(ours.map((o, i) => o / curlDurable[i]!));
     const ratioPageCache = median(ours.map((o, i) => o / curl[i]!));
-    console.log(`median of ${ROUNDS} rounds: downloader ${fmt(median(ours))}; curl + sync -d ${fmt(median(curlDurable))}; curl into the page cache ${fmt(median(curl))}`);
+    const ratioDisk = median(ours.map((o, i) => o / disk[i]!));
+    console.log(
+      `median of ${ROUNDS} rounds: downloader ${fmt(median(ours))}; curl into the page cache ${fmt(median(curl))}; curl + sync -d ${fmt(median(curlDurable))}; disk ${fmt(median(disk))}`,
+    );
     console.log(`ratio against curl + sync -d (the same durability as the downloader): ${ratio.toFixed(3)}`);
+    const cs = (xs: number[]) => `${median(xs).toFixed(2)} CPU-s`;
+    console.log(
+      `CPU per round (medians, ${os.cpus().length} CPUs shared by all): downloader ${cs(cpu.downloader)} + simulator ${cs(cpu.simForDownloader)}; curl ${cs(cpu.curl)} + simulator ${cs(cpu.simForCurl)} (curl's includes sync -d)`,
+    );
+    console.log(`ratio against the disk's direct writes of the same bytes (no network, no hash): ${ratioDisk.toFixed(3)}; curl into the page cache against the disk: ${median(curl.map((c, i) => c / disk[i]!)).toFixed(3)}`);
 
     const goal = CONCURRENCY * PART_SIZE;
     console.log(`kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight (${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`);

@@ -96,6 +96,45 @@ describe("a V4-Flash-shaped repository", () => {
   });
 });
 
+describe("requests", () => {
+  it("resolves each file once and fetches its parts from the CDN URL it led to (the Hub rate-limits resolves)", async () => {
+    const { dir, cleanup } = await tempDir("pull-resolve-");
+    try {
+      const from = hub.requestLog.length;
+      const { result } = await pull(dir);
+      expect(result.ok).toBe(true);
+      const log = hub.requestLog.slice(from);
+      const cdnParts = log.filter((e) => e.route === "cdn");
+      const resolves = log.filter((e) => e.route === "resolve");
+      expect(cdnParts.length).toBe(4 * Math.ceil(SMALL_SIZE / (16 * 1024))); // every part, each asked once
+      // One per file, or a few more when connections start parts of one file before its first redirect
+      // came back; never one per part.
+      expect(resolves.length).toBeGreaterThanOrEqual(4);
+      expect(resolves.length).toBeLessThanOrEqual(4 + 4);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("resolves again when a CDN URL it reuses is refused as expired (403), and finishes", async () => {
+    const { dir, cleanup } = await tempDir("pull-expired-");
+    try {
+      // File 2's first part comes from a fresh CDN URL; the next request, to the same URL, is refused.
+      hub.setFault({ kind: "status", status: 403, route: "cdn", path: small(2), skip: 1, times: 1 });
+      const from = hub.requestLog.length;
+      const { result } = await pull(dir, { concurrency: 1 });
+      expect(result.ok).toBe(true);
+      const forFile2 = hub.requestLog.slice(from).filter((e) => e.file === small(2));
+      expect(forFile2.filter((e) => e.route === "cdn" && e.status === 403)).toHaveLength(1);
+      expect(forFile2.filter((e) => e.route === "resolve")).toHaveLength(2);
+      expect(sha256(await readFile(path.join(dir, small(2))))).toBe(hub.listing(SMALL)[1]!.sha256);
+    } finally {
+      hub.clearFaults();
+      await cleanup();
+    }
+  });
+});
+
 describe("faults", () => {
   it("resumes a dropped connection from the last byte written, fetching no byte twice", async () => {
     const { dir, cleanup } = await tempDir("pull-drop-");

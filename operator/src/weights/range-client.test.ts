@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpStatusError, StallError } from "./errors.ts";
+import { LOCATION_TTL_MS } from "./locations.ts";
 import { RangeClient, SLAB } from "./range-client.ts";
 
 // Several slabs long, so that slabs are retired and reused within one fetch.
@@ -12,11 +13,24 @@ let server: http.Server;
 let base = "";
 let connections = 0;
 let mode: "range" | "ignore-range" | "chunked" | "slow-start" | "close-idle" = "range";
+/** Requests to /signed (the resolve step), and the signature /file?sig= accepts now (older ones are expired). */
+let resolves = 0;
+let signature = 1;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     if (req.url === "/redirect") {
       res.writeHead(302, { location: `${base}/file`, "content-length": 0 });
+      return res.end();
+    }
+    if (req.url === "/signed") {
+      resolves++;
+      res.writeHead(302, { location: `${base}/file?sig=${signature}`, "x-repo-commit": `c${signature}`, "content-length": 0 });
+      return res.end();
+    }
+    const sig = /[?&]sig=(\d+)/.exec(req.url ?? "");
+    if (sig && Number(sig[1]) !== signature) {
+      res.writeHead(403, { "content-length": 0 });
       return res.end();
     }
     if (req.url === "/gone") {
@@ -78,6 +92,38 @@ describe("RangeClient", () => {
     same(await fetchRange(c, `${base}/file`, 1_000_000, FILE.length), FILE.subarray(1_000_000));
     same(await fetchRange(c, `${base}/redirect`, 5, 2_500_000), FILE.subarray(5, 2_500_000));
     expect(connections - before).toBe(1);
+    c.close();
+  });
+
+  it("resolves a redirecting URL once, fetches later ranges where it led, and resolves again when that target expires", async () => {
+    mode = "range";
+    let now = 1_000_000;
+    const c = new RangeClient({ stallTimeoutMs: 2000, now: () => now });
+    const firstCommits: (string | undefined)[] = [];
+    const get = async (start: number, end: number) => {
+      const out = Buffer.alloc(end - start);
+      await c.fetch(`${base}/signed`, start, end, {
+        onResponse: (r) => firstCommits.push(r.firstHeaders["x-repo-commit"]),
+        onData: (offset, buf) => (buf.copy(out, offset - start), undefined),
+      });
+      same(out, FILE.subarray(start, end));
+    };
+    resolves = 0;
+    await get(0, 1000);
+    await get(1000, 500_000);
+    await get(500_000, FILE.length);
+    expect(resolves).toBe(1);
+    // The resolve answer's headers still come with the reused target's bytes (the downloader checks them).
+    expect(firstCommits).toEqual(["c1", "c1", "c1"]);
+
+    signature++; // the signed URL expired: the target answers 403, and the client asks the resolve URL again
+    await get(7, 70_000);
+    expect(resolves).toBe(2);
+    expect(firstCommits.at(-1)).toBe("c2");
+
+    now += LOCATION_TTL_MS; // past the reuse limit, a fresh resolve comes first without a refused request
+    await get(70_000, 80_000);
+    expect(resolves).toBe(3);
     c.close();
   });
 

@@ -8,6 +8,7 @@ import net from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { DIO_ALIGN, mod } from "./direct-io.ts";
 import { HttpStatusError, StallError } from "./errors.ts";
+import { isStaleLocationStatus, Locations } from "./locations.ts";
 import { parseRetryAfter } from "./retry.ts";
 
 export type HeaderMap = Record<string, string>;
@@ -211,12 +212,14 @@ export class RangeClient {
   private readonly userAgent: string;
   private readonly idle = new Map<string, Conn[]>();
   private readonly slabs: SlabPool;
+  private readonly locations: Locations;
 
   /** `allocate`: aligned slab memory (DirectIo.allocate), so the consumer can write slabs directly. */
-  constructor(opts: { stallTimeoutMs: number; userAgent?: string; allocate?: (size: number) => Buffer }) {
+  constructor(opts: { stallTimeoutMs: number; userAgent?: string; allocate?: (size: number) => Buffer; now?: () => number }) {
     this.stallMs = opts.stallTimeoutMs;
     this.userAgent = opts.userAgent ?? "deepseek-operator-downloader/0.1";
     this.slabs = new SlabPool(32, opts.allocate);
+    this.locations = new Locations(opts.now);
   }
 
   close(): void {
@@ -224,11 +227,29 @@ export class RangeClient {
     this.idle.clear();
   }
 
-  /** GETs bytes [start, end) of `url`, following redirects; resolves when all were handed to onData. */
+  /**
+   * GETs bytes [start, end) of `url`, following redirects; resolves when all were handed to onData. A URL
+   * that redirected before starts where its bytes were found (locations.ts), and resolves again when that
+   * target answers as expired or gone.
+   */
   async fetch(url: string, start: number, end: number, req: RangeRequest): Promise<void> {
+    const known = this.locations.get(url);
+    if (known) {
+      try {
+        return await this.follow(url, known.url, known.firstHeaders, start, end, req);
+      } catch (err) {
+        if (!(err instanceof HttpStatusError) || !isStaleLocationStatus(err.status)) throw err;
+        this.locations.forget(url, known);
+      }
+    }
+    return this.follow(url, url, undefined, start, end, req);
+  }
+
+  /** The redirect chain from `from` (`url` itself, or where it led before, with that first answer's headers). */
+  private async follow(url: string, from: string, knownFirstHeaders: HeaderMap | undefined, start: number, end: number, req: RangeRequest): Promise<void> {
     const origin = new URL(url).origin;
-    let current = url;
-    let firstHeaders: HeaderMap | undefined;
+    let current = from;
+    let firstHeaders = knownFirstHeaders;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const u = new URL(current);
       const auth = req.token && u.origin === origin ? `Authorization: Bearer ${req.token}\r\n` : "";
@@ -268,6 +289,7 @@ export class RangeClient {
         skip = start; // the server ignored Range: skip what we already have
       }
       const length = h["content-length"] !== undefined ? Number(h["content-length"]) : undefined;
+      this.locations.remember(url, current, firstHeaders);
       await this.body(conn, current, length, skip, start, end, req);
       return;
     }

@@ -11,19 +11,22 @@ export type Fault =
   | { kind: "stall"; path?: string; afterBytes: number; times?: number }
   /** Flip the bits of file bytes [offset, offset + length) in the responses that cover them. */
   | { kind: "corrupt"; path?: string; offset: number; length: number; times?: number }
-  /** Answer `status` (401, 403, 404, 429, 500, 503...) instead of the real answer. */
-  | { kind: "status"; status: number; route?: Route; path?: string; times?: number; retryAfter?: number; errorCode?: string }
+  /**
+   * Answer `status` (401, 403, 404, 429, 500, 503...) instead of the real answer, after letting `skip`
+   * matching requests through (a CDN URL that works, then expires).
+   */
+  | { kind: "status"; status: number; route?: Route; path?: string; times?: number; skip?: number; retryAfter?: number; errorCode?: string }
   /** Send at most `bytesPerSecond` per response (default: for good). */
   | { kind: "rate"; path?: string; bytesPerSecond: number; times?: number };
 
-type Armed = { fault: Fault; left: number };
+type Armed = { fault: Fault; left: number; skip: number };
 
 export class FaultSet {
   private armed: Armed[] = [];
 
   add(fault: Fault): void {
     const left = fault.times ?? (fault.kind === "rate" ? Number.POSITIVE_INFINITY : 1);
-    this.armed.push({ fault, left });
+    this.armed.push({ fault, left, skip: fault.kind === "status" ? (fault.skip ?? 0) : 0 });
   }
 
   clear(): void {
@@ -38,6 +41,10 @@ export class FaultSet {
   takeStatus(route: Route, path: string | undefined): Extract<Fault, { kind: "status" }> | undefined {
     const a = this.armed.find((x) => x.left > 0 && matchesStatus(x, route, path));
     if (!a) return undefined;
+    if (a.skip > 0) {
+      a.skip--;
+      return undefined;
+    }
     a.left--;
     return a.fault as Extract<Fault, { kind: "status" }>;
   }
