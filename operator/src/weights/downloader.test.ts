@@ -122,7 +122,7 @@ describe("requests", () => {
       // File 2's first part comes from a fresh CDN URL; the next request, to the same URL, is refused.
       hub.setFault({ kind: "status", status: 403, route: "cdn", path: small(2), skip: 1, times: 1 });
       const from = hub.requestLog.length;
-      const { result } = await pull(dir, { concurrency: 1 });
+      const { result } = await pull(dir, { overrides: { concurrency: 1 } });
       expect(result.ok).toBe(true);
       const forFile2 = hub.requestLog.slice(from).filter((e) => e.file === small(2));
       expect(forFile2.filter((e) => e.route === "cdn" && e.status === 403)).toHaveLength(1);
