@@ -79,7 +79,6 @@ static void sha256_x2(uint32_t s[8], const uint8_t *p, uint32_t t[8], const uint
   store_state(s, S0, S1); store_state(t, T0, T1);
 }
 
-
 static int cpu_has_sha(void) {
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -87,6 +86,9 @@ static int cpu_has_sha(void) {
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
   return sse41 && ssse3 && ((b >> 29) & 1);
 }
+
+/* Read once at load: the compression functions refuse to run (instead of SIGILL) on a CPU without it. */
+static int has_sha;
 
 static napi_value throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, NULL, msg);
@@ -111,6 +113,7 @@ static napi_value compress(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *s, *p;
   size_t sl, pl;
+  if (!has_sha) return throw_type(env, "compress: this CPU has no SHA extensions (check supported() first)");
   if (argc != 2 || !typed(env, argv[0], napi_uint32_array, &s, &sl) || sl != 8) return throw_type(env, "compress: state must be a Uint32Array of 8");
   if (!typed(env, argv[1], napi_uint8_array, &p, &pl) || pl % 64) return throw_type(env, "compress: data must be a Uint8Array of whole 64-byte blocks");
   if (pl) sha256_x1(s, p, pl / 64);
@@ -124,6 +127,7 @@ static napi_value compress2(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *s, *p, *t, *q;
   size_t sl, pl, tl, ql;
+  if (!has_sha) return throw_type(env, "compress2: this CPU has no SHA extensions (check supported() first)");
   if (argc != 4 || !typed(env, argv[0], napi_uint32_array, &s, &sl) || sl != 8 || !typed(env, argv[2], napi_uint32_array, &t, &tl) || tl != 8)
     return throw_type(env, "compress2: states must be Uint32Arrays of 8");
   if (!typed(env, argv[1], napi_uint8_array, &p, &pl) || !typed(env, argv[3], napi_uint8_array, &q, &ql) || pl % 64 || pl != ql)
@@ -136,11 +140,12 @@ static napi_value compress2(napi_env env, napi_callback_info info) {
 static napi_value supported(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  napi_get_boolean(env, cpu_has_sha(), &r);
+  napi_get_boolean(env, has_sha, &r);
   return r;
 }
 
 NAPI_MODULE_INIT() {
+  has_sha = cpu_has_sha();
   napi_property_descriptor props[] = {
       {"compress", NULL, compress, NULL, NULL, NULL, napi_enumerable, NULL},
       {"compress2", NULL, compress2, NULL, NULL, NULL, napi_enumerable, NULL},
