@@ -10,7 +10,15 @@ const common = {
 };
 export default {
   projects: [
-    { ...common, displayName: "unit", testMatch: ["<rootDir>/operator/**/*.test.ts", "<rootDir>/test/unit/**/*.test.ts", "<rootDir>/infra/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "unit",
+      testMatch: [
+        "<rootDir>/operator/**/*.test.ts",
+        "<rootDir>/test/unit/**/*.test.ts",
+        "<rootDir>/infra/**/*.test.ts",
+      ],
+    },
     {
       ...common,
       displayName: "e2e",

@@ -26,7 +26,13 @@ const kc = new KubeConfig();
 kc.loadFromFile(process.env.DSO_KUBECONFIG ?? join(REPO_ROOT, ".cluster", "kubeconfig"));
 const api = kc.makeApiClient(CustomObjectsApi);
 const client = new ApplyClient(kc);
-await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
+await kubectlOk([
+  "apply",
+  "--server-side",
+  "--force-conflicts",
+  "-f",
+  join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml"),
+]);
 
 const manifest = (ns: string, i: number) => benchDeployment(ns, `cost-${i}`, i, "c");
 
@@ -35,11 +41,17 @@ async function measure(label: string, fn: (i: number) => Promise<unknown>): Prom
   await new Promise((r) => setTimeout(r, 3000));
   const before = controlPlaneCpu();
   const t = performance.now();
-  await pool(Array.from({ length: N }, (_, i) => i), WIDTH, fn);
+  await pool(
+    Array.from({ length: N }, (_, i) => i),
+    WIDTH,
+    fn,
+  );
   const s = (performance.now() - t) / 1000;
   const after = controlPlaneCpu();
-  const used = (k: string) => (after[k]! - before[k]!) / N * 1000;
-  console.log(`${label.padEnd(46)} ${s.toFixed(2).padStart(6)} s   apiserver ${used("kube-apiserver").toFixed(1).padStart(5)} ms   etcd ${used("etcd").toFixed(1).padStart(4)} ms   per write`);
+  const used = (k: string) => ((after[k]! - before[k]!) / N) * 1000;
+  console.log(
+    `${label.padEnd(46)} ${s.toFixed(2).padStart(6)} s   apiserver ${used("kube-apiserver").toFixed(1).padStart(5)} ms   etcd ${used("etcd").toFixed(1).padStart(4)} ms   per write`,
+  );
 }
 
 // A status exactly as the operator writes it for a new deployment: one operator, one deployment.
@@ -48,12 +60,23 @@ const watched = await createNamespace("cost-op");
 const kubeconfig = await installOperatorIdentity(system.name, WORK, [watched.name]);
 await waitUntilCreatable(watched.name);
 execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
-const op = await startOperator({ name: "cost-op", shipped: true, kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [watched.name], extraEnv: { LOG_LEVEL: "warn", DSO_JOB_POD_LABELS: "" } });
+const op = await startOperator({
+  name: "cost-op",
+  shipped: true,
+  kubeconfig,
+  leaseNamespace: system.name,
+  workDir: WORK,
+  leaderElect: false,
+  namespaces: [watched.name],
+  extraEnv: { LOG_LEVEL: "warn", DSO_JOB_POD_LABELS: "" },
+});
 let status: Record<string, unknown> | undefined;
 try {
   await api.createNamespacedCustomObject({ ...GROUP, namespace: watched.name, body: manifest(watched.name, 0) });
   for (let i = 0; i < 120 && !status; i++) {
-    const o = (await api.getNamespacedCustomObject({ ...GROUP, namespace: watched.name, name: "cost-0" })) as { status?: Record<string, unknown> };
+    const o = (await api.getNamespacedCustomObject({ ...GROUP, namespace: watched.name, name: "cost-0" })) as {
+      status?: Record<string, unknown>;
+    };
     if (o.status?.observedGeneration !== undefined) status = o.status;
     else await new Promise((r) => setTimeout(r, 500));
   }
@@ -64,19 +87,47 @@ if (!status) throw new Error("the operator wrote no status within 60 s");
 
 const ns = await createNamespace("cost");
 const children = Array.from({ length: N }, (_, i) => floorChildren(manifest(ns.name, i), i)); // as the reconcile bench's floor sends them
-const header = (i: number) => ({ apiVersion: API_VERSION, kind: "DeepSeekDeployment", metadata: { name: `cost-${i}`, namespace: ns.name } });
+const header = (i: number) => ({
+  apiVersion: API_VERSION,
+  kind: "DeepSeekDeployment",
+  metadata: { name: `cost-${i}`, namespace: ns.name },
+});
 const events = kc.makeApiClient(EventsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
-console.log(`per write, ${N} of each, ${WIDTH} in flight; the operator's status: ${JSON.stringify(status).length} bytes`);
+console.log(
+  `per write, ${N} of each, ${WIDTH} in flight; the operator's status: ${JSON.stringify(status).length} bytes`,
+);
 try {
-  await measure("create DeepSeekDeployment (the bench's)", (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: manifest(ns.name, i) }));
-  await measure("apply DeepSeekDeployment status (operator's)", (i) => client.applyStatus({ ...header(i), status } as never));
-  await measure("apply the same status again (no change)", (i) => client.applyStatus({ ...header(i), status } as never));
-  await measure("create Event (events.k8s.io/v1)", (i) =>
-    events.createNamespacedEvent({ namespace: ns.name, body: { metadata: { name: `cost-${i}.${Date.now().toString(16)}`, namespace: ns.name }, eventTime: new V1MicroTime(), reportingController: "bench", reportingInstance: "bench", action: "Reconcile", reason: "Bench", type: "Normal", note: "phase Pending -> Downloading", regarding: { apiVersion: API_VERSION, kind: "DeepSeekDeployment", name: `cost-${i}`, namespace: ns.name } } }),
+  await measure("create DeepSeekDeployment (the bench's)", (i) =>
+    api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: manifest(ns.name, i) }),
   );
-  for (let k = 0; k < children[0]!.length; k++) await measure(`apply ${children[0]![k]!.kind} (a child, the floor's)`, (i) => client.apply(children[i]![k]!));
-  await measure("create ConfigMap (small, for scale)", (i) => core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: `cost-${i}` }, data: { a: "1" } } }));
+  await measure("apply DeepSeekDeployment status (operator's)", (i) =>
+    client.applyStatus({ ...header(i), status } as never),
+  );
+  await measure("apply the same status again (no change)", (i) =>
+    client.applyStatus({ ...header(i), status } as never),
+  );
+  await measure("create Event (events.k8s.io/v1)", (i) =>
+    events.createNamespacedEvent({
+      namespace: ns.name,
+      body: {
+        metadata: { name: `cost-${i}.${Date.now().toString(16)}`, namespace: ns.name },
+        eventTime: new V1MicroTime(),
+        reportingController: "bench",
+        reportingInstance: "bench",
+        action: "Reconcile",
+        reason: "Bench",
+        type: "Normal",
+        note: "phase Pending -> Downloading",
+        regarding: { apiVersion: API_VERSION, kind: "DeepSeekDeployment", name: `cost-${i}`, namespace: ns.name },
+      },
+    }),
+  );
+  for (let k = 0; k < children[0]!.length; k++)
+    await measure(`apply ${children[0]![k]!.kind} (a child, the floor's)`, (i) => client.apply(children[i]![k]!));
+  await measure("create ConfigMap (small, for scale)", (i) =>
+    core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: `cost-${i}` }, data: { a: "1" } } }),
+  );
 } finally {
   for (const n of [ns, watched, system]) await n.delete();
 }

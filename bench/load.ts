@@ -51,7 +51,13 @@ export interface LoadReport {
   latencySeconds: Quantiles | null;
 }
 
-export const LIMITS = { concurrency: 1024, durationSeconds: 3600, maxTokens: 65536, promptTokens: 1_000_000, maxRequests: 10_000_000 } as const;
+export const LIMITS = {
+  concurrency: 1024,
+  durationSeconds: 3600,
+  maxTokens: 65536,
+  promptTokens: 1_000_000,
+  maxRequests: 10_000_000,
+} as const;
 
 function check(name: string, v: number, min: number, max: number, integer = true): number {
   if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
@@ -104,7 +110,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const worker = async () => {
     while (performance.now() < deadline && issued < maxRequests && !hardStop.signal.aborted) {
       const i = issued++;
-      const r = await sendRequest({ baseUrl: base.href, api, model, prompt: promptFor(i, promptTokens), maxTokens, stream, signal: hardStop.signal });
+      const r = await sendRequest({
+        baseUrl: base.href,
+        api,
+        model,
+        prompt: promptFor(i, promptTokens),
+        maxTokens,
+        stream,
+        signal: hardStop.signal,
+      });
       lastDone = performance.now();
       if (r.kind === "ok") {
         requests++;
@@ -128,11 +142,23 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   }
   const elapsed = Math.max(1e-9, (lastDone - start) / 1000);
   return {
-    url: base.origin, model, api, stream, concurrency, maxTokens,
-    elapsedSeconds: elapsed, requests, errors, cut, firstErrors,
+    url: base.origin,
+    model,
+    api,
+    stream,
+    concurrency,
+    maxTokens,
+    elapsedSeconds: elapsed,
+    requests,
+    errors,
+    cut,
+    firstErrors,
     requestsPerSecond: requests / elapsed,
-    promptTokens: prompt, completionTokens: completion, tokensPerSecond: completion / elapsed,
-    ttftSeconds: quantiles(ttfts), latencySeconds: quantiles(latencies),
+    promptTokens: prompt,
+    completionTokens: completion,
+    tokensPerSecond: completion / elapsed,
+    ttftSeconds: quantiles(ttfts),
+    latencySeconds: quantiles(latencies),
   };
 }
 
@@ -194,18 +220,21 @@ export async function main(argv: string[]): Promise<number> {
   const levels = values.concurrency.split(",").map(Number);
   const reports: LoadReport[] = [];
   try {
-    for (const concurrency of levels) reports.push(await runLoad({
-      url: values.url,
-      concurrency,
-      durationSeconds: Number(values.duration),
-      stream: values.stream,
-      api: values.api,
-      ...(values.model ? { model: values.model } : {}),
-      ...(opt(values["max-tokens"]) !== undefined ? { maxTokens: opt(values["max-tokens"])! } : {}),
-      ...(opt(values["prompt-tokens"]) !== undefined ? { promptTokens: opt(values["prompt-tokens"])! } : {}),
-      ...(opt(values["max-requests"]) !== undefined ? { maxRequests: opt(values["max-requests"])! } : {}),
-      ...(opt(values.grace) !== undefined ? { graceSeconds: opt(values.grace)! } : {}),
-    }));
+    for (const concurrency of levels)
+      reports.push(
+        await runLoad({
+          url: values.url,
+          concurrency,
+          durationSeconds: Number(values.duration),
+          stream: values.stream,
+          api: values.api,
+          ...(values.model ? { model: values.model } : {}),
+          ...(opt(values["max-tokens"]) !== undefined ? { maxTokens: opt(values["max-tokens"])! } : {}),
+          ...(opt(values["prompt-tokens"]) !== undefined ? { promptTokens: opt(values["prompt-tokens"])! } : {}),
+          ...(opt(values["max-requests"]) !== undefined ? { maxRequests: opt(values["max-requests"])! } : {}),
+          ...(opt(values.grace) !== undefined ? { graceSeconds: opt(values.grace)! } : {}),
+        }),
+      );
   } catch (err) {
     process.stderr.write(`load: ${(err as Error).message}\n`);
     return 2;
@@ -226,9 +255,17 @@ export function formatSweep(reports: LoadReport[]): string {
     const ttft = r.ttftSeconds ? r.ttftSeconds.p95.toFixed(3) : "n/a";
     return `  ${String(r.concurrency).padStart(5)}  ${r.tokensPerSecond.toFixed(1).padStart(9)}  ${ratio.toFixed(2).padStart(6)}x  ${(ratio / (r.concurrency / base.concurrency)).toFixed(2).padStart(10)}  ${ttft.padStart(8)}`;
   });
-  return [`sweep (ratios to concurrency ${base.concurrency} in this run):`, "  conc.      tok/s  vs base  per-worker  TTFT p95", ...rows].join("\n") + "\n";
+  return (
+    [
+      `sweep (ratios to concurrency ${base.concurrency} in this run):`,
+      "  conc.      tok/s  vs base  per-worker  TTFT p95",
+      ...rows,
+    ].join("\n") + "\n"
+  );
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -18,15 +18,26 @@ import { controlPlaneCpu, createNamespace } from "./lib/cluster.ts";
 import { pool } from "./lib/pool.ts";
 import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren } from "./lib/deployments.ts";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: process.env.BENCH_N ?? "200" }, rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" }, concurrency: { type: "string", default: "4" } } });
+const { values } = parseArgs({
+  options: {
+    n: { type: "string", default: process.env.BENCH_N ?? "200" },
+    rss: { type: "string", default: process.env.BENCH_RSS_N ?? "1000" },
+    concurrency: { type: "string", default: "4" },
+  },
+});
 const N = Number(values.n);
 const RSS_N = Number(values.rss);
 const WORKERS = Number(values.concurrency);
 const WORK = join(REPO_ROOT, ".bench", "reconcile");
 // The runtime settings the Helm chart ships (values.yaml nodeOptions, mallocArenaMax): what the RSS goal is about.
-const CHART_VALUES = parse(readFileSync(join(REPO_ROOT, "charts/deepseek-operator/values.yaml"), "utf8")) as { nodeOptions: string; mallocArenaMax?: string };
+const CHART_VALUES = parse(readFileSync(join(REPO_ROOT, "charts/deepseek-operator/values.yaml"), "utf8")) as {
+  nodeOptions: string;
+  mallocArenaMax?: string;
+};
 const OPERATOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? CHART_VALUES.nodeOptions;
-const OPERATOR_RUNTIME_ENV: Record<string, string> = CHART_VALUES.mallocArenaMax ? { MALLOC_ARENA_MAX: String(CHART_VALUES.mallocArenaMax) } : {};
+const OPERATOR_RUNTIME_ENV: Record<string, string> = CHART_VALUES.mallocArenaMax
+  ? { MALLOC_ARENA_MAX: String(CHART_VALUES.mallocArenaMax) }
+  : {};
 /**
  * The weights PVCs' StorageClass: the cluster's default (kwok-volume, provisioned by kwok stages) unless
  * BENCH_STORAGE_CLASS names another. BENCH_STORAGE_CLASS=bench-unprovisioned makes one that no
@@ -41,9 +52,21 @@ process.env.DSO_KUBECONFIG ??= join(REPO_ROOT, ".cluster", "kubeconfig");
 const kc = new KubeConfig();
 kc.loadFromFile(process.env.DSO_KUBECONFIG);
 const api = kc.makeApiClient(CustomObjectsApi);
-await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
+await kubectlOk([
+  "apply",
+  "--server-side",
+  "--force-conflicts",
+  "-f",
+  join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml"),
+]);
 if (STORAGE_CLASS === "bench-unprovisioned") {
-  const sc = { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS }, provisioner: "bench.deepseek-operator.io/none", volumeBindingMode: "WaitForFirstConsumer" };
+  const sc = {
+    apiVersion: "storage.k8s.io/v1",
+    kind: "StorageClass",
+    metadata: { name: STORAGE_CLASS },
+    provisioner: "bench.deepseek-operator.io/none",
+    volumeBindingMode: "WaitForFirstConsumer",
+  };
   mkdirSync(WORK, { recursive: true });
   writeFileSync(join(WORK, "storage-class.json"), JSON.stringify(sc));
   await kubectlOk(["apply", "--server-side", "-f", join(WORK, "storage-class.json")]);
@@ -51,7 +74,10 @@ if (STORAGE_CLASS === "bench-unprovisioned") {
 
 function cpuSince(before: Record<string, number>, extra: Record<string, number> = {}): string {
   const now = controlPlaneCpu(extra);
-  return Object.keys(now).sort().map((k) => `${k} ${(now[k]! - (before[k] ?? 0)).toFixed(1)}`).join(", ");
+  return Object.keys(now)
+    .sort()
+    .map((k) => `${k} ${(now[k]! - (before[k] ?? 0)).toFixed(1)}`)
+    .join(", ");
 }
 
 /** apiserver_request_total by verb and resource (diagnostic: which requests a phase sent). */
@@ -68,7 +94,12 @@ async function requestCounts(): Promise<Map<string, number>> {
 }
 
 function requestsSince(before: Map<string, number>, after: Map<string, number>): string {
-  return [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, n]) => n >= 20).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ");
+  return [...after]
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+    .filter(([, n]) => n >= 20)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
 }
 
 function manifest(ns: string, i: number, salt: string) {
@@ -80,7 +111,9 @@ async function countAll(ns: string): Promise<number> {
 }
 
 async function countReady(ns: string): Promise<number> {
-  const list = (await api.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: { status?: { observedGeneration?: number } }[] };
+  const list = (await api.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as {
+    items: { status?: { observedGeneration?: number } }[];
+  };
   return list.items.filter((d) => d.status?.observedGeneration !== undefined).length;
 }
 
@@ -102,15 +135,31 @@ async function completion(ns: string, n: number): Promise<{ done: Promise<number
   const check = () => {
     if (ready.size >= n && jobs.size >= n && services.size >= n) resolve(performance.now());
   };
-  const follow = async (path: string, track: (type: string, o: { metadata: { name: string }; status?: { observedGeneration?: number } }) => void) => {
+  const follow = async (
+    path: string,
+    track: (type: string, o: { metadata: { name: string }; status?: { observedGeneration?: number } }) => void,
+  ) => {
     // Without a resourceVersion every (re)connect starts with an ADDED per existing object, so a
     // restarted stream rebuilds its set.
     const start = async (): Promise<void> => {
-      controllers.push(await watch.watch(path, {}, (type, o) => { track(type, o); check(); }, () => { if (!stopped) void start(); }));
+      controllers.push(
+        await watch.watch(
+          path,
+          {},
+          (type, o) => {
+            track(type, o);
+            check();
+          },
+          () => {
+            if (!stopped) void start();
+          },
+        ),
+      );
     };
     await start();
   };
-  const named = (set: Set<string>) => (type: string, o: { metadata: { name: string } }) => (type === "DELETED" ? set.delete(o.metadata.name) : set.add(o.metadata.name));
+  const named = (set: Set<string>) => (type: string, o: { metadata: { name: string } }) =>
+    type === "DELETED" ? set.delete(o.metadata.name) : set.add(o.metadata.name);
   await Promise.all([
     follow(`/apis/${GROUP.group}/${GROUP.version}/namespaces/${ns}/${GROUP.plural}`, (type, o) => {
       if (type !== "DELETED" && o.status?.observedGeneration !== undefined) ready.add(o.metadata.name);
@@ -118,7 +167,13 @@ async function completion(ns: string, n: number): Promise<{ done: Promise<number
     follow(`/apis/batch/v1/namespaces/${ns}/jobs`, named(jobs)),
     follow(`/api/v1/namespaces/${ns}/services`, named(services)),
   ]);
-  return { done, stop: () => { stopped = true; for (const c of controllers) c.abort(); } };
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      for (const c of controllers) c.abort();
+    },
+  };
 }
 
 // Floor: the same children (PVC, ServiceAccount, Role, RoleBinding, Job, Service) by a plain client,
@@ -145,7 +200,9 @@ const floorRequests: string[] = [];
 
 // A previous run's namespaces still being garbage-collected would load the first measurement.
 for (let i = 0; i < 300; i++) {
-  const left = (await kubectlOk(["get", "namespaces", "-o", "name"])).split("\n").filter((n) => n.startsWith("namespace/bench-"));
+  const left = (await kubectlOk(["get", "namespaces", "-o", "name"]))
+    .split("\n")
+    .filter((n) => n.startsWith("namespace/bench-"));
   if (left.length === 0) break;
   if (i === 0) console.log(`waiting for ${left.length} namespaces of an earlier run to go`);
   await new Promise((r) => setTimeout(r, 2000));
@@ -160,14 +217,33 @@ await waitUntilCreatable(opNs.name);
 // The operator runs as it ships: compiled JavaScript from dist/ (type-stripping the sources at run time
 // costs ~26 MiB of RSS that the image does not pay).
 execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
-const op = await startOperator({ name: "bench-op", shipped: true, kubeconfig, leaseNamespace: system.name, workDir: WORK, leaderElect: false, namespaces: [opNs.name], extraEnv: { LOG_LEVEL: "warn", DSO_WORKERS: String(WORKERS), DSO_JOB_POD_LABELS: "", NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...OPERATOR_RUNTIME_ENV } });
+const op = await startOperator({
+  name: "bench-op",
+  shipped: true,
+  kubeconfig,
+  leaseNamespace: system.name,
+  workDir: WORK,
+  leaderElect: false,
+  namespaces: [opNs.name],
+  extraEnv: {
+    LOG_LEVEL: "warn",
+    DSO_WORKERS: String(WORKERS),
+    DSO_JOB_POD_LABELS: "",
+    NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
+    ...OPERATOR_RUNTIME_ENV,
+  },
+});
 await new Promise((r) => setTimeout(r, 3000));
 const finished = await completion(opNs.name, N);
 const operatorPid = { operator: op.proc.pid! };
 const operatorCpu = controlPlaneCpu(operatorPid);
 const requestsBefore = await requestCounts();
 const t0 = performance.now();
-await pool(Array.from({ length: N }, (_, i) => i), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
+await pool(
+  Array.from({ length: N }, (_, i) => i),
+  16,
+  (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }),
+);
 const operatorMs = (await finished.done) - t0;
 const operatorCpuUsed = cpuSince(operatorCpu, operatorPid);
 finished.stop();
@@ -178,7 +254,11 @@ const floorMs = (floorBefore + floorAfter) / 2;
 
 // Peak RSS with RSS_N deployments, each with its own revision: every one has its own PVC, Job,
 // ServiceAccount, Role, RoleBinding and Service in the caches (the heavy case).
-await pool(Array.from({ length: RSS_N - N }, (_, i) => i + N), 16, (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }));
+await pool(
+  Array.from({ length: RSS_N - N }, (_, i) => i + N),
+  16,
+  (i) => api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, i, "a") }),
+);
 for (;;) {
   if ((await countReady(opNs.name)) >= RSS_N) break;
   await new Promise((r) => setTimeout(r, 1000));
@@ -188,13 +268,27 @@ const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`,
 const mem = await op.metrics();
 const mib = (name: string) => (counterSum(mem, name) / 1048576).toFixed(0);
 console.log(`deepseekdeployments=${N} workers=${WORKERS} storageClass=${STORAGE_CLASS ?? "(cluster default)"}`);
-console.log(`operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`);
-console.log(`floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight (before ${(floorBefore / 1000).toFixed(1)} s, after ${(floorAfter / 1000).toFixed(1)} s)`);
-console.log(`control-plane CPU seconds: operator run: ${operatorCpuUsed}; floor before: ${floorCpu[0]}; floor after: ${floorCpu[1]}`);
-console.log(`apiserver requests (20 or more of a kind): operator run: ${operatorRequests}; floor before: ${floorRequests[0]}; floor after: ${floorRequests[1]}`);
-console.log(`operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 7} needed: 6 children and a status; the finalizer comes with the create, from the chart's admission policy)`);
-console.log(`operator memory with ${RSS_N}: rss ${mib("process_resident_memory_bytes")} MiB, V8 heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")} MiB, external ${mib("nodejs_external_memory_bytes")} MiB`);
-console.log(`operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`);
+console.log(
+  `operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`,
+);
+console.log(
+  `floor:    ${(floorMs / 1000).toFixed(1)} s for a plain client to create the same ${N * 6} children with ${WORKERS} in flight (before ${(floorBefore / 1000).toFixed(1)} s, after ${(floorAfter / 1000).toFixed(1)} s)`,
+);
+console.log(
+  `control-plane CPU seconds: operator run: ${operatorCpuUsed}; floor before: ${floorCpu[0]}; floor after: ${floorCpu[1]}`,
+);
+console.log(
+  `apiserver requests (20 or more of a kind): operator run: ${operatorRequests}; floor before: ${floorRequests[0]}; floor after: ${floorRequests[1]}`,
+);
+console.log(
+  `operator: ${counterSum(opMetrics, "controller_runtime_reconcile_total")} reconciles, ${counterSum(opMetrics, "deepseek_operator_api_writes_total")} API writes (${N * 7} needed: 6 children and a status; the finalizer comes with the create, from the chart's admission policy)`,
+);
+console.log(
+  `operator memory with ${RSS_N}: rss ${mib("process_resident_memory_bytes")} MiB, V8 heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")} MiB, external ${mib("nodejs_external_memory_bytes")} MiB`,
+);
+console.log(
+  `operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`,
+);
 console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);
 
 // Clean up after printing (a slow namespace deletion must not lose the numbers). Deployments are
@@ -208,6 +302,12 @@ try {
   // (1000 deployments' children, on two shared cores) the numbers above stand: the next run waits for
   // what is left before it measures.
   for (const n of [opNs, system]) {
-    await n.deleteAndWait().catch((err: unknown) => console.error(`cleanup: ${n.name} still terminating (${(err as Error).message.split("\n")[0]}); the next run waits for it`));
+    await n
+      .deleteAndWait()
+      .catch((err: unknown) =>
+        console.error(
+          `cleanup: ${n.name} still terminating (${(err as Error).message.split("\n")[0]}); the next run waits for it`,
+        ),
+      );
   }
 }

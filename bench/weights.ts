@@ -47,10 +47,27 @@ const node = process.execPath;
 type Sim = { url: string; revision: string; proc: ChildProcess };
 
 async function startSim(): Promise<Sim> {
-  const proc = spawn(node, ["--disable-warning=ExperimentalWarning", CLI, "simulate", "hub", "--shape", "uniform", "--model", REPO, "--files", String(FILES), "--file-size", String(FILE_SIZE)], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, LOG_LEVEL: "info" },
-  });
+  const proc = spawn(
+    node,
+    [
+      "--disable-warning=ExperimentalWarning",
+      CLI,
+      "simulate",
+      "hub",
+      "--shape",
+      "uniform",
+      "--model",
+      REPO,
+      "--files",
+      String(FILES),
+      "--file-size",
+      String(FILE_SIZE),
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, LOG_LEVEL: "info" },
+    },
+  );
   const lines = createInterface({ input: proc.stdout! });
   for await (const line of lines) {
     const j = JSON.parse(line) as { msg?: string; url?: string; revision?: string };
@@ -76,7 +93,19 @@ function exitOf(p: ChildProcess): Promise<number | null> {
 }
 
 function pull(sim: Sim, dir: string): ChildProcess {
-  const args = [SHIPPED_CLI, "weights", "pull", "--repo", REPO, "--revision", sim.revision, "--dir", dir, "--endpoint", sim.url];
+  const args = [
+    SHIPPED_CLI,
+    "weights",
+    "pull",
+    "--repo",
+    REPO,
+    "--revision",
+    sim.revision,
+    "--dir",
+    dir,
+    "--endpoint",
+    sim.url,
+  ];
   args.push("--concurrency", String(CONCURRENCY), "--part-size", String(PART_SIZE));
   return spawn(node, args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, LOG_LEVEL: "warn" } });
 }
@@ -169,11 +198,19 @@ async function writeSource(file: string): Promise<void> {
  */
 async function timeDisk(source: string, dir: string): Promise<number> {
   const t0 = performance.now();
-  await pool(Array.from({ length: FILES }, (_, i) => i + 1), CONCURRENCY, async (i) => {
-    const p = spawn("dd", [`if=${source}`, `of=${path.join(dir, `f${i}`)}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"], { stdio: ["ignore", "ignore", "inherit"] });
-    const code = await exitOf(p);
-    if (code !== 0) throw new Error(`dd exited ${code}`);
-  });
+  await pool(
+    Array.from({ length: FILES }, (_, i) => i + 1),
+    CONCURRENCY,
+    async (i) => {
+      const p = spawn(
+        "dd",
+        [`if=${source}`, `of=${path.join(dir, `f${i}`)}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"],
+        { stdio: ["ignore", "ignore", "inherit"] },
+      );
+      const code = await exitOf(p);
+      if (code !== 0) throw new Error(`dd exited ${code}`);
+    },
+  );
   return TOTAL / ((performance.now() - t0) / 1000);
 }
 
@@ -204,12 +241,19 @@ async function main(): Promise<void> {
   const base = await mkdtemp(path.join(os.tmpdir(), "bench-weights-"));
   const fs = await statfs(base);
   const free = fs.bavail * fs.bsize;
-  if (free < TOTAL * 1.5 + FILE_SIZE) throw new Error(`${base} has ${(free / MiB).toFixed(0)} MiB free; the bench needs ${((TOTAL * 1.5 + FILE_SIZE) / MiB).toFixed(0)} MiB`);
+  if (free < TOTAL * 1.5 + FILE_SIZE)
+    throw new Error(
+      `${base} has ${(free / MiB).toFixed(0)} MiB free; the bench needs ${((TOTAL * 1.5 + FILE_SIZE) / MiB).toFixed(0)} MiB`,
+    );
   execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
-  console.log(`weights bench: ${FILES} files x ${FILE_SIZE / MiB} MiB = ${(TOTAL / MiB).toFixed(0)} MiB, concurrency ${CONCURRENCY}, part size ${PART_SIZE / MiB} MiB, ${os.cpus().length} CPUs`);
+  console.log(
+    `weights bench: ${FILES} files x ${FILE_SIZE / MiB} MiB = ${(TOTAL / MiB).toFixed(0)} MiB, concurrency ${CONCURRENCY}, part size ${PART_SIZE / MiB} MiB, ${os.cpus().length} CPUs`,
+  );
   const t0 = performance.now();
   const sim = await startSim();
-  console.log(`hub simulator up at ${sim.url} after ${((performance.now() - t0) / 1000).toFixed(1)} s (content hashed at start)`);
+  console.log(
+    `hub simulator up at ${sim.url} after ${((performance.now() - t0) / 1000).toFixed(1)} s (content hashed at start)`,
+  );
   try {
     const source = path.join(base, "dd-source");
     await writeSource(source);
@@ -220,7 +264,12 @@ async function main(): Promise<void> {
     const ours: number[] = [];
     const disk: number[] = [];
     /** CPU-seconds per round: of the runner's processes, and of the simulator serving it. */
-    const cpu = { downloader: [] as number[], curl: [] as number[], simForDownloader: [] as number[], simForCurl: [] as number[] };
+    const cpu = {
+      downloader: [] as number[],
+      curl: [] as number[],
+      simForDownloader: [] as number[],
+      simForCurl: [] as number[],
+    };
     const runners = ["curl", "downloader", "disk"] as const;
     for (let round = 1; round <= ROUNDS; round++) {
       // Rotate which goes first so none always gets the warmer page cache or the quieter device.
@@ -261,13 +310,19 @@ async function main(): Promise<void> {
     console.log(
       `CPU per round (medians, ${os.cpus().length} CPUs shared by all): downloader ${cs(cpu.downloader)} + simulator ${cs(cpu.simForDownloader)}; curl ${cs(cpu.curl)} + simulator ${cs(cpu.simForCurl)} (curl's includes sync -d)`,
     );
-    console.log(`ratio against the disk's direct writes of the same bytes (no network, no hash): ${ratioDisk.toFixed(3)}; curl into the page cache against the disk: ${median(curl.map((c, i) => c / disk[i]!)).toFixed(3)}`);
+    console.log(
+      `ratio against the disk's direct writes of the same bytes (no network, no hash): ${ratioDisk.toFixed(3)}; curl into the page cache against the disk: ${median(curl.map((c, i) => c / disk[i]!)).toFixed(3)}`,
+    );
 
     const goal = CONCURRENCY * PART_SIZE;
-    console.log(`kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight (${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`);
+    console.log(
+      `kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight (${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`,
+    );
     for (let t = 1; t <= KILL_TRIALS; t++) {
       const { killedAt, refetched } = await killTrial(sim, base, t);
-      console.log(`trial ${t}: killed after ${(killedAt / MiB).toFixed(1)} MiB served, re-fetched ${(refetched / MiB).toFixed(2)} MiB (goal <= ${goal / MiB} MiB: ${refetched <= goal ? "met" : "MISSED"})`);
+      console.log(
+        `trial ${t}: killed after ${(killedAt / MiB).toFixed(1)} MiB served, re-fetched ${(refetched / MiB).toFixed(2)} MiB (goal <= ${goal / MiB} MiB: ${refetched <= goal ? "met" : "MISSED"})`,
+      );
     }
     console.log(`weights_ratio=${ratioPageCache.toFixed(3)}`);
   } finally {

@@ -31,7 +31,9 @@ describe("infra program", () => {
     expect(chart.inputs.namespace).toBe("ops");
     expect(chart.inputs.chart).toMatch(/charts\/deepseek-operator$/);
     expect(chart.inputs.values).toEqual({ replicas: 2, leaderElection: { enabled: true } });
-    const dsd = registered.find((r) => r.type === "kubernetes:serving.deepseek-operator.io/v1alpha1:DeepSeekDeployment")!;
+    const dsd = registered.find(
+      (r) => r.type === "kubernetes:serving.deepseek-operator.io/v1alpha1:DeepSeekDeployment",
+    )!;
     expect(dsd.inputs.spec.gpu).toEqual({ type: "B200" });
     expect(dsd.inputs.spec.model.revision).toBe("a".repeat(40));
     expect(dsd.inputs.metadata.namespace).toBe("llm");
@@ -40,7 +42,13 @@ describe("infra program", () => {
   it("turns leader election off for a single replica", async () => {
     registered.length = 0;
     const { createStack } = await import("./program.ts");
-    const stack = createStack({ namespace: "solo", operatorReplicas: 1, gpu: "H200", modelRevision: "b".repeat(40), workloadNamespace: "w" });
+    const stack = createStack({
+      namespace: "solo",
+      operatorReplicas: 1,
+      gpu: "H200",
+      modelRevision: "b".repeat(40),
+      workloadNamespace: "w",
+    });
     await output(stack.chart.urn);
     const chart = registered.find((r) => r.type === "kubernetes:helm.sh/v4:Chart")!;
     expect(chart.inputs.values.leaderElection).toEqual({ enabled: false });

@@ -16,7 +16,9 @@ const CHART = fileURLToPath(new URL("../charts/deepseek-operator", import.meta.u
 
 export function createStack(a: StackArgs) {
   const ns = new k8s.core.v1.Namespace("operator-namespace", { metadata: { name: a.namespace } });
-  const workloads = new k8s.core.v1.Namespace("workload-namespace", { metadata: { name: a.workloadNamespace ?? "llm" } });
+  const workloads = new k8s.core.v1.Namespace("workload-namespace", {
+    metadata: { name: a.workloadNamespace ?? "llm" },
+  });
   // helm.v4.Chart installs the chart's crds/ too, so the CRD exists before any DeepSeekDeployment.
   const chart = new k8s.helm.v4.Chart(
     "deepseek-operator",

@@ -44,7 +44,9 @@ await build({
   sourcemap: true,
   chunkNames: "chunks/[name]-[hash]",
   // The CommonJS dependencies (pino, prom-client) call require() for Node's builtins; an ES module has none.
-  banner: { js: "import { createRequire as __dsoRequire } from 'node:module'; const require = __dsoRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __dsoRequire } from 'node:module'; const require = __dsoRequire(import.meta.url);",
+  },
   plugins: [builtinsAsObjects],
   logLevel: "warning",
 });

@@ -1,7 +1,14 @@
 // The DeepSeekDeployments the control-plane benches create, and the children the operator applies for one,
 // as a plain client sends them (the reconcile bench's floor).
 import { API_VERSION, GROUP, PLURAL, VERSION, parseSpec } from "../../operator/src/api/index.ts";
-import { renderService, renderWeightsPull, renderWeightsPvc, defaultWeightsSize, type Dsd, type KubeObject } from "../../operator/src/render/index.ts";
+import {
+  renderService,
+  renderWeightsPull,
+  renderWeightsPvc,
+  defaultWeightsSize,
+  type Dsd,
+  type KubeObject,
+} from "../../operator/src/render/index.ts";
 
 /** The custom resource, as CustomObjectsApi takes it. */
 export const DSD_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL };
@@ -12,7 +19,15 @@ export function benchDeployment(ns: string, name: string, i: number, salt: strin
     apiVersion: API_VERSION,
     kind: "DeepSeekDeployment",
     metadata: { name, namespace: ns },
-    spec: { model: { revision: (salt + i.toString(16)).padStart(40, "0").slice(-40), source: { huggingFace: { endpoint: "http://127.0.0.1:9" } } }, gpu: { type: "H200" }, replicas: 1, ...(weights ? { weights } : {}) },
+    spec: {
+      model: {
+        revision: (salt + i.toString(16)).padStart(40, "0").slice(-40),
+        source: { huggingFace: { endpoint: "http://127.0.0.1:9" } },
+      },
+      gpu: { type: "H200" },
+      replicas: 1,
+      ...(weights ? { weights } : {}),
+    },
   };
 }
 
@@ -24,9 +39,21 @@ export function benchDeployment(ns: string, name: string, i: number, salt: strin
 export function floorChildren(manifest: ReturnType<typeof benchDeployment>, i: number): KubeObject[] {
   const parsed = parseSpec(manifest.spec);
   if (!parsed.ok) throw new Error("bad bench spec");
-  const dsd = { ...manifest, metadata: { ...manifest.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` }, spec: parsed.value } as unknown as Dsd;
+  const dsd = {
+    ...manifest,
+    metadata: { ...manifest.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` },
+    spec: parsed.value,
+  } as unknown as Dsd;
   const pvc = renderWeightsPvc(dsd, [dsd], defaultWeightsSize(159_617_149_040));
-  const objects: KubeObject[] = [pvc, ...renderWeightsPull(dsd, { ...pvc, metadata: { ...pvc.metadata } }, { image: "x", podLabels: {}, podAnnotations: {} }), renderService(dsd, false)];
+  const objects: KubeObject[] = [
+    pvc,
+    ...renderWeightsPull(
+      dsd,
+      { ...pvc, metadata: { ...pvc.metadata } },
+      { image: "x", podLabels: {}, podAnnotations: {} },
+    ),
+    renderService(dsd, false),
+  ];
   for (const o of objects) o.metadata.ownerReferences = [];
   return objects;
 }

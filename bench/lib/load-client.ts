@@ -31,14 +31,22 @@ export function assertLoopbackUrl(raw: string): URL {
   }
   if (url.protocol !== "http:") throw new Error(`--url must be http://127.x.y.z:port, got ${url.protocol}`);
   if (!IPV4_LOOPBACK.test(url.hostname) || url.hostname.split(".").some((o) => Number(o) > 255)) {
-    throw new Error(`refusing to send load to ${url.hostname}: only 127.0.0.0/8 addresses are allowed (use 127.0.0.1, not a name)`);
+    throw new Error(
+      `refusing to send load to ${url.hostname}: only 127.0.0.0/8 addresses are allowed (use 127.0.0.1, not a name)`,
+    );
   }
   return url;
 }
 
 function body(s: RequestSpec): unknown {
-  const common = { model: s.model, max_tokens: s.maxTokens, ...(s.stream ? { stream: true, stream_options: { include_usage: true } } : {}) };
-  return s.api === "chat" ? { ...common, messages: [{ role: "user", content: s.prompt }] } : { ...common, prompt: s.prompt };
+  const common = {
+    model: s.model,
+    max_tokens: s.maxTokens,
+    ...(s.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  };
+  return s.api === "chat"
+    ? { ...common, messages: [{ role: "user", content: s.prompt }] }
+    : { ...common, prompt: s.prompt };
 }
 
 interface Usage {
@@ -51,14 +59,24 @@ export async function sendRequest(s: RequestSpec): Promise<RequestResult> {
   const path = s.api === "chat" ? "/v1/chat/completions" : "/v1/completions";
   let streamedTokens = 0;
   try {
-    const res = await fetch(new URL(path, s.baseUrl), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body(s)), signal: s.signal });
+    const res = await fetch(new URL(path, s.baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body(s)),
+      signal: s.signal,
+    });
     if (res.status !== 200) {
       const text = await res.text().catch(() => "");
       return { kind: "error", message: `HTTP ${res.status} from ${path}: ${text.slice(0, 200)}` };
     }
     if (!s.stream) {
       const json = (await res.json()) as { usage?: Usage };
-      return { kind: "ok", latencySeconds: (performance.now() - t0) / 1000, promptTokens: json.usage?.prompt_tokens ?? 0, completionTokens: json.usage?.completion_tokens ?? 0 };
+      return {
+        kind: "ok",
+        latencySeconds: (performance.now() - t0) / 1000,
+        promptTokens: json.usage?.prompt_tokens ?? 0,
+        completionTokens: json.usage?.completion_tokens ?? 0,
+      };
     }
     let ttft: number | undefined;
     let usage: Usage | undefined;
@@ -77,8 +95,13 @@ export async function sendRequest(s: RequestSpec): Promise<RequestResult> {
           sawDone = true;
           continue;
         }
-        const parsed = JSON.parse(data) as { choices?: Array<{ text?: string; delta?: { content?: string | null; tool_calls?: unknown[] } }>; usage?: Usage; error?: { message?: string } };
-        if (parsed.error) return { kind: "error", message: `stream error from ${path}: ${parsed.error.message ?? "unknown"}` };
+        const parsed = JSON.parse(data) as {
+          choices?: Array<{ text?: string; delta?: { content?: string | null; tool_calls?: unknown[] } }>;
+          usage?: Usage;
+          error?: { message?: string };
+        };
+        if (parsed.error)
+          return { kind: "error", message: `stream error from ${path}: ${parsed.error.message ?? "unknown"}` };
         if (parsed.usage) usage = parsed.usage;
         for (const c of parsed.choices ?? []) {
           if (c.text || c.delta?.content || c.delta?.tool_calls?.length) {

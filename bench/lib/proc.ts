@@ -8,7 +8,10 @@ const TICK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 /** The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
 function statFields(pid: number | string): number[] {
   const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return s.slice(s.lastIndexOf(")") + 2).split(" ").map(Number);
+  return s
+    .slice(s.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
 }
 
 /** utime + stime of a running process; throws when it is not running. */

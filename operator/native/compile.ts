@@ -23,7 +23,11 @@ export function compileSha256Addon(out: string): void {
   const headers = nodeApiHeaders();
   if (!headers) throw new Error("no node_api.h found (the node package's include/ or /usr/include/node)");
   mkdirSync(path.dirname(out), { recursive: true });
-  execFileSync(process.env.CC ?? "cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", headers, path.join(here, "sha256x2.c"), "-o", out], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  execFileSync(
+    process.env.CC ?? "cc",
+    ["-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", headers, path.join(here, "sha256x2.c"), "-o", out],
+    {
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
 }

@@ -29,20 +29,51 @@ mkdirSync(WORK, { recursive: true });
 const kc = loadKubeConfig();
 
 say("Install the CRD and the operator's identity (the Helm chart's ServiceAccount and RBAC)");
-await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml")]);
-await kubectlOk(["wait", "--for=condition=Established", "crd/deepseekdeployments.serving.deepseek-operator.io", "--timeout=60s"]);
+await kubectlOk([
+  "apply",
+  "--server-side",
+  "--force-conflicts",
+  "-f",
+  join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml"),
+]);
+await kubectlOk([
+  "wait",
+  "--for=condition=Established",
+  "crd/deepseekdeployments.serving.deepseek-operator.io",
+  "--timeout=60s",
+]);
 await kubectl(["create", "namespace", SYSTEM]);
 const opKubeconfig = await installOperatorIdentity(SYSTEM, WORK, [NS]);
 await show(["get", "nodes", "-L", "nvidia.com/gpu.product", "-L", "nvidia.com/gpu.count"]);
 
 say("Start a Hugging Face Hub simulator (gated: needs a token) and the operator");
 // 46 shards like the real checkpoint, scaled down to 4 MiB each and rate-limited so the download is watchable.
-const hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 4 * 2 ** 20 })], host: "127.0.0.1", port: 0, token: TOKEN });
+const hub = await startHubServer({
+  repos: [v4FlashShapedRepo({ shardSize: 4 * 2 ** 20 })],
+  host: "127.0.0.1",
+  port: 0,
+  token: TOKEN,
+});
 hub.setFault({ kind: "rate", bytesPerSecond: 512 * 1024 });
-const runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods"), engines: { loadSeconds: 5 }, log: (m) => process.stdout.write(`   ${m}\n`) });
+const runner = new LocalPodRunner({
+  admin: kc,
+  workDir: join(WORK, "pods"),
+  engines: { loadSeconds: 5 },
+  log: (m) => process.stdout.write(`   ${m}\n`),
+});
 runner.start();
-const op = await startOperator({ name: `deepseek-operator-${process.pid}`, shipped: true, kubeconfig: opKubeconfig, leaseNamespace: SYSTEM, workDir: WORK, namespaces: [NS], extraEnv: { LOG_LEVEL: "info" } });
-process.stdout.write(`   hub ${hub.url}; operator metrics http://127.0.0.1:${op.metricsPort}/metrics; logs in ${WORK}\n`);
+const op = await startOperator({
+  name: `deepseek-operator-${process.pid}`,
+  shipped: true,
+  kubeconfig: opKubeconfig,
+  leaseNamespace: SYSTEM,
+  workDir: WORK,
+  namespaces: [NS],
+  extraEnv: { LOG_LEVEL: "info" },
+});
+process.stdout.write(
+  `   hub ${hub.url}; operator metrics http://127.0.0.1:${op.metricsPort}/metrics; logs in ${WORK}\n`,
+);
 // A namespace left terminating by an earlier run goes once the operator has finalized its deployments.
 for (let i = 0; i < 120; i++) {
   const phase = (await kubectl(["get", "namespace", NS, "-o", "jsonpath={.status.phase}"])).stdout;
@@ -62,10 +93,18 @@ process.once("SIGINT", () => void stop().then(() => process.exit(130)));
 // Whatever happens below, the operator, the runner and the Hub stop with the demo.
 try {
   say("Plan before applying: what does 1M context need on H200?");
-  process.stdout.write((await import("node:child_process")).execFileSync(join(REPO_ROOT, "bin", "deepseek-operator"), ["plan", "--gpu", "H200", "--max-model-len", "1048576", "--concurrency", "8"], { encoding: "utf8" }));
+  process.stdout.write(
+    (await import("node:child_process")).execFileSync(
+      join(REPO_ROOT, "bin", "deepseek-operator"),
+      ["plan", "--gpu", "H200", "--max-model-len", "1048576", "--concurrency", "8"],
+      { encoding: "utf8" },
+    ),
+  );
 
   say("kubectl apply the sample DeepSeekDeployment (crds/examples/h200-1m-autoscaling.yaml, pointed at the local Hub)");
-  await kubectlOk(["-n", NS, "create", "secret", "generic", "hf-token", `--from-literal=token=${TOKEN}`]).catch(() => undefined);
+  await kubectlOk(["-n", NS, "create", "secret", "generic", "hf-token", `--from-literal=token=${TOKEN}`]).catch(
+    () => undefined,
+  );
   const sample = parse(readFileSync(join(REPO_ROOT, "crds/examples/h200-1m-autoscaling.yaml"), "utf8"));
   sample.metadata.namespace = NS;
   sample.spec.model.source.huggingFace.endpoint = hub.url;
@@ -78,7 +117,13 @@ try {
   for (let i = 0; i < 120; i++) {
     const r = await kubectl(["-n", NS, "get", "dsd", "-o", "wide"]);
     process.stdout.write(i === 0 ? r.stdout : `${r.stdout.split("\n")[1]}\n`);
-    const d = await kubectlJson<{ status?: { phase?: string; readyReplicas?: number } }>(["-n", NS, "get", "dsd", sample.metadata.name]);
+    const d = await kubectlJson<{ status?: { phase?: string; readyReplicas?: number } }>([
+      "-n",
+      NS,
+      "get",
+      "dsd",
+      sample.metadata.name,
+    ]);
     if (d.status?.phase === "Serving") break;
     await sleep(5000);
   }
@@ -88,23 +133,54 @@ try {
   say("Put it under load (OpenAI chat completions, streamed, against the engine pods)");
   let ip: string | undefined;
   for (let i = 0; i < 60 && !ip; i++) {
-    const pods = await kubectlJson<{ items: { status: { podIP?: string; phase?: string } }[] }>(["-n", NS, "get", "pods", "-l", `app.kubernetes.io/instance=${sample.metadata.name}`]);
+    const pods = await kubectlJson<{ items: { status: { podIP?: string; phase?: string } }[] }>([
+      "-n",
+      NS,
+      "get",
+      "pods",
+      "-l",
+      `app.kubernetes.io/instance=${sample.metadata.name}`,
+    ]);
     ip = pods.items.find((p) => p.status.phase === "Running")?.status.podIP;
     if (!ip) await sleep(1000);
   }
   if (!ip) throw new Error(`no running engine pod for ${NS}/${sample.metadata.name}`);
   for (let i = 0; i < 60; i++) {
-    const ok = await fetch(`http://${ip}:8000/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://${ip}:8000/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await sleep(1000);
   }
   // Services have no endpoints on loopback pod IPs in this cluster (see docs/cluster.md), so the load goes to the pod.
-  const report = await runLoad({ url: `http://${ip}:8000`, concurrency: 96, durationSeconds: 20, maxTokens: 128, stream: true });
+  const report = await runLoad({
+    url: `http://${ip}:8000`,
+    concurrency: 96,
+    durationSeconds: 20,
+    maxTokens: 128,
+    stream: true,
+  });
   process.stdout.write(formatReport(report));
   const metrics = await (await fetch(`http://${ip}:8000/metrics`)).text();
-  process.stdout.write(`engine metrics at ${ip}:8000:\n${metrics.split("\n").filter((l) => /^vllm:(num_requests_waiting|num_requests_running|generation_tokens_total|kv_cache_usage_perc)\{/.test(l)).join("\n")}\n`);
+  process.stdout.write(
+    `engine metrics at ${ip}:8000:\n${metrics
+      .split("\n")
+      .filter((l) =>
+        /^vllm:(num_requests_waiting|num_requests_running|generation_tokens_total|kv_cache_usage_perc)\{/.test(l),
+      )
+      .join("\n")}\n`,
+  );
   await show(["-n", NS, "get", "dsd"]);
-  await show(["-n", NS, "get", "events.events.k8s.io", "--sort-by=.metadata.creationTimestamp", "-o", "custom-columns=TYPE:.type,REASON:.reason,NOTE:.note"]);
+  await show([
+    "-n",
+    NS,
+    "get",
+    "events.events.k8s.io",
+    "--sort-by=.metadata.creationTimestamp",
+    "-o",
+    "custom-columns=TYPE:.type,REASON:.reason,NOTE:.note",
+  ]);
 } finally {
   await stop();
 }

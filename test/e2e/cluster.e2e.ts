@@ -6,7 +6,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { BatchV1Api, CoordinationV1Api, CoreV1Api, RbacAuthorizationV1Api, type V1Pod } from "@kubernetes/client-node";
 import { GPU_TAINT, loadNodePools, nodeName } from "../cluster/nodes.ts";
-import { apiStatus, kubectl, kubectlJson, kubectlOk, loadKubeConfig, mintServiceAccountKubeconfig, orNotFound, useTestNamespace, waitFor, type ServiceAccountCredentials } from "./lib/index.ts";
+import {
+  apiStatus,
+  kubectl,
+  kubectlJson,
+  kubectlOk,
+  loadKubeConfig,
+  mintServiceAccountKubeconfig,
+  orNotFound,
+  useTestNamespace,
+  waitFor,
+  type ServiceAccountCredentials,
+} from "./lib/index.ts";
 
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -58,7 +69,17 @@ function inLoopback(ip: string): boolean {
 describe("simulated GPU nodes", () => {
   it("kubectl get nodes lists every simulated node with its nvidia.com/gpu capacity and GFD labels", async () => {
     const table = await kubectlOk(["get", "nodes", "-L", "nvidia.com/gpu.product"]);
-    const list = await kubectlJson<{ items: { metadata: { name: string; labels: Record<string, string> }; spec: { taints?: { key: string; value?: string; effect: string }[] }; status: { capacity: Record<string, string>; allocatable: Record<string, string>; conditions: { type: string; status: string }[] } }[] }>(["get", "nodes"]);
+    const list = await kubectlJson<{
+      items: {
+        metadata: { name: string; labels: Record<string, string> };
+        spec: { taints?: { key: string; value?: string; effect: string }[] };
+        status: {
+          capacity: Record<string, string>;
+          allocatable: Record<string, string>;
+          conditions: { type: string; status: string }[];
+        };
+      }[];
+    }>(["get", "nodes"]);
     const byName = new Map(list.items.map((n) => [n.metadata.name, n]));
     for (const p of pools) {
       for (let i = 0; i < p.count; i++) {
@@ -78,7 +99,11 @@ describe("simulated GPU nodes", () => {
             "nvidia.com/gpu.count": String(p.gpu.count),
           });
           expect(table).toContain(p.gpu.product);
-          expect(n.spec.taints).toContainEqual({ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: GPU_TAINT.effect });
+          expect(n.spec.taints).toContainEqual({
+            key: GPU_TAINT.key,
+            value: GPU_TAINT.value,
+            effect: GPU_TAINT.effect,
+          });
         } else {
           expect(n.status.capacity["nvidia.com/gpu"]).toBeUndefined();
           expect(n.spec.taints ?? []).toEqual([]);
@@ -101,10 +126,13 @@ describe("scheduling and the kwok pod lifecycle", () => {
 
   it("schedules a 4-GPU pod (with the GPU toleration) onto a GPU node, where it becomes Ready", async () => {
     await core.createNamespacedPod({ namespace: ns.name, body: pod("gpu4", { gpus: 4, tolerateGpu: true }) });
-    const p = await waitFor(async () => {
-      const p = await readPod(ns.name, "gpu4");
-      return condition(p, "Ready")?.status === "True" && p;
-    }, { what: "pod gpu4 Ready" });
+    const p = await waitFor(
+      async () => {
+        const p = await readPod(ns.name, "gpu4");
+        return condition(p, "Ready")?.status === "True" && p;
+      },
+      { what: "pod gpu4 Ready" },
+    );
     const node = await core.readNode({ name: p.spec?.nodeName ?? "" });
     expect(Number(node.status?.allocatable?.["nvidia.com/gpu"])).toBeGreaterThanOrEqual(4);
     expect(p.status?.phase).toBe("Running");
@@ -113,26 +141,38 @@ describe("scheduling and the kwok pod lifecycle", () => {
 
   it("leaves a 16-GPU pod Pending with the scheduler's Unschedulable reason naming nvidia.com/gpu", async () => {
     await core.createNamespacedPod({ namespace: ns.name, body: pod("gpu16", { gpus: 16, tolerateGpu: true }) });
-    const scheduled = await waitFor(async () => {
-      const c = condition(await readPod(ns.name, "gpu16"), "PodScheduled");
-      return c?.status === "False" && c;
-    }, { what: "PodScheduled=False on gpu16" });
+    const scheduled = await waitFor(
+      async () => {
+        const c = condition(await readPod(ns.name, "gpu16"), "PodScheduled");
+        return c?.status === "False" && c;
+      },
+      { what: "PodScheduled=False on gpu16" },
+    );
     expect(scheduled.reason).toBe("Unschedulable");
     expect(scheduled.message).toContain("Insufficient nvidia.com/gpu");
-    const event = await waitFor(async () => {
-      const evs = await core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=gpu16,reason=FailedScheduling" });
-      return evs.items[0];
-    }, { what: "FailedScheduling event for gpu16" });
+    const event = await waitFor(
+      async () => {
+        const evs = await core.listNamespacedEvent({
+          namespace: ns.name,
+          fieldSelector: "involvedObject.name=gpu16,reason=FailedScheduling",
+        });
+        return evs.items[0];
+      },
+      { what: "FailedScheduling event for gpu16" },
+    );
     expect(event.message).toContain("nvidia.com/gpu");
     expect((await readPod(ns.name, "gpu16")).status?.phase).toBe("Pending");
   });
 
   it("keeps GPU pods without the toleration off the tainted GPU nodes", async () => {
     await core.createNamespacedPod({ namespace: ns.name, body: pod("gpu1-untolerated", { gpus: 1 }) });
-    const c = await waitFor(async () => {
-      const c = condition(await readPod(ns.name, "gpu1-untolerated"), "PodScheduled");
-      return c?.status === "False" && c;
-    }, { what: "PodScheduled=False on gpu1-untolerated" });
+    const c = await waitFor(
+      async () => {
+        const c = condition(await readPod(ns.name, "gpu1-untolerated"), "PodScheduled");
+        return c?.status === "False" && c;
+      },
+      { what: "PodScheduled=False on gpu1-untolerated" },
+    );
     expect(c.message).toContain("untolerated taint");
     expect(c.message).toContain(GPU_TAINT.key);
   });
@@ -140,24 +180,37 @@ describe("scheduling and the kwok pod lifecycle", () => {
   it("runs a Job to completion", async () => {
     await batch.createNamespacedJob({
       namespace: ns.name,
-      body: { metadata: { name: "done" }, spec: { backoffLimit: 0, template: { spec: { ...pod("x", { restartPolicy: "Never" }).spec! } } } },
+      body: {
+        metadata: { name: "done" },
+        spec: { backoffLimit: 0, template: { spec: { ...pod("x", { restartPolicy: "Never" }).spec! } } },
+      },
     });
-    const job = await waitFor(async () => {
-      const j = await batch.readNamespacedJob({ name: "done", namespace: ns.name });
-      return j.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True") && j;
-    }, { what: "Job done Complete" });
+    const job = await waitFor(
+      async () => {
+        const j = await batch.readNamespacedJob({ name: "done", namespace: ns.name });
+        return j.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True") && j;
+      },
+      { what: "Job done Complete" },
+    );
     expect(job.status?.succeeded).toBe(1);
   });
 
   it("fails a pod labelled sim.deepseek-operator.io/fail with the requested exit code", async () => {
     await core.createNamespacedPod({
       namespace: ns.name,
-      body: pod("fails", { restartPolicy: "Never", labels: { [`${SIM}/fail`]: "true" }, annotations: { [`${SIM}/exit-code`]: "3", [`${SIM}/fail-after`]: "200ms" } }),
+      body: pod("fails", {
+        restartPolicy: "Never",
+        labels: { [`${SIM}/fail`]: "true" },
+        annotations: { [`${SIM}/exit-code`]: "3", [`${SIM}/fail-after`]: "200ms" },
+      }),
     });
-    const p = await waitFor(async () => {
-      const p = await readPod(ns.name, "fails");
-      return p.status?.phase === "Failed" && p;
-    }, { what: "pod fails Failed" });
+    const p = await waitFor(
+      async () => {
+        const p = await readPod(ns.name, "fails");
+        return p.status?.phase === "Failed" && p;
+      },
+      { what: "pod fails Failed" },
+    );
     expect(p.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(3);
     expect(condition(p, "Ready")?.status).toBe("False");
   });
@@ -170,11 +223,14 @@ describe("scheduling and the kwok pod lifecycle", () => {
         annotations: { [`${SIM}/exit-code`]: "137", [`${SIM}/fail-after`]: "200ms", [`${SIM}/crash-backoff`]: "1s" },
       }),
     });
-    const p = await waitFor(async () => {
-      const p = await readPod(ns.name, "crashes");
-      const cs = p.status?.containerStatuses?.[0];
-      return (cs?.restartCount ?? 0) >= 2 && cs?.state?.waiting?.reason === "CrashLoopBackOff" && p;
-    }, { what: "pod crashes in CrashLoopBackOff with 2 restarts" });
+    const p = await waitFor(
+      async () => {
+        const p = await readPod(ns.name, "crashes");
+        const cs = p.status?.containerStatuses?.[0];
+        return (cs?.restartCount ?? 0) >= 2 && cs?.state?.waiting?.reason === "CrashLoopBackOff" && p;
+      },
+      { what: "pod crashes in CrashLoopBackOff with 2 restarts" },
+    );
     const cs = p.status?.containerStatuses?.[0];
     expect(cs?.lastState?.terminated?.exitCode).toBe(137);
     expect(p.status?.phase).toBe("Running");
@@ -182,21 +238,31 @@ describe("scheduling and the kwok pod lifecycle", () => {
   });
 
   it("removes a deleted pod, and leaves pods labelled sim.deepseek-operator.io/local to the local runner", async () => {
-    await core.createNamespacedPod({ namespace: ns.name, body: pod("local", { labels: { [`${SIM}/local`]: "true" } }) });
+    await core.createNamespacedPod({
+      namespace: ns.name,
+      body: pod("local", { labels: { [`${SIM}/local`]: "true" } }),
+    });
     await core.createNamespacedPod({ namespace: ns.name, body: pod("simulated") });
-    await waitFor(async () => (await readPod(ns.name, "simulated")).status?.phase === "Running", { what: "pod simulated Running" });
+    await waitFor(async () => (await readPod(ns.name, "simulated")).status?.phase === "Running", {
+      what: "pod simulated Running",
+    });
     // Both were created together and both are scheduled, but kwok played no stage on the local one.
-    const local = await waitFor(async () => {
-      const p = await readPod(ns.name, "local");
-      return condition(p, "PodScheduled")?.status === "True" && p;
-    }, { what: "pod local scheduled" });
+    const local = await waitFor(
+      async () => {
+        const p = await readPod(ns.name, "local");
+        return condition(p, "PodScheduled")?.status === "True" && p;
+      },
+      { what: "pod local scheduled" },
+    );
     expect(local.status?.phase).toBe("Pending");
     expect(local.status?.podIP).toBeUndefined();
     expect(local.status?.containerStatuses).toBeUndefined();
 
     await core.deleteNamespacedPod({ name: "simulated", namespace: ns.name });
     await core.deleteNamespacedPod({ name: "local", namespace: ns.name });
-    await waitFor(async () => (await orNotFound(readPod(ns.name, "simulated"))) === undefined, { what: "pod simulated gone" });
+    await waitFor(async () => (await orNotFound(readPod(ns.name, "simulated"))) === undefined, {
+      what: "pod simulated gone",
+    });
     // kwok's pod-delete stage skips local pods: without a kubelet (or the local runner) it stays Terminating.
     const terminating = await readPod(ns.name, "local");
     expect(terminating.metadata?.deletionTimestamp).toBeDefined();
@@ -207,12 +273,18 @@ describe("scheduling and the kwok pod lifecycle", () => {
   it("provisions and binds a PVC of the default StorageClass, and removes its volume after deletion", async () => {
     await core.createNamespacedPersistentVolumeClaim({
       namespace: ns.name,
-      body: { metadata: { name: "weights" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } } } },
+      body: {
+        metadata: { name: "weights" },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } } },
+      },
     });
-    const pvc = await waitFor(async () => {
-      const c = await core.readNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name });
-      return c.status?.phase === "Bound" && c;
-    }, { what: "PVC weights Bound" });
+    const pvc = await waitFor(
+      async () => {
+        const c = await core.readNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name });
+        return c.status?.phase === "Bound" && c;
+      },
+      { what: "PVC weights Bound" },
+    );
     expect(pvc.spec?.storageClassName).toBe("kwok-volume");
     const pvName = pvc.spec?.volumeName ?? "";
     expect((await core.readPersistentVolume({ name: pvName })).spec?.capacity?.storage).toBe("200Gi");
@@ -221,25 +293,42 @@ describe("scheduling and the kwok pod lifecycle", () => {
     withVolume.spec!.volumes = [{ name: "weights", persistentVolumeClaim: { claimName: "weights" } }];
     withVolume.spec!.containers[0]!.volumeMounts = [{ name: "weights", mountPath: "/models" }];
     await core.createNamespacedPod({ namespace: ns.name, body: withVolume });
-    await waitFor(async () => condition(await readPod(ns.name, "mounts-weights"), "Ready")?.status === "True", { what: "pod mounts-weights Ready" });
+    await waitFor(async () => condition(await readPod(ns.name, "mounts-weights"), "Ready")?.status === "True", {
+      what: "pod mounts-weights Ready",
+    });
 
     await core.deleteNamespacedPod({ name: "mounts-weights", namespace: ns.name });
     await core.deleteNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name });
-    await waitFor(async () => (await orNotFound(core.readPersistentVolume({ name: pvName }))) === undefined, { what: `PV ${pvName} gone`, timeoutMs: 120_000 });
-    expect(await orNotFound(core.readNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name }))).toBeUndefined();
+    await waitFor(async () => (await orNotFound(core.readPersistentVolume({ name: pvName }))) === undefined, {
+      what: `PV ${pvName} gone`,
+      timeoutMs: 120_000,
+    });
+    expect(
+      await orNotFound(core.readNamespacedPersistentVolumeClaim({ name: "weights", namespace: ns.name })),
+    ).toBeUndefined();
   });
 
   it("reports only loopback node, pod and service IPs", async () => {
     const nodes = await core.listNode();
-    const nodeIPs = nodes.items.flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type.endsWith("IP")).map((a) => a.address));
+    const nodeIPs = nodes.items.flatMap((n) =>
+      (n.status?.addresses ?? []).filter((a) => a.type.endsWith("IP")).map((a) => a.address),
+    );
     const pods = await core.listPodForAllNamespaces();
-    const podIPs = pods.items.flatMap((p) => [p.status?.podIP, p.status?.hostIP, ...(p.status?.podIPs ?? []).map((x) => x.ip), ...(p.status?.hostIPs ?? []).map((x) => x.ip)]).filter((ip): ip is string => !!ip);
+    const podIPs = pods.items
+      .flatMap((p) => [
+        p.status?.podIP,
+        p.status?.hostIP,
+        ...(p.status?.podIPs ?? []).map((x) => x.ip),
+        ...(p.status?.hostIPs ?? []).map((x) => x.ip),
+      ])
+      .filter((ip): ip is string => !!ip);
     const services = await core.listServiceForAllNamespaces();
     const clusterIPs = services.items.flatMap((s) => s.spec?.clusterIPs ?? []).filter((ip) => ip !== "None");
     expect(nodeIPs.length).toBeGreaterThan(0);
     expect(podIPs.length).toBeGreaterThan(0);
     expect(clusterIPs.length).toBeGreaterThan(0);
-    for (const ip of [...nodeIPs, ...podIPs, ...clusterIPs]) expect({ ip, loopback: inLoopback(ip) }).toEqual({ ip, loopback: true });
+    for (const ip of [...nodeIPs, ...podIPs, ...clusterIPs])
+      expect({ ip, loopback: inLoopback(ip) }).toEqual({ ip, loopback: true });
   });
 });
 
@@ -253,7 +342,10 @@ describe("ServiceAccount credentials from the TokenRequest API", () => {
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     await rbac.createNamespacedRole({
       namespace: ns.name,
-      body: { metadata: { name: "pod-reader" }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
+      body: {
+        metadata: { name: "pod-reader" },
+        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }],
+      },
     });
     await rbac.createNamespacedRoleBinding({
       namespace: ns.name,
@@ -276,7 +368,9 @@ describe("ServiceAccount credentials from the TokenRequest API", () => {
     const asSa = sa.kubeConfig.makeApiClient(CoreV1Api);
     const pods = await waitFor(() => asSa.listNamespacedPod({ namespace: ns.name }), { what: "list pods as reader" });
     expect(pods.items).toEqual([]);
-    const who = await kubectlOk(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], { kubeconfig: saKubeconfig });
+    const who = await kubectlOk(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], {
+      kubeconfig: saKubeconfig,
+    });
     expect(who).toBe(`system:serviceaccount:${ns.name}:reader`);
   });
 
@@ -294,7 +388,9 @@ describe("ServiceAccount credentials from the TokenRequest API", () => {
     expect(await refused(asSa.listNamespacedSecret({ namespace: ns.name }))).toBe(403);
     expect(await refused(asSa.listNode())).toBe(403);
     expect(await refused(asSa.listNamespacedPod({ namespace: "default" }))).toBe(403);
-    const r = await kubectl(["create", "configmap", "nope", "--from-literal=a=b", "-n", ns.name], { kubeconfig: saKubeconfig });
+    const r = await kubectl(["create", "configmap", "nope", "--from-literal=a=b", "-n", ns.name], {
+      kubeconfig: saKubeconfig,
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("forbidden");
     const canI = await kubectl(["auth", "can-i", "delete", "pods", "-n", ns.name], { kubeconfig: saKubeconfig });

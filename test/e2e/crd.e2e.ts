@@ -8,7 +8,8 @@ import { parse } from "yaml";
 import { REPO_ROOT, kubectl, kubectlJson, kubectlOk, useTestNamespace } from "./lib/index.ts";
 
 // DSO_CRD_FILE checks a candidate CRD (e.g. freshly generated) before it replaces the committed one.
-const CRD_FILE = process.env.DSO_CRD_FILE ?? join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
+const CRD_FILE =
+  process.env.DSO_CRD_FILE ?? join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const EXAMPLES_DIR = join(REPO_ROOT, "crds", "examples");
 const EXPECT_ERROR = "serving.deepseek-operator.io/expect-error";
 
@@ -22,7 +23,9 @@ interface JsonSchema {
 }
 interface Crd {
   metadata: { name: string };
-  spec: { versions: { name: string; additionalPrinterColumns?: PrinterColumn[]; schema: { openAPIV3Schema: JsonSchema } }[] };
+  spec: {
+    versions: { name: string; additionalPrinterColumns?: PrinterColumn[]; schema: { openAPIV3Schema: JsonSchema } }[];
+  };
 }
 
 const crd = parse(readFileSync(CRD_FILE, "utf8")) as Crd;
@@ -31,8 +34,15 @@ const examples = readdirSync(EXAMPLES_DIR)
   .filter((f) => f.endsWith(".yaml"))
   .sort()
   .map((f) => {
-    const doc = parse(readFileSync(join(EXAMPLES_DIR, f), "utf8")) as { metadata: { name: string; annotations?: Record<string, string> } };
-    return { file: f, path: join(EXAMPLES_DIR, f), name: doc.metadata.name, expectError: doc.metadata.annotations?.[EXPECT_ERROR] };
+    const doc = parse(readFileSync(join(EXAMPLES_DIR, f), "utf8")) as {
+      metadata: { name: string; annotations?: Record<string, string> };
+    };
+    return {
+      file: f,
+      path: join(EXAMPLES_DIR, f),
+      name: doc.metadata.name,
+      expectError: doc.metadata.annotations?.[EXPECT_ERROR],
+    };
   });
 const invalid = examples.filter((e) => e.file.startsWith("invalid-"));
 const valid = examples.filter((e) => !e.file.startsWith("invalid-"));
@@ -48,15 +58,22 @@ describe("DeepSeekDeployment CRD", () => {
   const ns = useTestNamespace("e2e-crd");
 
   it("is installed, established and reachable by its short name", async () => {
-    const got = await kubectlJson<{ status: { conditions: { type: string; status: string }[] } }>(["get", "crd", crd.metadata.name]);
+    const got = await kubectlJson<{ status: { conditions: { type: string; status: string }[] } }>([
+      "get",
+      "crd",
+      crd.metadata.name,
+    ]);
     expect(got.status.conditions).toContainEqual(expect.objectContaining({ type: "Established", status: "True" }));
-    expect(await kubectlOk(["api-resources", "--api-group=serving.deepseek-operator.io"])).toMatch(/deepseekdeployments\s+dsd\s/);
+    expect(await kubectlOk(["api-resources", "--api-group=serving.deepseek-operator.io"])).toMatch(
+      /deepseekdeployments\s+dsd\s/,
+    );
   });
 
   it("has valid and invalid examples to check", () => {
     expect(valid.length).toBeGreaterThan(0);
     expect(invalid.length).toBeGreaterThan(0);
-    for (const e of invalid) expect({ file: e.file, expectError: typeof e.expectError }).toEqual({ file: e.file, expectError: "string" });
+    for (const e of invalid)
+      expect({ file: e.file, expectError: typeof e.expectError }).toEqual({ file: e.file, expectError: "string" });
   });
 
   it("kubectl get dsd prints the printer columns (wide adds the priority-1 ones)", async () => {
@@ -85,7 +102,10 @@ describe("DeepSeekDeployment CRD", () => {
     for (const [name, schema] of fields) {
       expect(out).toContain(name);
       // kubectl wraps long descriptions, so compare on collapsed whitespace and the opening words.
-      const opening = words(schema.description ?? "").split(" ").slice(0, 6).join(" ");
+      const opening = words(schema.description ?? "")
+        .split(" ")
+        .slice(0, 6)
+        .join(" ");
       expect({ field: name, found: out.includes(opening) }).toEqual({ field: name, found: true });
     }
   });
@@ -97,7 +117,11 @@ describe("DeepSeekDeployment CRD", () => {
     const got = await kubectlJson<{ spec: { replicas: number } }>(["get", `dsd/${first.name}`, "-n", ns.name]);
     expect(got.spec.replicas).toBe(3);
     const scale = JSON.parse(
-      await kubectlOk(["get", "--raw", `/apis/serving.deepseek-operator.io/${version.name}/namespaces/${ns.name}/deepseekdeployments/${first.name}/scale`]),
+      await kubectlOk([
+        "get",
+        "--raw",
+        `/apis/serving.deepseek-operator.io/${version.name}/namespaces/${ns.name}/deepseekdeployments/${first.name}/scale`,
+      ]),
     ) as { kind: string; spec: { replicas: number } };
     expect(scale.kind).toBe("Scale");
     expect(scale.spec.replicas).toBe(3);

@@ -15,7 +15,9 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 function runScript(script: string): void {
   const r = spawnSync("bash", [join(repoRoot, "test", "cluster", script)], { cwd: repoRoot, stdio: "inherit" });
   if (r.status !== 0) {
-    throw new Error(`test/cluster/${script} failed (exit ${r.status ?? r.signal}); component logs are in .cluster/logs/`);
+    throw new Error(
+      `test/cluster/${script} failed (exit ${r.status ?? r.signal}); component logs are in .cluster/logs/`,
+    );
   }
 }
 

@@ -10,8 +10,22 @@ import { FINALIZER } from "../../operator/src/render/index.ts";
 import { startHubServer, type HubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
 import { LocalPodRunner } from "../harness/local-runner.ts";
-import { counterSum, installOperatorIdentity, startOperator, waitUntilCreatable, type OperatorProcess } from "../harness/operator.ts";
-import { createTestNamespace, kubectlJson, kubectlOk, loadKubeConfig, REPO_ROOT, waitFor, type TestNamespace } from "./lib/index.ts";
+import {
+  counterSum,
+  installOperatorIdentity,
+  startOperator,
+  waitUntilCreatable,
+  type OperatorProcess,
+} from "../harness/operator.ts";
+import {
+  createTestNamespace,
+  kubectlJson,
+  kubectlOk,
+  loadKubeConfig,
+  REPO_ROOT,
+  waitFor,
+  type TestNamespace,
+} from "./lib/index.ts";
 
 const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const WORK = join(REPO_ROOT, ".cluster", "e2e-operator");
@@ -20,7 +34,11 @@ const GATED_MODEL = "sgl-project/DeepSeek-V4-Flash-FP8";
 const GATED_REVISION = "0123456789abcdef0123456789abcdef01234567";
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 
-type Dsd = { metadata: { name: string; uid: string; generation: number; finalizers?: string[] }; spec: Record<string, any>; status?: Record<string, any> };
+type Dsd = {
+  metadata: { name: string; uid: string; generation: number; finalizers?: string[] };
+  spec: Record<string, any>;
+  status?: Record<string, any>;
+};
 type Cond = { type: string; status: string; reason: string; message: string; lastTransitionTime: string };
 
 let kc: KubeConfig;
@@ -37,17 +55,30 @@ function dsdManifest(name: string, spec: Record<string, unknown> = {}) {
     apiVersion: "serving.deepseek-operator.io/v1alpha1",
     kind: "DeepSeekDeployment",
     metadata: { name, namespace: ns.name },
-    spec: { model: { revision: V4_FLASH_REVISION, source: { huggingFace: { endpoint: hub.url } } }, gpu: { type: "H200" }, replicas: 1, ...spec },
+    spec: {
+      model: { revision: V4_FLASH_REVISION, source: { huggingFace: { endpoint: hub.url } } },
+      gpu: { type: "H200" },
+      replicas: 1,
+      ...spec,
+    },
   };
 }
 
 const leaseHolder = async () => {
-  const r = await kubectlJson<{ items: { spec: { holderIdentity?: string } }[] }>(["-n", system.name, "get", "leases", "--field-selector", "metadata.name=deepseek-operator"]).catch(() => ({ items: [] }));
+  const r = await kubectlJson<{ items: { spec: { holderIdentity?: string } }[] }>([
+    "-n",
+    system.name,
+    "get",
+    "leases",
+    "--field-selector",
+    "metadata.name=deepseek-operator",
+  ]).catch(() => ({ items: [] }));
   return r.items[0]?.spec.holderIdentity;
 };
 const reconciles = async (o: OperatorProcess) => counterSum(await o.metrics(), "controller_runtime_reconcile_total");
 
-const getDsd = async (name: string) => (await api.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as Dsd;
+const getDsd = async (name: string) =>
+  (await api.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as Dsd;
 const cond = (d: Dsd, type: string) => (d.status?.conditions as Cond[] | undefined)?.find((c) => c.type === type);
 const get = <T>(args: string[]) => kubectlJson<T>(["-n", ns.name, "get", ...args]);
 
@@ -66,20 +97,50 @@ beforeAll(async () => {
   kc = loadKubeConfig();
   api = kc.makeApiClient(CustomObjectsApi);
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk(["wait", "--for=condition=Established", "crd/deepseekdeployments.serving.deepseek-operator.io", "--timeout=120s"]);
+  await kubectlOk([
+    "wait",
+    "--for=condition=Established",
+    "crd/deepseekdeployments.serving.deepseek-operator.io",
+    "--timeout=120s",
+  ]);
   system = await createTestNamespace("e2e-dso-system", kc);
   ns = await createTestNamespace("e2e-dso", kc);
   operatorKubeconfig = await installOperatorIdentity(system.name, WORK, [ns.name]);
   await waitUntilCreatable(ns.name);
   // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
-  hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 }), v4FlashShapedRepo({ shardSize: 1024, id: GATED_MODEL, revision: GATED_REVISION })], host: "127.0.0.1", port: 0 });
+  hub = await startHubServer({
+    repos: [
+      v4FlashShapedRepo({ shardSize: 2 * 2 ** 20 }),
+      v4FlashShapedRepo({ shardSize: 1024, id: GATED_MODEL, revision: GATED_REVISION }),
+    ],
+    host: "127.0.0.1",
+    port: 0,
+  });
   hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });
   runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods") });
   runner.start();
   // Two replicas with leader election, as the chart runs them: only the leader may reconcile.
-  operators.push(await startOperator({ name: "op-a", shipped: true, kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
+  operators.push(
+    await startOperator({
+      name: "op-a",
+      shipped: true,
+      kubeconfig: operatorKubeconfig,
+      leaseNamespace: system.name,
+      workDir: WORK,
+      namespaces: [ns.name],
+    }),
+  );
   await waitFor(async () => (await leaseHolder()) === "op-a", { timeoutMs: 60_000, what: "op-a holds the lease" });
-  operators.push(await startOperator({ name: "op-b", shipped: true, kubeconfig: operatorKubeconfig, leaseNamespace: system.name, workDir: WORK, namespaces: [ns.name] }));
+  operators.push(
+    await startOperator({
+      name: "op-b",
+      shipped: true,
+      kubeconfig: operatorKubeconfig,
+      leaseNamespace: system.name,
+      workDir: WORK,
+      namespaces: [ns.name],
+    }),
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -93,19 +154,40 @@ afterAll(async () => {
 describe("the operator", () => {
   it("downloads the weights with progress in kubectl, and creates engine pods only once they are verified", async () => {
     // The chart's admission policy puts the finalizer on in the create itself, before any reconcile.
-    const created = (await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-a") })) as Dsd;
+    const created = (await api.createNamespacedCustomObject({
+      ...GROUP,
+      namespace: ns.name,
+      body: dsdManifest("flash-a"),
+    })) as Dsd;
     expect(created.metadata.finalizers).toEqual([FINALIZER]);
     const seenProgress = new Set<string>();
     let engineBeforeWeights = false;
     const done = await waitFor(
       async () => {
-        const rows = (await kubectlOk(["-n", ns.name, "get", "dsd", "flash-a", "--no-headers", "-o", "custom-columns=W:.status.weights.progress"])).trim();
+        const rows = (
+          await kubectlOk([
+            "-n",
+            ns.name,
+            "get",
+            "dsd",
+            "flash-a",
+            "--no-headers",
+            "-o",
+            "custom-columns=W:.status.weights.progress",
+          ])
+        ).trim();
         if (rows && rows !== "<none>") seenProgress.add(rows);
         // Deployments first, the PVC second: the verified marker never goes away, so a Deployment
         // seen before a PVC without it means the engine was created before the weights were verified.
         const deploys = await get<{ items: unknown[] }>(["deployments", "-l", "app.kubernetes.io/instance=flash-a"]);
-        const pvcs = await get<{ items: { metadata: { annotations?: Record<string, string> } }[] }>(["pvc", "-l", "app.kubernetes.io/component=weights"]);
-        const verified = pvcs.items.some((p) => p.metadata.annotations?.["serving.deepseek-operator.io/weights-verified"] === V4_FLASH_REVISION);
+        const pvcs = await get<{ items: { metadata: { annotations?: Record<string, string> } }[] }>([
+          "pvc",
+          "-l",
+          "app.kubernetes.io/component=weights",
+        ]);
+        const verified = pvcs.items.some(
+          (p) => p.metadata.annotations?.["serving.deepseek-operator.io/weights-verified"] === V4_FLASH_REVISION,
+        );
         if (deploys.items.length > 0 && !verified) engineBeforeWeights = true;
         const d = await getDsd("flash-a");
         return cond(d, "WeightsReady")?.status === "True" ? d : undefined;
@@ -117,25 +199,39 @@ describe("the operator", () => {
     expect(done.status?.weights).toMatchObject({ verified: true, progress: "100%", filesTotal: 49 });
     // The download Job ran once, as the ServiceAccount whose Role may patch only this PVC.
     const pvcName = done.status?.weights.pvcName as string;
-    const jobs = await waitFor(async () => {
-      const j = await get<{ items: { metadata: { name: string }; status: { succeeded?: number } }[] }>(["jobs"]);
-      return j.items[0]?.status.succeeded === 1 ? j : undefined;
-    }, { timeoutMs: 60_000, what: "download Job succeeded" });
+    const jobs = await waitFor(
+      async () => {
+        const j = await get<{ items: { metadata: { name: string }; status: { succeeded?: number } }[] }>(["jobs"]);
+        return j.items[0]?.status.succeeded === 1 ? j : undefined;
+      },
+      { timeoutMs: 60_000, what: "download Job succeeded" },
+    );
     expect(jobs.items.map((j) => j.metadata.name)).toEqual([`${pvcName}-pull`]);
   }, 300_000);
 
   it("runs the planned engine pods on H200 nodes and reaches Serving", async () => {
-    const d = await waitFor(async () => {
-      const x = await getDsd("flash-a");
-      return x.status?.phase === "Serving" ? x : undefined;
-    }, { timeoutMs: 120_000, what: "flash-a Serving" });
+    const d = await waitFor(
+      async () => {
+        const x = await getDsd("flash-a");
+        return x.status?.phase === "Serving" ? x : undefined;
+      },
+      { timeoutMs: 120_000, what: "flash-a Serving" },
+    );
     const plan = d.status!.plan;
     expect(plan.gpusPerReplica).toBe(4);
     expect(cond(d, "Ready")?.status).toBe("True");
     const deploy = await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-a"]);
-    expect(deploy.metadata.ownerReferences[0]).toMatchObject({ kind: "DeepSeekDeployment", name: "flash-a", controller: true });
+    expect(deploy.metadata.ownerReferences[0]).toMatchObject({
+      kind: "DeepSeekDeployment",
+      name: "flash-a",
+      controller: true,
+    });
     expect(deploy.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("4");
-    const pods = await get<{ items: { spec: { nodeName: string }; status: { podIP: string } }[] }>(["pods", "-l", "app.kubernetes.io/instance=flash-a"]);
+    const pods = await get<{ items: { spec: { nodeName: string }; status: { podIP: string } }[] }>([
+      "pods",
+      "-l",
+      "app.kubernetes.io/instance=flash-a",
+    ]);
     expect(pods.items).toHaveLength(1);
     const node = await kubectlJson<any>(["get", "node", pods.items[0]!.spec.nodeName]);
     expect(node.metadata.labels["nvidia.com/gpu.product"]).toBe("NVIDIA-H200");
@@ -147,7 +243,17 @@ describe("the operator", () => {
     const row = await kubectlOk(["-n", ns.name, "get", "dsd", "flash-a"]);
     expect(row).toMatch(/PHASE\s+READY\s+DESIRED\s+GPUS\s+WEIGHTS/);
     expect(row).toMatch(/flash-a\s+Serving\s+1\s+1\s+4\s+100%/);
-    const events = await kubectlOk(["-n", ns.name, "get", "events.events.k8s.io", "--field-selector", "regarding.name=flash-a", "-o", "custom-columns=R:.reason", "--no-headers"]);
+    const events = await kubectlOk([
+      "-n",
+      ns.name,
+      "get",
+      "events.events.k8s.io",
+      "--field-selector",
+      "regarding.name=flash-a",
+      "-o",
+      "custom-columns=R:.reason",
+      "--no-headers",
+    ]);
     expect(events).toContain("Serving");
   }, 180_000);
 
@@ -163,11 +269,23 @@ describe("the operator", () => {
   }, 120_000);
 
   it("follows a spec edit and catches up observedGeneration", async () => {
-    await kubectlOk(["-n", ns.name, "patch", "dsd", "flash-b", "--type=merge", "-p", JSON.stringify({ spec: { replicas: 2 } })]);
-    const d = await waitFor(async () => {
-      const x = await getDsd("flash-b");
-      return x.status?.observedGeneration === x.metadata.generation && x.status?.readyReplicas === 2 ? x : undefined;
-    }, { timeoutMs: 120_000, what: "flash-b 2 ready replicas" });
+    await kubectlOk([
+      "-n",
+      ns.name,
+      "patch",
+      "dsd",
+      "flash-b",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { replicas: 2 } }),
+    ]);
+    const d = await waitFor(
+      async () => {
+        const x = await getDsd("flash-b");
+        return x.status?.observedGeneration === x.metadata.generation && x.status?.readyReplicas === 2 ? x : undefined;
+      },
+      { timeoutMs: 120_000, what: "flash-b 2 ready replicas" },
+    );
     expect(d.status?.gpus).toBe(8);
     const deploy = await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-b"]);
     expect(deploy.spec.replicas).toBe(2);
@@ -176,29 +294,63 @@ describe("the operator", () => {
   it("scales through the scale subresource", async () => {
     await kubectlOk(["-n", ns.name, "scale", "dsd/flash-b", "--replicas=1"]);
     expect((await getDsd("flash-b")).spec.replicas).toBe(1);
-    await waitFor(async () => (await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-b"])).spec.replicas === 1, { timeoutMs: 60_000, what: "deployment scaled to 1" });
-    const scale = JSON.parse(await kubectlOk(["get", "--raw", `/apis/serving.deepseek-operator.io/v1alpha1/namespaces/${ns.name}/deepseekdeployments/flash-b/scale`]));
-    expect(scale.status.selector).toBe("app.kubernetes.io/name=deepseek-engine,app.kubernetes.io/instance=flash-b,app.kubernetes.io/component=engine");
+    await waitFor(
+      async () => (await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-b"])).spec.replicas === 1,
+      { timeoutMs: 60_000, what: "deployment scaled to 1" },
+    );
+    const scale = JSON.parse(
+      await kubectlOk([
+        "get",
+        "--raw",
+        `/apis/serving.deepseek-operator.io/v1alpha1/namespaces/${ns.name}/deepseekdeployments/flash-b/scale`,
+      ]),
+    );
+    expect(scale.status.selector).toBe(
+      "app.kubernetes.io/name=deepseek-engine,app.kubernetes.io/instance=flash-b,app.kubernetes.io/component=engine",
+    );
   }, 90_000);
 
   it("restores an owned Deployment deleted by hand", async () => {
     const before = await kubectlJson<any>(["-n", ns.name, "get", "deployment", "flash-a"]);
     await kubectlOk(["-n", ns.name, "delete", "deployment", "flash-a", "--wait=true"]);
-    const after = await waitFor(async () => {
-      const r = await kubectlJson<{ items: any[] }>(["-n", ns.name, "get", "deployments", "--field-selector", "metadata.name=flash-a"]);
-      return r.items[0];
-    }, { timeoutMs: 60_000, what: "flash-a Deployment recreated" });
+    const after = await waitFor(
+      async () => {
+        const r = await kubectlJson<{ items: any[] }>([
+          "-n",
+          ns.name,
+          "get",
+          "deployments",
+          "--field-selector",
+          "metadata.name=flash-a",
+        ]);
+        return r.items[0];
+      },
+      { timeoutMs: 60_000, what: "flash-a Deployment recreated" },
+    );
     expect(after.metadata.uid).not.toBe(before.metadata.uid);
   }, 90_000);
 
   it("makes no writes for 60 s while nothing changes", async () => {
-    await waitFor(async () => {
-      const [a, b] = [await getDsd("flash-a"), await getDsd("flash-b")];
-      return a.status?.phase === "Serving" && b.status?.phase === "Serving" && a.status?.readyReplicas === 1 && b.status?.readyReplicas === 1;
-    }, { timeoutMs: 120_000, what: "both Serving" });
+    await waitFor(
+      async () => {
+        const [a, b] = [await getDsd("flash-a"), await getDsd("flash-b")];
+        return (
+          a.status?.phase === "Serving" &&
+          b.status?.phase === "Serving" &&
+          a.status?.readyReplicas === 1 &&
+          b.status?.readyReplicas === 1
+        );
+      },
+      { timeoutMs: 120_000, what: "both Serving" },
+    );
     await sleep(5_000); // let the last status writes of the recreate settle
     // Writes to DeepSeekDeployments and their children; Lease renewals and Event series are not that.
-    const writes = async () => counterSum(await operators[0]!.metrics(), "deepseek_operator_api_writes_total", (l) => l.kind !== "Lease" && l.kind !== "Event");
+    const writes = async () =>
+      counterSum(
+        await operators[0]!.metrics(),
+        "deepseek_operator_api_writes_total",
+        (l) => l.kind !== "Lease" && l.kind !== "Event",
+      );
     const before = await writes();
     await sleep(60_000);
     expect(await writes()).toBe(before);
@@ -206,11 +358,17 @@ describe("the operator", () => {
 
   it("explains with numbers why pods stay Pending when the cluster lacks GPUs", async () => {
     // 3 replicas × 8 H100: the cluster has two 8-GPU H100 nodes.
-    await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-big", { gpu: { type: "H100" }, replicas: 3 }) });
+    await api.createNamespacedCustomObject({
+      ...GROUP,
+      namespace: ns.name,
+      body: dsdManifest("flash-big", { gpu: { type: "H100" }, replicas: 3 }),
+    });
     const d = await waitForCondition("flash-big", "GPUsAvailable", "False", 180_000);
     const c = cond(d, "GPUsAvailable")!;
     expect(c.reason).toBe("InsufficientGPUs");
-    expect(c.message).toMatch(/each replica needs 8 × H100, 3 replica\(s\) need 24; the cluster has 16 H100 GPUs on 2 nodes/);
+    expect(c.message).toMatch(
+      /each replica needs 8 × H100, 3 replica\(s\) need 24; the cluster has 16 H100 GPUs on 2 nodes/,
+    );
     expect(c.message).toMatch(/Insufficient nvidia\.com\/gpu/);
     await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-big", "--wait=true", "--timeout=60s"]);
   }, 240_000);
@@ -222,7 +380,11 @@ describe("the operator", () => {
     expect(await reconciles(b)).toBe(0);
     await a.stop("SIGKILL"); // no graceful release: b must wait out the 15 s lease
     const killedAt = Date.now();
-    await waitFor(async () => (await leaseHolder()) === "op-b", { timeoutMs: 60_000, intervalMs: 500, what: "op-b takes the lease" });
+    await waitFor(async () => (await leaseHolder()) === "op-b", {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: "op-b takes the lease",
+    });
     const handover = Date.now() - killedAt;
     await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-c") });
     await waitForCondition("flash-c", "WeightsReady", "True", 60_000);
@@ -235,14 +397,27 @@ describe("the operator", () => {
     // Every request for this revision is refused as the Hub refuses a missing or wrong token.
     hub.setFault({ kind: "status", status: 401, route: "any", times: 1000, errorCode: "GatedRepo" });
     try {
-      await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-gated", { model: { name: GATED_MODEL, revision: GATED_REVISION, source: { huggingFace: { endpoint: hub.url } } }, engine: { type: "sglang" }, context: { maxModelLen: 131072, targetConcurrency: 1 } }) });
+      await api.createNamespacedCustomObject({
+        ...GROUP,
+        namespace: ns.name,
+        body: dsdManifest("flash-gated", {
+          model: { name: GATED_MODEL, revision: GATED_REVISION, source: { huggingFace: { endpoint: hub.url } } },
+          engine: { type: "sglang" },
+          context: { maxModelLen: 131072, targetConcurrency: 1 },
+        }),
+      });
       const d = await waitForCondition("flash-gated", "WeightsReady", "False", 120_000).then(() =>
-        waitFor(async () => {
-          const x = await getDsd("flash-gated");
-          // The reason comes first (the downloader's own report on the PVC), the retry schedule once
-          // the Job has failed.
-          return cond(x, "WeightsReady")?.reason === "Unauthorized" && x.status?.weights?.nextRetryTime ? x : undefined;
-        }, { timeoutMs: 120_000, intervalMs: 1000, what: "WeightsReady reason Unauthorized with a next retry time" }),
+        waitFor(
+          async () => {
+            const x = await getDsd("flash-gated");
+            // The reason comes first (the downloader's own report on the PVC), the retry schedule once
+            // the Job has failed.
+            return cond(x, "WeightsReady")?.reason === "Unauthorized" && x.status?.weights?.nextRetryTime
+              ? x
+              : undefined;
+          },
+          { timeoutMs: 120_000, intervalMs: 1000, what: "WeightsReady reason Unauthorized with a next retry time" },
+        ),
       );
       expect(d.status?.phase).toBe("Failed");
       expect(d.status?.weights).toMatchObject({ phase: "Failed", reason: "Unauthorized" });
@@ -250,8 +425,20 @@ describe("the operator", () => {
       // The downloader exits 3 for a refused token; the Job's podFailurePolicy fails it at once, without retries.
       const job = await kubectlJson<any>(["-n", ns.name, "get", "job", `${d.status?.weights.pvcName}-pull`]);
       expect(job.status.failed).toBe(1);
-      expect((await get<{ items: unknown[] }>(["deployments", "-l", "app.kubernetes.io/instance=flash-gated"])).items).toHaveLength(0);
-      const events = await kubectlOk(["-n", ns.name, "get", "events.events.k8s.io", "--field-selector", "regarding.name=flash-gated", "-o", "custom-columns=T:.type,R:.reason", "--no-headers"]);
+      expect(
+        (await get<{ items: unknown[] }>(["deployments", "-l", "app.kubernetes.io/instance=flash-gated"])).items,
+      ).toHaveLength(0);
+      const events = await kubectlOk([
+        "-n",
+        ns.name,
+        "get",
+        "events.events.k8s.io",
+        "--field-selector",
+        "regarding.name=flash-gated",
+        "-o",
+        "custom-columns=T:.type,R:.reason",
+        "--no-headers",
+      ]);
       expect(events).toMatch(/Warning\s+Unauthorized/);
     } finally {
       hub.clearFaults();
@@ -261,7 +448,11 @@ describe("the operator", () => {
   }, 300_000);
 
   it("binds the finalizer policy to the watched namespaces only: no finalizer that no operator would remove", async () => {
-    const elsewhere = (await api.createNamespacedCustomObject({ ...GROUP, namespace: system.name, body: { ...dsdManifest("unwatched"), metadata: { name: "unwatched", namespace: system.name } } })) as Dsd;
+    const elsewhere = (await api.createNamespacedCustomObject({
+      ...GROUP,
+      namespace: system.name,
+      body: { ...dsdManifest("unwatched"), metadata: { name: "unwatched", namespace: system.name } },
+    })) as Dsd;
     try {
       expect(elsewhere.metadata.finalizers ?? []).toEqual([]);
     } finally {
@@ -272,8 +463,16 @@ describe("the operator", () => {
   it("on delete: garbage-collects the children, removes the finalizer, keeps the retained weights PVC", async () => {
     const pvcName = (await getDsd("flash-a")).status?.weights.pvcName as string;
     await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-a", "flash-b", "flash-c", "--wait=true", "--timeout=90s"]);
-    await waitFor(async () => (await get<{ items: unknown[] }>(["deployments"])).items.length === 0, { timeoutMs: 90_000, what: "Deployments garbage-collected" });
-    await waitFor(async () => (await get<{ items: unknown[] }>(["services", "-l", "app.kubernetes.io/part-of=deepseek-operator"])).items.length === 0, { timeoutMs: 90_000, what: "Services garbage-collected" });
+    await waitFor(async () => (await get<{ items: unknown[] }>(["deployments"])).items.length === 0, {
+      timeoutMs: 90_000,
+      what: "Deployments garbage-collected",
+    });
+    await waitFor(
+      async () =>
+        (await get<{ items: unknown[] }>(["services", "-l", "app.kubernetes.io/part-of=deepseek-operator"])).items
+          .length === 0,
+      { timeoutMs: 90_000, what: "Services garbage-collected" },
+    );
     const pvc = await kubectlJson<any>(["-n", ns.name, "get", "pvc", pvcName]);
     expect(pvc.metadata.deletionTimestamp).toBeUndefined();
     expect(pvc.metadata.ownerReferences ?? []).toEqual([]);

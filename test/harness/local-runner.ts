@@ -6,7 +6,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Container,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 
@@ -74,7 +81,13 @@ export class LocalPodRunner {
         const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
         seen.add(key);
         if (pod.metadata!.deletionTimestamp) await this.#terminate(key, pod);
-        else if (pod.spec?.nodeName && !this.#running.has(key) && !this.#done.has(key) && (pod.status?.phase ?? "Pending") === "Pending") await this.#launch(key, pod);
+        else if (
+          pod.spec?.nodeName &&
+          !this.#running.has(key) &&
+          !this.#done.has(key) &&
+          (pod.status?.phase ?? "Pending") === "Pending"
+        )
+          await this.#launch(key, pod);
       }
       if (this.#o.engines) await this.#engines(seen);
       for (const [key, r] of this.#running) if (!seen.has(key)) r.proc.kill("SIGKILL");
@@ -86,7 +99,9 @@ export class LocalPodRunner {
   }
 
   async #engines(seen: Set<string>): Promise<void> {
-    const pods = await this.#core.listPodForAllNamespaces({ labelSelector: "app.kubernetes.io/component=engine,app.kubernetes.io/name=deepseek-engine" });
+    const pods = await this.#core.listPodForAllNamespaces({
+      labelSelector: "app.kubernetes.io/component=engine,app.kubernetes.io/name=deepseek-engine",
+    });
     for (const pod of pods.items) {
       const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
       const ip = pod.status?.podIP;
@@ -94,9 +109,25 @@ export class LocalPodRunner {
       seen.add(key);
       if (this.#running.has(key) || this.#stopped) continue;
       const c = pod.spec!.containers[0]!;
-      const argv = [join(REPO_ROOT, "bin", "deepseek-operator"), "simulate", "engine", "--host", ip, "--port", "8000", "--load-seconds", String(this.#o.engines!.loadSeconds), "--", ...(c.command ?? []), ...(c.args ?? [])];
+      const argv = [
+        join(REPO_ROOT, "bin", "deepseek-operator"),
+        "simulate",
+        "engine",
+        "--host",
+        ip,
+        "--port",
+        "8000",
+        "--load-seconds",
+        String(this.#o.engines!.loadSeconds),
+        "--",
+        ...(c.command ?? []),
+        ...(c.args ?? []),
+      ];
       const out = openSync(join(this.#o.workDir, `${pod.metadata!.namespace}-${pod.metadata!.name}.engine.log`), "a");
-      const proc = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" }, stdio: ["ignore", out, out] });
+      const proc = spawn(argv[0]!, argv.slice(1), {
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+        stdio: ["ignore", out, out],
+      });
       this.#running.set(key, { proc, uid: pod.metadata!.uid! });
       proc.on("exit", () => this.#running.delete(key));
       this.#o.log?.(`local runner: engine simulator for ${key} on ${ip}:8000`);
@@ -106,7 +137,9 @@ export class LocalPodRunner {
   async #terminate(key: string, pod: V1Pod): Promise<void> {
     this.#running.get(key)?.proc.kill("SIGTERM");
     this.#running.delete(key);
-    await this.#core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
+    await this.#core
+      .deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 })
+      .catch(() => undefined);
   }
 
   async #hostPathOf(namespace: string, claim: string): Promise<string> {
@@ -141,7 +174,8 @@ export class LocalPodRunner {
     const mounts: [string, string][] = [];
     for (const m of c.volumeMounts ?? []) {
       const vol = pod.spec!.volumes?.find((v) => v.name === m.name);
-      if (vol?.persistentVolumeClaim) mounts.push([m.mountPath, await this.#hostPathOf(ns, vol.persistentVolumeClaim.claimName)]);
+      if (vol?.persistentVolumeClaim)
+        mounts.push([m.mountPath, await this.#hostPathOf(ns, vol.persistentVolumeClaim.claimName)]);
       else if (vol?.emptyDir) {
         const dir = join(this.#o.workDir, "emptydir", pod.metadata!.uid!, m.name);
         mkdirSync(dir, { recursive: true });
@@ -157,7 +191,12 @@ export class LocalPodRunner {
     const env = await this.#env(ns, pod, c);
     for (const k of Object.keys(env)) env[k] = mapPath(env[k]!);
     const sa = pod.spec!.serviceAccountName ?? "default";
-    const creds = await mintServiceAccountKubeconfig({ namespace: ns, serviceAccount: sa, create: false, admin: this.#o.admin });
+    const creds = await mintServiceAccountKubeconfig({
+      namespace: ns,
+      serviceAccount: sa,
+      create: false,
+      admin: this.#o.admin,
+    });
     const kubeconfig = join(this.#o.workDir, `${ns}-${pod.metadata!.name}.kubeconfig`);
     writeFileSync(kubeconfig, creds.kubeconfigYaml);
     if (this.#stopped) return;
@@ -175,12 +214,29 @@ export class LocalPodRunner {
         { type: "ContainersReady", status: "True", lastTransitionTime: now },
         { type: "Ready", status: "True", lastTransitionTime: now },
       ],
-      containerStatuses: [{ name: c.name, image: c.image ?? "", imageID: "", ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
+      containerStatuses: [
+        {
+          name: c.name,
+          image: c.image ?? "",
+          imageID: "",
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: now } },
+        },
+      ],
     });
     const log = join(this.#o.workDir, `${ns}-${pod.metadata!.name}.log`);
     const out = openSync(log, "a");
     const proc = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, KUBECONFIG: kubeconfig, POD_NAME: pod.metadata!.name!, POD_NAMESPACE: ns },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        ...env,
+        KUBECONFIG: kubeconfig,
+        POD_NAME: pod.metadata!.name!,
+        POD_NAMESPACE: ns,
+      },
       stdio: ["ignore", out, out],
     });
     this.#running.set(key, { proc, uid: pod.metadata!.uid! });
@@ -197,7 +253,17 @@ export class LocalPodRunner {
           { type: "ContainersReady", status: "False", reason: "PodCompleted", lastTransitionTime: end },
         ],
         containerStatuses: [
-          { name: c.name, image: c.image ?? "", imageID: "", ready: false, restartCount: 0, started: false, state: { terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt: now, finishedAt: end } } },
+          {
+            name: c.name,
+            image: c.image ?? "",
+            imageID: "",
+            ready: false,
+            restartCount: 0,
+            started: false,
+            state: {
+              terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt: now, finishedAt: end },
+            },
+          },
         ],
       }).catch((err: Error) => this.#o.log?.(`local runner: status of ${key}: ${err.message}`));
       this.#o.log?.(`local runner: ${key} exited ${exitCode}`);

@@ -31,18 +31,35 @@ export async function freePort(): Promise<number> {
  * operator will watch, as the chart's value: the policy is bound to them only, so deployments that
  * other tests create without an operator never get a finalizer nobody removes.
  */
-export async function installOperatorIdentity(namespace: string, workDir: string, watchNamespaces: string[]): Promise<string> {
+export async function installOperatorIdentity(
+  namespace: string,
+  workDir: string,
+  watchNamespaces: string[],
+): Promise<string> {
   const chart = join(REPO_ROOT, "charts", "deepseek-operator");
-  const templates = ["serviceaccount", "rbac", "bindings", "admission"].flatMap((t) => ["--show-only", `templates/${t}.yaml`]);
+  const templates = ["serviceaccount", "rbac", "bindings", "admission"].flatMap((t) => [
+    "--show-only",
+    `templates/${t}.yaml`,
+  ]);
   // `helm template` does not ask the cluster which APIs it serves; the control plane here is 1.36.
-  const values = ["--api-versions", MUTATING_ADMISSION_POLICY_API, "--set-json", `watchNamespaces=${JSON.stringify(watchNamespaces)}`];
+  const values = [
+    "--api-versions",
+    MUTATING_ADMISSION_POLICY_API,
+    "--set-json",
+    `watchNamespaces=${JSON.stringify(watchNamespaces)}`,
+  ];
   const r = await helm(["template", RELEASE, chart, "--namespace", namespace, ...templates, ...values]);
   if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
   mkdirSync(workDir, { recursive: true });
   const manifest = join(workDir, `rbac-${namespace}.yaml`);
   writeFileSync(manifest, r.stdout);
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", manifest]);
-  const creds = await mintServiceAccountKubeconfig({ namespace, serviceAccount: SERVICE_ACCOUNT, create: false, expirationSeconds: 24 * 3600 });
+  const creds = await mintServiceAccountKubeconfig({
+    namespace,
+    serviceAccount: SERVICE_ACCOUNT,
+    create: false,
+    expirationSeconds: 24 * 3600,
+  });
   const path = join(workDir, `operator-${namespace}.kubeconfig`);
   await creds.writeKubeconfig(path);
   return path;
@@ -67,7 +84,8 @@ export async function waitUntilCreatable(namespace: string, timeoutMs = 120_000)
   for (;;) {
     const r = await kubectl(["create", "--dry-run=server", "-f", file]);
     if (r.code === 0) return;
-    if (!/There can be a delay|ServiceUnavailable|503/.test(r.stderr) || Date.now() > deadline) throw new Error(`a DeepSeekDeployment cannot be created in ${namespace}: ${r.stderr.trim()}`);
+    if (!/There can be a delay|ServiceUnavailable|503/.test(r.stderr) || Date.now() > deadline)
+      throw new Error(`a DeepSeekDeployment cannot be created in ${namespace}: ${r.stderr.trim()}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
 }
@@ -83,12 +101,23 @@ export interface OperatorProcess {
 }
 
 /** `shipped`: run the bundle in dist/ (as the image does; `npm run build` first) instead of the sources. */
-export async function startOperator(opts: { name: string; kubeconfig: string; leaseNamespace: string; workDir: string; leaderElect?: boolean; namespaces?: string[]; extraEnv?: Record<string, string>; shipped?: boolean }): Promise<OperatorProcess> {
+export async function startOperator(opts: {
+  name: string;
+  kubeconfig: string;
+  leaseNamespace: string;
+  workDir: string;
+  leaderElect?: boolean;
+  namespaces?: string[];
+  extraEnv?: Record<string, string>;
+  shipped?: boolean;
+}): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const logFile = join(opts.workDir, `${opts.name}.log`);
   const out = openSync(logFile, "a");
-  const [command, args] = opts.shipped ? [process.execPath, [join(REPO_ROOT, "dist", "main.js"), "run"]] : [join(REPO_ROOT, "bin", "deepseek-operator"), ["run"]];
+  const [command, args] = opts.shipped
+    ? [process.execPath, [join(REPO_ROOT, "dist", "main.js"), "run"]]
+    : [join(REPO_ROOT, "bin", "deepseek-operator"), ["run"]];
   const proc = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? "",
@@ -128,16 +157,25 @@ export async function startOperator(opts: { name: string; kubeconfig: string; le
 }
 
 /** Sum of a Prometheus counter's samples whose labels match `filter`. */
-export function counterSum(text: string, name: string, filter: (labels: Record<string, string>) => boolean = () => true): number {
+export function counterSum(
+  text: string,
+  name: string,
+  filter: (labels: Record<string, string>) => boolean = () => true,
+): number {
   let sum = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith(name)) continue;
     const m = /^([^{\s]+)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)/.exec(line);
     if (!m || m[1] !== name) continue;
-    const labels = Object.fromEntries((m[2] ?? "").split(",").filter(Boolean).map((kv) => {
-      const i = kv.indexOf("=");
-      return [kv.slice(0, i), kv.slice(i + 1).replace(/^"|"$/g, "")];
-    }));
+    const labels = Object.fromEntries(
+      (m[2] ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((kv) => {
+          const i = kv.indexOf("=");
+          return [kv.slice(0, i), kv.slice(i + 1).replace(/^"|"$/g, "")];
+        }),
+    );
     if (filter(labels)) sum += Number(m[3]);
   }
   return sum;

@@ -60,7 +60,9 @@ describe("rules", () => {
   });
 
   it("skips the size rule for an existing PVC and for unknown models", () => {
-    expect(errorsOf({ model: { revision: REV, source: { pvc: { claimName: "w" } } }, weights: { size: "1Gi" } })).toEqual([]);
+    expect(
+      errorsOf({ model: { revision: REV, source: { pvc: { claimName: "w" } } }, weights: { size: "1Gi" } }),
+    ).toEqual([]);
     expect(errorsOf({ model: { name: "acme/other", revision: REV }, weights: { size: "1Gi" } })).toEqual([]);
     expect(errorsOf({ ...base, weights: { size: "160Gi" } })).toEqual([]);
   });
@@ -72,6 +74,8 @@ describe("rules", () => {
 
   it("accepts FlashMax at exactly the minimum context", () => {
     expect(errorsOf({ ...base, reasoning: { mode: "FlashMax" }, context: { maxModelLen: 393216 } })).toEqual([]);
-    expect(errorsOf({ ...base, reasoning: { mode: "FlashMax" }, context: { maxModelLen: 393215 } }).join()).toContain("FlashMax");
+    expect(errorsOf({ ...base, reasoning: { mode: "FlashMax" }, context: { maxModelLen: 393215 } }).join()).toContain(
+      "FlashMax",
+    );
   });
 });

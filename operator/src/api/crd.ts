@@ -5,18 +5,56 @@ import { DeepSeekDeploymentStatus } from "./status.ts";
 import { CATEGORIES, GROUP, KIND, nameRules, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "./resource.ts";
 
 export const PRINTER_COLUMNS = [
-  { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Pending, Downloading, Loading, Serving, Degraded or Failed." },
+  {
+    name: "Phase",
+    type: "string",
+    jsonPath: ".status.phase",
+    description: "Pending, Downloading, Loading, Serving, Degraded or Failed.",
+  },
   { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas", description: "Replicas ready to serve." },
   { name: "Desired", type: "integer", jsonPath: ".spec.replicas", description: "Desired replicas." },
   { name: "GPUs", type: "integer", jsonPath: ".status.gpus", description: "GPUs the desired replicas use." },
-  { name: "Weights", type: "string", jsonPath: ".status.weights.progress", description: "Weights downloaded and verified." },
-  { name: "Queue", type: "number", jsonPath: ".status.metrics.queueDepth", description: "Requests waiting across replicas." },
-  { name: "Tokens/s", type: "number", jsonPath: ".status.metrics.tokensPerSecond", description: "Generated tokens per second." },
+  {
+    name: "Weights",
+    type: "string",
+    jsonPath: ".status.weights.progress",
+    description: "Weights downloaded and verified.",
+  },
+  {
+    name: "Queue",
+    type: "number",
+    jsonPath: ".status.metrics.queueDepth",
+    description: "Requests waiting across replicas.",
+  },
+  {
+    name: "Tokens/s",
+    type: "number",
+    jsonPath: ".status.metrics.tokensPerSecond",
+    description: "Generated tokens per second.",
+  },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   { name: "Model", type: "string", jsonPath: ".spec.model.name", priority: 1, description: "Hugging Face repo id." },
-  { name: "Plan", type: "string", jsonPath: ".status.plan.summary", priority: 1, description: "GPUs and parallelism per replica." },
-  { name: "ETA", type: "integer", jsonPath: ".status.weights.etaSeconds", priority: 1, description: "Seconds until the weights are downloaded." },
-  { name: "Endpoint", type: "string", jsonPath: ".status.endpoint", priority: 1, description: "OpenAI-compatible URL." },
+  {
+    name: "Plan",
+    type: "string",
+    jsonPath: ".status.plan.summary",
+    priority: 1,
+    description: "GPUs and parallelism per replica.",
+  },
+  {
+    name: "ETA",
+    type: "integer",
+    jsonPath: ".status.weights.etaSeconds",
+    priority: 1,
+    description: "Seconds until the weights are downloaded.",
+  },
+  {
+    name: "Endpoint",
+    type: "string",
+    jsonPath: ".status.endpoint",
+    priority: 1,
+    description: "OpenAI-compatible URL.",
+  },
 ] as const;
 
 /** Spec fields a list can select on (`--field-selector spec.model.revision=…`). */
@@ -25,7 +63,8 @@ export const SELECTABLE_FIELDS = [".spec.model.name", ".spec.model.revision"] as
 export function openApiSchema(): JsonSchema {
   return {
     type: "object",
-    description: "DeepSeekDeployment serves DeepSeek-V4-Flash: it pulls the weights once, plans GPUs and KV cache for the context length, runs the engine replicas and scales them on load.",
+    description:
+      "DeepSeekDeployment serves DeepSeek-V4-Flash: it pulls the weights once, plans GPUs and KV cache for the context length, runs the engine replicas and scales them on load.",
     required: ["spec"],
     properties: {
       apiVersion: { type: "string", description: "APIVersion of this object: serving.deepseek-operator.io/v1alpha1." },
@@ -49,7 +88,14 @@ export function customResourceDefinition(): JsonSchema {
     },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES, categories: CATEGORIES },
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: SHORT_NAMES,
+        categories: CATEGORIES,
+      },
       scope: "Namespaced",
       versions: [
         {
@@ -59,7 +105,11 @@ export function customResourceDefinition(): JsonSchema {
           schema: { openAPIV3Schema: openApiSchema() },
           subresources: {
             status: {},
-            scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" },
+            scale: {
+              specReplicasPath: ".spec.replicas",
+              statusReplicasPath: ".status.replicas",
+              labelSelectorPath: ".status.selector",
+            },
           },
           additionalPrinterColumns: PRINTER_COLUMNS,
           // The deployments that share a weights PVC are found with a field selector on these, instead

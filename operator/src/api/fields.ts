@@ -6,13 +6,26 @@ import { z } from "zod";
 export const QUANTITY_PATTERN = "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
 
 export const quantity = (description: string) =>
-  z.string().max(32).regex(new RegExp(QUANTITY_PATTERN), { message: "must be a quantity such as 200Gi or 1Ti" }).describe(description);
+  z
+    .string()
+    .max(32)
+    .regex(new RegExp(QUANTITY_PATTERN), { message: "must be a quantity such as 200Gi or 1Ti" })
+    .describe(description);
 
 export const positiveInt = (description: string, max = 2147483647) =>
-  z.int().min(1, { message: "must be at least 1" }).max(max, { message: `must be at most ${max}` }).describe(description);
+  z
+    .int()
+    .min(1, { message: "must be at least 1" })
+    .max(max, { message: `must be at most ${max}` })
+    .describe(description);
 
 export const dnsLabel = (description: string) =>
-  z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "must be a DNS-1123 label" }).describe(description);
+  z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "must be a DNS-1123 label" })
+    .describe(description);
 
 export const stringMap = (description: string) =>
   z.record(z.string().max(253), z.string().max(4096)).describe(description);

@@ -68,7 +68,9 @@ async function main(): Promise<void> {
   await writeFile(CHART_ADMISSION_PATH, chartAdmissionYaml());
   const readme = await readFile(README_PATH, "utf8");
   await writeFile(README_PATH, readmeWithReference(readme));
-  process.stdout.write(`wrote ${CRD_PATH}, the chart's CRD, RBAC and admission policy, and the API reference in README.md\n`);
+  process.stdout.write(
+    `wrote ${CRD_PATH}, the chart's CRD, RBAC and admission policy, and the API reference in README.md\n`,
+  );
 }
 
 if (import.meta.main) await main();

@@ -30,13 +30,20 @@ function fix(node: JsonSchema): JsonSchema {
     if (props) for (const v of Object.values(props)) fix(v);
   }
   if (node.items && typeof node.items === "object") fix(node.items as JsonSchema);
-  if (node.additionalProperties && typeof node.additionalProperties === "object") fix(node.additionalProperties as JsonSchema);
+  if (node.additionalProperties && typeof node.additionalProperties === "object")
+    fix(node.additionalProperties as JsonSchema);
   return node;
 }
 
 /** Structural OpenAPI v3 schema of a zod schema, with defaults as the apiserver applies them. */
 export function toStructuralSchema(schema: z.ZodType): JsonSchema {
-  const raw = z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", unrepresentable: "throw", cycles: "throw", reused: "inline" });
+  const raw = z.toJSONSchema(schema, {
+    target: "openapi-3.0",
+    io: "input",
+    unrepresentable: "throw",
+    cycles: "throw",
+    reused: "inline",
+  });
   return fix(raw as JsonSchema);
 }
 

@@ -3,4 +3,6 @@
 // exact sizes: refusing a correctly sized volume on an estimate would be worse than no check.
 import { MODEL_PROFILES } from "../planner/profiles/models.ts";
 
-export const MODEL_WEIGHT_BYTES: Readonly<Record<string, number>> = Object.fromEntries(MODEL_PROFILES.filter((p) => !p.weights.estimate).map((p) => [p.id, p.weights.totalBytes]));
+export const MODEL_WEIGHT_BYTES: Readonly<Record<string, number>> = Object.fromEntries(
+  MODEL_PROFILES.filter((p) => !p.weights.estimate).map((p) => [p.id, p.weights.totalBytes]),
+);

@@ -8,7 +8,10 @@ function typeOf(n: JsonSchema): string {
   if (Array.isArray(n.enum)) return (n.enum as unknown[]).map(String).join(" | ");
   if (n.type === "array") return `[]${typeOf((n.items as JsonSchema) ?? {})}`;
   if (n.type === "object" && n.additionalProperties) return "map[string]string";
-  const bounds = [n.minimum !== undefined ? `≥${n.exclusiveMinimum ? " >" : ""}${n.minimum as number}` : "", n.maximum !== undefined ? `≤${n.maximum as number}` : ""]
+  const bounds = [
+    n.minimum !== undefined ? `≥${n.exclusiveMinimum ? " >" : ""}${n.minimum as number}` : "",
+    n.maximum !== undefined ? `≤${n.maximum as number}` : "",
+  ]
     .filter(Boolean)
     .join(", ");
   return `${String(n.type)}${bounds ? ` (${bounds})` : ""}`;
@@ -18,22 +21,23 @@ const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 export function apiReferenceMarkdown(): string {
   const root = openApiSchema();
-  const lines = [
-    "| Field | Type | Default | Description |",
-    "| --- | --- | --- | --- |",
-  ];
+  const lines = ["| Field | Type | Default | Description |", "| --- | --- | --- | --- |"];
   const rules: string[] = [];
   for (const [path, node] of walk(root)) {
-    for (const r of (node["x-kubernetes-validations"] as { message: string }[] | undefined) ?? []) rules.push(r.message);
+    for (const r of (node["x-kubernetes-validations"] as { message: string }[] | undefined) ?? [])
+      rules.push(r.message);
     if (path === "" || path.startsWith("status") || path === "apiVersion" || path === "kind") continue;
     const def = node.default === undefined ? "" : `\`${JSON.stringify(node.default)}\``;
-    const type = node.type === "array" && (node.items as JsonSchema | undefined)?.type === "object" ? "[]object" : typeOf(node);
+    const type =
+      node.type === "array" && (node.items as JsonSchema | undefined)?.type === "object" ? "[]object" : typeOf(node);
     lines.push(`| \`${path}\` | ${cell(type)} | ${cell(def)} | ${cell(String(node.description ?? ""))} |`);
   }
   const status: string[] = ["| Field | Type | Description |", "| --- | --- | --- |"];
   for (const [path, node] of walk(root)) {
     if (!path.startsWith("status.")) continue;
-    status.push(`| \`${path}\` | ${cell(node.type === "array" ? "[]object" : typeOf(node))} | ${cell(String(node.description ?? ""))} |`);
+    status.push(
+      `| \`${path}\` | ${cell(node.type === "array" ? "[]object" : typeOf(node))} | ${cell(String(node.description ?? ""))} |`,
+    );
   }
   return [
     "### Spec",

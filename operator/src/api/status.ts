@@ -15,10 +15,17 @@ export const Condition = z
     type: z
       .string()
       .max(316)
-      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+      .regex(
+        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/,
+      )
       .describe("Condition type, e.g. Ready, WeightsReady, PlanValid, Progressing, Degraded."),
     status: z.enum(["True", "False", "Unknown"]).describe("True, False or Unknown."),
-    observedGeneration: z.int().min(0).optional().describe("metadata.generation the condition was computed from.").meta({ format: "int64" }),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("metadata.generation the condition was computed from.")
+      .meta({ format: "int64" }),
     lastTransitionTime: z.string().describe("When status last changed.").meta({ format: "date-time" }),
     reason: z
       .string()
@@ -34,7 +41,10 @@ export type Condition = z.output<typeof Condition>;
 export const WeightsStatus = z
   .object({
     pvcName: z.string().max(253).optional().describe("The shared PVC holding the weights."),
-    phase: z.enum(["Pending", "Listing", "Downloading", "Verifying", "Complete", "Failed"]).optional().describe("Stage of the weights pull."),
+    phase: z
+      .enum(["Pending", "Listing", "Downloading", "Verifying", "Complete", "Failed"])
+      .optional()
+      .describe("Stage of the weights pull."),
     progress: z.string().max(16).optional().describe("Percent of bytes present and verified, e.g. 42%."),
     bytesDone: int64("Bytes downloaded and verified so far.").optional(),
     bytesTotal: int64("Bytes of the whole model.").optional(),
@@ -43,10 +53,20 @@ export const WeightsStatus = z
     bytesPerSecond: int64("Current download rate.").optional(),
     etaSeconds: int64("Estimated seconds until the download completes.").optional(),
     verified: z.boolean().optional().describe("Every file's sha256 matched and the completion marker is written."),
-    reason: z.string().max(1024).optional().describe("Why the last attempt failed (Unauthorized, NotFound, DiskFull, Stalled, ChecksumMismatch, Timeout, NetworkError)."),
+    reason: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe(
+        "Why the last attempt failed (Unauthorized, NotFound, DiskFull, Stalled, ChecksumMismatch, Timeout, NetworkError).",
+      ),
     message: z.string().max(4096).optional().describe("Detail of the last failure."),
     attempts: count("Download attempts so far.").optional(),
-    nextRetryTime: z.string().optional().describe("When the next attempt starts after a failure.").meta({ format: "date-time" }),
+    nextRetryTime: z
+      .string()
+      .optional()
+      .describe("When the next attempt starts after a failure.")
+      .meta({ format: "date-time" }),
     updatedAt: z.string().optional().describe("When the downloader last reported.").meta({ format: "date-time" }),
   })
   .describe("Progress of the weights pull, shared by every DeepSeekDeployment of the same model and revision.")
@@ -88,7 +108,12 @@ export const MetricsStatus = z
 export const DeepSeekDeploymentStatus = z
   .object({
     phase: z.enum(PHASES).optional().describe("Pending, Downloading, Loading, Serving, Degraded or Failed."),
-    observedGeneration: z.int().min(0).optional().describe("metadata.generation last reconciled.").meta({ format: "int64" }),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("metadata.generation last reconciled.")
+      .meta({ format: "int64" }),
     conditions: z
       .array(Condition)
       .max(16)
@@ -100,7 +125,11 @@ export const DeepSeekDeploymentStatus = z
     updatedReplicas: count("Replicas running the current spec.").optional(),
     desiredReplicas: count("Replicas the operator is converging to.").optional(),
     gpus: count("GPUs the desired replicas use.").optional(),
-    selector: z.string().max(1024).optional().describe("Label selector of the engine pods, for the scale subresource (HPA, KEDA)."),
+    selector: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("Label selector of the engine pods, for the scale subresource (HPA, KEDA)."),
     weights: WeightsStatus.optional(),
     plan: PlanStatus.optional(),
     metrics: MetricsStatus.optional(),

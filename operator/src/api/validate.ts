@@ -9,14 +9,20 @@ export interface FieldError {
 }
 
 function fieldName(prefix: string, path: readonly PropertyKey[]): string {
-  return [prefix, ...path.map((p) => (typeof p === "number" ? `[${p}]` : String(p)))].filter(Boolean).join(".").replace(/\.\[/g, "[");
+  return [prefix, ...path.map((p) => (typeof p === "number" ? `[${p}]` : String(p)))]
+    .filter(Boolean)
+    .join(".")
+    .replace(/\.\[/g, "[");
 }
 
 export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
   return error.issues.map((i) => {
     const field = fieldName(prefix, i.path);
     // Rule messages already start with the field; zod's own messages do not.
-    const message = i.message.startsWith(field) || i.message.startsWith("spec.") || i.message.startsWith("metadata.") ? i.message : `${field}: ${i.message}`;
+    const message =
+      i.message.startsWith(field) || i.message.startsWith("spec.") || i.message.startsWith("metadata.")
+        ? i.message
+        : `${field}: ${i.message}`;
     return { field, message };
   });
 }

@@ -26,7 +26,12 @@ const commands: Record<string, Command> = {
   plan: { summary: "plan GPUs, parallelism and KV cache for a DeepSeekDeployment", load: () => import("./plan.ts") },
   // Direct writes block a pool thread each until the device has the bytes: 8 connections want 8 writes
   // in flight, plus reads for hashing (the default pool has 4 threads).
-  weights: { summary: "weights pull: download and verify model weights", load: () => import("./weights.ts"), threadpool: 16, exitOnReturn: true },
+  weights: {
+    summary: "weights pull: download and verify model weights",
+    load: () => import("./weights.ts"),
+    threadpool: 16,
+    exitOnReturn: true,
+  },
   simulate: { summary: "run simulators (engine, hub) for tests and the demo", load: () => import("./simulate.ts") },
   crds: { summary: "print the generated CustomResourceDefinition", load: () => import("./crds.ts") },
 };

@@ -56,26 +56,66 @@ describe("deepseek-operator plan", () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^Plan: FEASIBLE/);
     expect(out).toMatch(/GPUs per replica\s+4 × H200 on 1 node/);
-    expect(out).toMatch(/Per-GPU memory \(GiB\)\n\s+weights\s+43\.47\n\s+KV cache budget\s+78\.89\n\s+engine reserve\s+18\.04\n\s+GPU memory\s+140\.40/);
+    expect(out).toMatch(
+      /Per-GPU memory \(GiB\)\n\s+weights\s+43\.47\n\s+KV cache budget\s+78\.89\n\s+engine reserve\s+18\.04\n\s+GPU memory\s+140\.40/,
+    );
     expect(out).toContain("--data-parallel-size 4");
     expect(out).toContain(`--compilation-config '{"cudagraph_mode":"FULL_AND_PIECEWISE","custom_ops":["all"]}'`);
     expect(out).toMatch(/\nReason\n {2}4 × H200/);
   });
 
   it("prints the Plan as JSON with --output json", async () => {
-    const { code, out } = await run(["--gpu", "b200", "--max-model-len", "1048576", "--concurrency", "16", "-o", "json"]);
+    const { code, out } = await run([
+      "--gpu",
+      "b200",
+      "--max-model-len",
+      "1048576",
+      "--concurrency",
+      "16",
+      "-o",
+      "json",
+    ]);
     expect(code).toBe(0);
     const p = JSON.parse(out);
-    expect(p).toMatchObject({ feasible: true, gpuType: "B200", gpusPerReplica: 4, nodesPerReplica: 1, tensorParallel: 1, dataParallel: 4, expertParallel: true, kvCacheBytesPerToken: 3514 });
+    expect(p).toMatchObject({
+      feasible: true,
+      gpuType: "B200",
+      gpusPerReplica: 4,
+      nodesPerReplica: 1,
+      tensorParallel: 1,
+      dataParallel: 4,
+      expertParallel: true,
+      kvCacheBytesPerToken: 3514,
+    });
     expect(p.maxConcurrentSequences).toBeGreaterThanOrEqual(16);
     expect(p.engineArgs).toContain("--enable-expert-parallel");
     expect(typeof p.reason).toBe("string");
   });
 
   it("applies overrides and the offload tier from flags", async () => {
-    const { out } = await run(["--gpus-per-replica", "8", "--tensor", "8", "--data", "1", "--no-expert", "--offload-tier", "cpu", "--offload-size", "512Gi", "-o", "json"]);
+    const { out } = await run([
+      "--gpus-per-replica",
+      "8",
+      "--tensor",
+      "8",
+      "--data",
+      "1",
+      "--no-expert",
+      "--offload-tier",
+      "cpu",
+      "--offload-size",
+      "512Gi",
+      "-o",
+      "json",
+    ]);
     const p = JSON.parse(out);
-    expect(p).toMatchObject({ gpusPerReplica: 8, tensorParallel: 8, dataParallel: 1, expertParallel: false, kvOffload: { tier: "cpu", bytesPerReplica: 512 * 2 ** 30 } });
+    expect(p).toMatchObject({
+      gpusPerReplica: 8,
+      tensorParallel: 8,
+      dataParallel: 1,
+      expertParallel: false,
+      kvOffload: { tier: "cpu", bytesPerReplica: 512 * 2 ** 30 },
+    });
     expect(p.offloadedSequences).toBeGreaterThan(0);
   });
 
@@ -98,7 +138,10 @@ describe("deepseek-operator plan", () => {
       [["--gpu", "A100"], /^--gpu: unknown gpu "A100"; known: H100/],
       [["--offload-tier", "cpu", "--offload-size", "lots"], /^--offload-size: "lots" is not a quantity/],
       [["--offload-tier", "cpu"], /--offload-tier needs --offload-size/],
-      [["--gpus-per-replica", "8", "--tensor", "2", "--data", "2"], /^--tensor: tensor \(2\) × data \(2\) = 4 must equal gpusPerReplica \(8\)/],
+      [
+        ["--gpus-per-replica", "8", "--tensor", "2", "--data", "2"],
+        /^--tensor: tensor \(2\) × data \(2\) = 4 must equal gpusPerReplica \(8\)/,
+      ],
       [["--max-model-len", "2000000"], /^--max-model-len: must be an integer from 1 to 1048576/],
       [["--bogus"], /Unknown option '--bogus'/],
     ];
@@ -111,7 +154,10 @@ describe("deepseek-operator plan", () => {
 
   it("reads a DeepSeekDeployment with -f and lets flags override it", async () => {
     const file = join(dir, "h100.yaml");
-    await writeFile(file, deployment("  gpu:\n    type: H100\n  context:\n    maxModelLen: 1048576\n    targetConcurrency: 2\n"));
+    await writeFile(
+      file,
+      deployment("  gpu:\n    type: H100\n  context:\n    maxModelLen: 1048576\n    targetConcurrency: 2\n"),
+    );
     const fromFile = JSON.parse((await run(["-f", file, "-o", "json"])).out);
     expect(fromFile).toMatchObject({ feasible: true, gpuType: "H100", gpusPerReplica: 8 });
     expect(fromFile.engineArgs).toContain("--tool-call-parser");
@@ -129,7 +175,13 @@ describe("deepseek-operator plan", () => {
       ),
     );
     const p = JSON.parse((await run(["-f", file, "-o", "json"])).out);
-    expect(p).toMatchObject({ gpusPerReplica: 16, nodesPerReplica: 2, dataParallel: 16, expertParallel: true, kvOffload: { tier: "cpu" } });
+    expect(p).toMatchObject({
+      gpusPerReplica: 16,
+      nodesPerReplica: 2,
+      dataParallel: 16,
+      expertParallel: true,
+      kvOffload: { tier: "cpu" },
+    });
     expect(p.engineArgs).toContain("--reasoning-parser");
   });
 
@@ -144,7 +196,13 @@ describe("deepseek-operator plan", () => {
 });
 
 it("runs through the launcher: ./bin/deepseek-operator plan --output json", async () => {
-  const { stdout } = await promisify(execFile)("./bin/deepseek-operator", ["plan", "--gpu", "h200", "--output", "json"], { cwd: process.cwd() });
+  const { stdout } = await promisify(execFile)(
+    "./bin/deepseek-operator",
+    ["plan", "--gpu", "h200", "--output", "json"],
+    { cwd: process.cwd() },
+  );
   expect(JSON.parse(stdout)).toMatchObject({ feasible: true, gpusPerReplica: 4 });
-  await expect(promisify(execFile)("./bin/deepseek-operator", ["plan", "--tensor", "5"], { cwd: process.cwd() })).rejects.toMatchObject({ code: 2 });
+  await expect(
+    promisify(execFile)("./bin/deepseek-operator", ["plan", "--tensor", "5"], { cwd: process.cwd() }),
+  ).rejects.toMatchObject({ code: 2 });
 });

@@ -4,7 +4,14 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { KIND, parseDeepSeekDeployment, parseQuantity, parseSpec, type DeepSeekDeploymentSpec } from "../api/index.ts";
-import { DEFAULT_MODEL_ID, plan, PlanInputError, type Plan, type PlanInput, type PlanOverrides } from "../planner/index.ts";
+import {
+  DEFAULT_MODEL_ID,
+  plan,
+  PlanInputError,
+  type Plan,
+  type PlanInput,
+  type PlanOverrides,
+} from "../planner/index.ts";
 import { planInputFromSpec } from "../planner/from-spec.ts";
 import { CliError } from "./errors.ts";
 
@@ -93,7 +100,9 @@ const SPEC_FIELD_OF: Record<string, string> = {
 
 // Not `instanceof Error`: errors from node:fs come from another realm under jest's VM modules.
 const messageOf = (err: unknown): string =>
-  typeof err === "object" && err !== null && typeof (err as { message?: unknown }).message === "string" ? (err as { message: string }).message : String(err);
+  typeof err === "object" && err !== null && typeof (err as { message?: unknown }).message === "string"
+    ? (err as { message: string }).message
+    : String(err);
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
 
@@ -124,7 +133,10 @@ async function readSpecFile(path: string): Promise<DeepSeekDeploymentSpec> {
   if (yamlErr || docs.length === 0) throw new CliError(`-f ${path}: ${yamlErr ? yamlErr.message : "no YAML document"}`);
   const objects = docs.map((d) => d.toJS() as unknown);
   const resource = objects.find((o) => (o as { kind?: unknown } | null)?.kind === KIND);
-  const parsed = resource !== undefined ? parseDeepSeekDeployment(resource) : parseSpec((objects[0] as { spec?: unknown } | null)?.spec ?? objects[0]);
+  const parsed =
+    resource !== undefined
+      ? parseDeepSeekDeployment(resource)
+      : parseSpec((objects[0] as { spec?: unknown } | null)?.spec ?? objects[0]);
   if (!parsed.ok) throw new CliError(`-f ${path}: ${parsed.errors.map((e) => e.message).join("; ")}`);
   return "spec" in parsed.value ? parsed.value.spec : parsed.value;
 }
@@ -144,7 +156,9 @@ async function buildInput(v: Values): Promise<{ input: PlanInput; fromFile: bool
     }
   }
   if ((tier === undefined) !== (offloadBytes === undefined) && !file?.offload) {
-    throw new CliError(tier === undefined ? "--offload-size needs --offload-tier" : "--offload-tier needs --offload-size");
+    throw new CliError(
+      tier === undefined ? "--offload-size needs --offload-tier" : "--offload-tier needs --offload-size",
+    );
   }
   const flagOverrides: PlanOverrides = {};
   const n = (k: keyof PlanOverrides, flag: keyof Values) => {
@@ -168,9 +182,10 @@ async function buildInput(v: Values): Promise<{ input: PlanInput; fromFile: bool
     reasoning: "standard",
     toolCalling: true,
   };
-  const offload = tier !== undefined || offloadBytes !== undefined
-    ? { tier: tier ?? base.offload!.tier, bytesPerReplica: offloadBytes ?? base.offload!.bytesPerReplica }
-    : base.offload;
+  const offload =
+    tier !== undefined || offloadBytes !== undefined
+      ? { tier: tier ?? base.offload!.tier, bytesPerReplica: offloadBytes ?? base.offload!.bytesPerReplica }
+      : base.offload;
   const overrides = { ...base.overrides, ...flagOverrides };
   const input: PlanInput = {
     ...base,
@@ -224,16 +239,30 @@ function wrap(text: string, indent = "  ", hanging = indent, width = 100): strin
 
 export function formatTable(p: Plan): string {
   const row = (k: string, v: string) => `  ${k.padEnd(18)}${v}`;
-  const sel = Object.entries(p.nodeSelector).map(([k, v]) => `${k}=${v}`).join(",");
+  const sel = Object.entries(p.nodeSelector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
   const offloaded = p.offloadedSequences > 0 ? ` + ${num(p.offloadedSequences)} offloaded (${p.kvOffload?.tier})` : "";
   const lines = [
     `Plan: ${p.feasible ? "FEASIBLE" : "INFEASIBLE"}`,
     row("model", p.model),
     row("engine", `${p.engine} (${p.support.status}) image ${p.image}`),
-    row("GPUs per replica", `${p.gpusPerReplica} × ${p.gpuType} on ${p.nodesPerReplica} node(s) of ${p.gpusPerNode} [${p.gpuResourceName}; ${sel}]`),
-    row("parallelism", `TP${p.tensorParallel} × DP${p.dataParallel}, expert parallel ${p.expertParallel ? "on" : "off"}, decode context ${p.decodeContextParallel}`),
-    row("context", `${num(p.maxModelLen)} tokens; KV ${p.kvCacheDtype} (${p.kvIndexerDtype} indexer) ${num(p.kvCacheBytesPerToken)} B/token, ${gib(p.kvBytesPerSequence)} GiB per sequence as reserved`),
-    row("sequences", `${num(p.maxConcurrentSequences)} per replica: ${num(p.sequencesPerDataParallelRank)} per DP rank × ${p.dataParallel}${offloaded}`),
+    row(
+      "GPUs per replica",
+      `${p.gpusPerReplica} × ${p.gpuType} on ${p.nodesPerReplica} node(s) of ${p.gpusPerNode} [${p.gpuResourceName}; ${sel}]`,
+    ),
+    row(
+      "parallelism",
+      `TP${p.tensorParallel} × DP${p.dataParallel}, expert parallel ${p.expertParallel ? "on" : "off"}, decode context ${p.decodeContextParallel}`,
+    ),
+    row(
+      "context",
+      `${num(p.maxModelLen)} tokens; KV ${p.kvCacheDtype} (${p.kvIndexerDtype} indexer) ${num(p.kvCacheBytesPerToken)} B/token, ${gib(p.kvBytesPerSequence)} GiB per sequence as reserved`,
+    ),
+    row(
+      "sequences",
+      `${num(p.maxConcurrentSequences)} per replica: ${num(p.sequencesPerDataParallelRank)} per DP rank × ${p.dataParallel}${offloaded}`,
+    ),
     row("KV sharding", p.kvSharding),
     "",
     "Per-GPU memory (GiB)",
@@ -265,7 +294,8 @@ function inputError(err: PlanInputError, values: Values, fromFile: boolean): Cli
 export async function main(argv: string[]): Promise<number> {
   let values: Values;
   try {
-    values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, allowNegative: true, strict: true }).values as Values;
+    values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, allowNegative: true, strict: true })
+      .values as Values;
   } catch (err) {
     throw new CliError(`${messageOf(err)}\n\n${USAGE}`);
   }

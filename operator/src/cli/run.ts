@@ -31,7 +31,8 @@ function parseMap(name: string, v: string | undefined): Record<string, string> {
   if (!v) return {};
   try {
     const o = JSON.parse(v) as unknown;
-    if (o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every((x) => typeof x === "string")) return o as Record<string, string>;
+    if (o && typeof o === "object" && !Array.isArray(o) && Object.values(o).every((x) => typeof x === "string"))
+      return o as Record<string, string>;
   } catch {
     /* reported below */
   }
@@ -65,7 +66,10 @@ const OPTIONS = {
   "health-port": { type: "string", default: env.DSO_HEALTH_PORT ?? "8081" },
   "bind-address": { type: "string", default: env.DSO_BIND_ADDRESS ?? "0.0.0.0" },
   workers: { type: "string", default: env.DSO_WORKERS ?? "4" },
-  "operator-image": { type: "string", default: env.DSO_OPERATOR_IMAGE ?? "ghcr.io/deepseek-operator/deepseek-operator:0.1.0" },
+  "operator-image": {
+    type: "string",
+    default: env.DSO_OPERATOR_IMAGE ?? "ghcr.io/deepseek-operator/deepseek-operator:0.1.0",
+  },
   "job-pod-labels": { type: "string", default: env.DSO_JOB_POD_LABELS ?? "" },
   "job-pod-annotations": { type: "string", default: env.DSO_JOB_POD_ANNOTATIONS ?? "" },
   "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
@@ -93,31 +97,50 @@ export async function main(argv: string[]): Promise<number> {
   }
   setLogLevel(f["log-level"]);
   const workers = Number(f.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new CliError(`--workers: expected a positive integer, got "${f.workers}"`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new CliError(`--workers: expected a positive integer, got "${f.workers}"`);
   const leaderElect = parseBool("--leader-elect", f["leader-elect"], true);
   const identity = env.POD_NAME ?? `${hostname()}-${process.pid}`;
   const log = rootLogger.child({ identity });
   const kc = loadKubeConfig(f.kubeconfig);
-  const namespaces = f.namespaces.split(",").map((s) => s.trim()).filter(Boolean);
+  const namespaces = f.namespaces
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bindAddress = f["bind-address"];
 
   const manager = await createManager({
     kc,
     namespaces,
-    jobs: { image: f["operator-image"], podLabels: parseMap("--job-pod-labels", f["job-pod-labels"]), podAnnotations: parseMap("--job-pod-annotations", f["job-pod-annotations"]) },
+    jobs: {
+      image: f["operator-image"],
+      podLabels: parseMap("--job-pod-labels", f["job-pod-labels"]),
+      podAnnotations: parseMap("--job-pod-annotations", f["job-pod-annotations"]),
+    },
     workers,
     metricsPort: parsePort("--metrics-port", f["metrics-port"]),
     healthPort: parsePort("--health-port", f["health-port"]),
     bindAddress,
     log,
   });
-  const events = new EventRecorder({ sink: new KubeEventSink(kc.makeApiClient(EventsV1Api), manager.metrics), reportingInstance: identity, metrics: manager.metrics, log });
+  const events = new EventRecorder({
+    sink: new KubeEventSink(kc.makeApiClient(EventsV1Api), manager.metrics),
+    reportingInstance: identity,
+    metrics: manager.metrics,
+    log,
+  });
   // Ready once the caches are filled; unhealthy when a watch has been dead for 5 minutes, since
   // client-node streams can wedge and a restart is the cure. A follower has no informers: it is
   // ready and healthy, waiting for the lease.
   const health = await new HealthProbes(log)
-    .addReadyzCheck("informers-synced", informersSynced(() => manager.informers()))
-    .addHealthzCheck("watches-live", informersLive(() => manager.informers(), 5 * 60_000))
+    .addReadyzCheck(
+      "informers-synced",
+      informersSynced(() => manager.informers()),
+    )
+    .addHealthzCheck(
+      "watches-live",
+      informersLive(() => manager.informers(), 5 * 60_000),
+    )
     .serve({ port: parsePort("--health-port", f["health-port"]), host: bindAddress });
 
   const stop = new AbortController();
@@ -133,7 +156,13 @@ export async function main(argv: string[]): Promise<number> {
   if (leaderElect) {
     const ns = f["leader-election-namespace"] || inClusterNamespace() || "default";
     const elector = new LeaderElector({
-      lock: new KubeLeaseLock(kc.makeApiClient(CoordinationV1Api), ns, f["leader-election-id"], identity, manager.metrics),
+      lock: new KubeLeaseLock(
+        kc.makeApiClient(CoordinationV1Api),
+        ns,
+        f["leader-election-id"],
+        identity,
+        manager.metrics,
+      ),
       name: f["leader-election-id"],
       metrics: manager.metrics,
       log,

@@ -47,14 +47,24 @@ const OPTIONS = {
 export function parseBytes(v: string, flag: string): number {
   const m = /^(\d+)\s*(K|M|G|T|Ki|Mi|Gi|Ti)?B?$/.exec(v.trim());
   if (!m) throw new CliError(`--${flag} must be a byte count like 67108864 or 64Mi, got ${JSON.stringify(v)}`);
-  const mult: Record<string, number> = { K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  const mult: Record<string, number> = {
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
   return Number(m[1]) * (m[2] ? mult[m[2]]! : 1);
 }
 
 function parseSeconds(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`--${flag} must be a number of seconds, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new CliError(`--${flag} must be a number of seconds, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -66,7 +76,10 @@ async function readToken(flags: Flags): Promise<string | undefined> {
       const t = (await readFile(flags["token-file"], "utf8")).trim();
       return t || undefined;
     } catch (err) {
-      throw new WeightsError("Unauthorized", `cannot read --token-file ${flags["token-file"]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new WeightsError(
+        "Unauthorized",
+        `cannot read --token-file ${flags["token-file"]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
   return process.env.HF_TOKEN?.trim() || undefined;
@@ -101,14 +114,16 @@ export async function main(argv: string[]): Promise<number> {
   const revision = required(flags, "revision");
   const dir = required(flags, "dir");
   const concurrency = flags.concurrency ? Number(flags.concurrency) : DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new CliError(`--concurrency must be 1..64, got ${flags.concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new CliError(`--concurrency must be 1..64, got ${flags.concurrency}`);
   const partSize = flags["part-size"] ? parseBytes(flags["part-size"], "part-size") : DEFAULT_PART_SIZE;
   if (partSize < 1024 * 1024) throw new CliError("--part-size must be at least 1Mi");
   const stallSeconds = parseSeconds(flags["stall-timeout"], "stall-timeout", 60);
   if (stallSeconds <= 0) throw new CliError("--stall-timeout must be positive");
   const timeoutSeconds = parseSeconds(flags.timeout, "timeout", 0);
   const intervalSeconds = parseSeconds(flags["progress-interval"], "progress-interval", 10);
-  if (intervalSeconds <= 0 || intervalSeconds > 10) throw new CliError("--progress-interval must be in (0, 10] seconds");
+  if (intervalSeconds <= 0 || intervalSeconds > 10)
+    throw new CliError("--progress-interval must be in (0, 10] seconds");
   const pvcRef = flags["report-pvc"] ?? process.env.DSO_REPORT_PVC;
   if (flags["base-url"] && flags.endpoint) throw new CliError("give --endpoint or --base-url, not both");
 
@@ -144,7 +159,8 @@ export async function main(argv: string[]): Promise<number> {
     const endpoint = flags.endpoint ?? process.env.HF_ENDPOINT;
     let source: Source | undefined;
     if (flags["base-url"]) source = new UrlSource({ baseUrl: flags["base-url"], token, http });
-    else if (sub === "pull" || endpoint) source = new HubSource({ endpoint: endpoint ?? DEFAULT_ENDPOINT, repo, revision, token, http });
+    else if (sub === "pull" || endpoint)
+      source = new HubSource({ endpoint: endpoint ?? DEFAULT_ENDPOINT, repo, revision, token, http });
 
     if (sub === "verify") return await runVerify({ dir, repo, revision, source, log, progress, concurrency });
 
@@ -163,7 +179,10 @@ export async function main(argv: string[]): Promise<number> {
       signal: stop.signal,
     });
     if (result.ok) {
-      log.info({ fetchedBytes: result.fetchedBytes, skippedFiles: result.skippedFiles, files: result.marker.files.length }, "weights complete");
+      log.info(
+        { fetchedBytes: result.fetchedBytes, skippedFiles: result.skippedFiles, files: result.marker.files.length },
+        "weights complete",
+      );
       return 0;
     }
     if ("aborted" in result) return 143;
@@ -176,10 +195,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function runVerify(o: { dir: string; repo: string; revision: string; source: Source | undefined; log: typeof rootLogger; progress: ProgressTracker; concurrency: number }): Promise<number> {
+async function runVerify(o: {
+  dir: string;
+  repo: string;
+  revision: string;
+  source: Source | undefined;
+  log: typeof rootLogger;
+  progress: ProgressTracker;
+  concurrency: number;
+}): Promise<number> {
   o.progress.start();
   try {
-    const r = await verifyWeights({ dir: o.dir, repo: o.repo, revision: o.revision, source: o.source, log: o.log, progress: o.progress, concurrency: Math.min(4, o.concurrency) });
+    const r = await verifyWeights({
+      dir: o.dir,
+      repo: o.repo,
+      revision: o.revision,
+      source: o.source,
+      log: o.log,
+      progress: o.progress,
+      concurrency: Math.min(4, o.concurrency),
+    });
     if (r.ok) {
       // Only a check against a listing or the structure writes a marker; a marker check confirms it.
       await o.progress.setPhase("Complete", `${r.files} files verified against the ${r.against}`, o.revision);
@@ -190,7 +225,8 @@ async function runVerify(o: { dir: string; repo: string; revision: string; sourc
     process.stderr.write(`deepseek-operator weights verify: ChecksumMismatch: ${message}\n`);
     return 1;
   } catch (err) {
-    const e = err instanceof WeightsError ? err : new WeightsError("NetworkError", (err as Error).message, { cause: err });
+    const e =
+      err instanceof WeightsError ? err : new WeightsError("NetworkError", (err as Error).message, { cause: err });
     await o.progress.fail(e.reason, e.message);
     process.stderr.write(`deepseek-operator weights verify: ${e.reason}: ${e.message}\n`);
     return e.exitCode;
@@ -198,4 +234,3 @@ async function runVerify(o: { dir: string; repo: string; revision: string; sourc
     o.progress.stop();
   }
 }
-

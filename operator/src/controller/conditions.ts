@@ -27,7 +27,12 @@ export function nowRfc3339(now: Date): string {
   return new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
-export function setCondition(conditions: readonly Condition[], input: ConditionInput, generation: number, now: Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[],
+  input: ConditionInput,
+  generation: number,
+  now: Date,
+): Condition[] {
   const message = input.message.length > MAX_MESSAGE ? `${input.message.slice(0, MAX_MESSAGE - 3)}...` : input.message;
   const existing = conditions.find((c) => c.type === input.type);
   const next: Condition = {
@@ -42,6 +47,11 @@ export function setCondition(conditions: readonly Condition[], input: ConditionI
   return [...rest, next].sort((a, b) => compareStrings(a.type, b.type));
 }
 
-export function setConditions(conditions: readonly Condition[], inputs: readonly ConditionInput[], generation: number, now: Date): Condition[] {
+export function setConditions(
+  conditions: readonly Condition[],
+  inputs: readonly ConditionInput[],
+  generation: number,
+  now: Date,
+): Condition[] {
   return inputs.reduce<Condition[]>((acc, c) => setCondition(acc, c, generation, now), [...conditions]);
 }

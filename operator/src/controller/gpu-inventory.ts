@@ -10,14 +10,25 @@ export interface NodeLike {
 }
 
 export interface PodLike {
-  spec?: { nodeName?: string; containers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[] };
+  spec?: {
+    nodeName?: string;
+    containers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+  };
   status?: { phase?: string };
 }
 
 /** The part of a pod the inventory reads (a copy, so the rest of the listed pod can be collected). */
 export function gpuFacts(pod: PodLike): PodLike {
-  const containers = (pod.spec?.containers ?? []).map((c) => ({ resources: { ...(c.resources?.requests ? { requests: c.resources.requests } : {}), ...(c.resources?.limits ? { limits: c.resources.limits } : {}) } }));
-  return { spec: { ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}), containers }, status: { ...(pod.status?.phase ? { phase: pod.status.phase } : {}) } };
+  const containers = (pod.spec?.containers ?? []).map((c) => ({
+    resources: {
+      ...(c.resources?.requests ? { requests: c.resources.requests } : {}),
+      ...(c.resources?.limits ? { limits: c.resources.limits } : {}),
+    },
+  }));
+  return {
+    spec: { ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}), containers },
+    status: { ...(pod.status?.phase ? { phase: pod.status.phase } : {}) },
+  };
 }
 
 export interface GpuType {
@@ -29,12 +40,21 @@ export interface GpuType {
 export type Inventory = GpuInventory & { largestFreeBlock: number };
 
 function gpuRequest(pod: PodLike, resource: string): number {
-  return (pod.spec?.containers ?? []).reduce((n, c) => n + Number(c.resources?.limits?.[resource] ?? c.resources?.requests?.[resource] ?? 0), 0);
+  return (pod.spec?.containers ?? []).reduce(
+    (n, c) => n + Number(c.resources?.limits?.[resource] ?? c.resources?.requests?.[resource] ?? 0),
+    0,
+  );
 }
 
 /** Pure: GPUs of one type on schedulable nodes, minus what bound, unfinished pods request there. */
-export function summarizeInventory(gpu: GpuType, nodes: readonly NodeLike[], pods: readonly PodLike[] | undefined): Inventory {
-  const matching = nodes.filter((n) => n.metadata?.labels?.[gpu.nodeLabel.key] === gpu.nodeLabel.value && !n.spec?.unschedulable);
+export function summarizeInventory(
+  gpu: GpuType,
+  nodes: readonly NodeLike[],
+  pods: readonly PodLike[] | undefined,
+): Inventory {
+  const matching = nodes.filter(
+    (n) => n.metadata?.labels?.[gpu.nodeLabel.key] === gpu.nodeLabel.value && !n.spec?.unschedulable,
+  );
   const used = new Map<string, number>();
   for (const p of pods ?? []) {
     const node = p.spec?.nodeName;
@@ -51,5 +71,11 @@ export function summarizeInventory(gpu: GpuType, nodes: readonly NodeLike[], pod
     free += f;
     largestFreeBlock = Math.max(largestFreeBlock, f);
   }
-  return { gpuType: gpu.id, nodes: matching.length, total, ...(pods ? { free } : {}), largestFreeBlock: pods ? largestFreeBlock : 0 };
+  return {
+    gpuType: gpu.id,
+    nodes: matching.length,
+    total,
+    ...(pods ? { free } : {}),
+    largestFreeBlock: pods ? largestFreeBlock : 0,
+  };
 }

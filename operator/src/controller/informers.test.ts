@@ -6,7 +6,14 @@ describe("the Job cache", () => {
     const job = {
       apiVersion: "batch/v1",
       kind: "Job",
-      metadata: { name: "w-pull", namespace: "team", uid: "u1", labels: { a: "b" }, ownerReferences: [{ uid: "pvc" }], managedFields: [{ manager: "x" }] },
+      metadata: {
+        name: "w-pull",
+        namespace: "team",
+        uid: "u1",
+        labels: { a: "b" },
+        ownerReferences: [{ uid: "pvc" }],
+        managedFields: [{ manager: "x" }],
+      },
       spec: { backoffLimit: 0, template: { spec: { containers: [{ name: "pull", args: ["weights", "pull"] }] } } },
       status: { active: 1, conditions: [{ type: "Failed", status: "True", message: "401" }] },
     };

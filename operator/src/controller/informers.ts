@@ -67,7 +67,13 @@ export interface InformerDeps {
 export function makeInformers(d: InformerDeps): InformerSet {
   const watch = new Watch(d.kc);
   const scopes = d.namespaces.length > 0 ? d.namespaces : [undefined];
-  const make = <T extends KubernetesObject>(name: string, ref: Omit<ResourceRef, "namespace">, labelSelector?: string, namespaced = true, transform: (o: T) => void = compact): Informer<T>[] =>
+  const make = <T extends KubernetesObject>(
+    name: string,
+    ref: Omit<ResourceRef, "namespace">,
+    labelSelector?: string,
+    namespaced = true,
+    transform: (o: T) => void = compact,
+  ): Informer<T>[] =>
     (namespaced ? scopes : [undefined]).map((namespace) => {
       const path = resourcePath({ ...ref, ...(namespace ? { namespace } : {}) });
       return new Informer<T>({
@@ -86,7 +92,9 @@ export function makeInformers(d: InformerDeps): InformerSet {
     pvcs: make("persistentvolumeclaims", { version: "v1", plural: "persistentvolumeclaims" }, OURS),
     jobs: make("jobs", { group: "batch", version: "v1", plural: "jobs" }, OURS, true, stripJob),
     deployments: make("deployments", { group: "apps", version: "v1", plural: "deployments" }, OURS),
-    lws: d.lwsServed ? make("leaderworkersets", { group: "leaderworkerset.x-k8s.io", version: "v1", plural: "leaderworkersets" }, OURS) : [],
+    lws: d.lwsServed
+      ? make("leaderworkersets", { group: "leaderworkerset.x-k8s.io", version: "v1", plural: "leaderworkersets" }, OURS)
+      : [],
     services: make("services", { version: "v1", plural: "services" }, OURS),
     pdbs: make("poddisruptionbudgets", { group: "policy", version: "v1", plural: "poddisruptionbudgets" }, OURS),
     pods: make("pods", { version: "v1", plural: "pods" }, ENGINE_PODS),

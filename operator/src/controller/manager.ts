@@ -71,7 +71,11 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
       const pods: PodLike[] = [];
       let next: string | undefined;
       do {
-        const page = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed", limit: 500, ...(next ? { continue: next } : {}) });
+        const page = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", {
+          fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
+          limit: 500,
+          ...(next ? { continue: next } : {}),
+        });
         for (const p of page.items) pods.push(gpuFacts(p));
         next = (page.metadata as { continue?: string } | undefined)?.continue || undefined; // raw JSON: "continue", "" on the last page
       } while (next);
@@ -104,14 +108,16 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
       });
       const q = controller.queue;
       for (const i of informers.dsds) i.addHandler(enqueueFor(q, selfKey));
-      for (const i of [...informers.deployments, ...informers.lws, ...informers.services, ...informers.pdbs]) i.addHandler(enqueueFor(q, controllerOwner));
+      for (const i of [...informers.deployments, ...informers.lws, ...informers.services, ...informers.pdbs])
+        i.addHandler(enqueueFor(q, controllerOwner));
       for (const i of informers.pvcs) i.addHandler(enqueueFor(q, everyOwner));
       for (const i of informers.jobs) i.addHandler(enqueueFor(q, jobOwners(caches.pvcs)));
       for (const i of informers.pods) i.addHandler(enqueueFor(q, podInstance));
       const everyDsd = () => informers!.dsds.flatMap((i) => i.list()).map((d) => selfKey(d as KubernetesObject)[0]!);
-      for (const i of informers.nodes) i.addHandler((obj, type, old) => {
-        if (nodeCapacityChanged(obj, type, old)) for (const k of everyDsd()) q.add(k);
-      });
+      for (const i of informers.nodes)
+        i.addHandler((obj, type, old) => {
+          if (nodeCapacityChanged(obj, type, old)) for (const k of everyDsd()) q.add(k);
+        });
       await refreshGpuPods();
       timers.push(setInterval(() => void refreshGpuPods(), o.gpuSnapshotMs ?? 60_000));
       for (const i of allInformers(informers)) i.start();

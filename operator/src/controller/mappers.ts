@@ -12,7 +12,8 @@ const isDsdRef = (r: { apiVersion: string; kind: string }) => r.kind === KIND &&
 export const controllerOwner: KeyMapper = ownerKeyMapper({ group: GROUP, kind: KIND });
 
 /** A shared weights PVC: every DeepSeekDeployment listed among its owners uses it. */
-export const everyOwner: KeyMapper = (obj) => (obj.metadata?.ownerReferences ?? []).filter(isDsdRef).map((r) => key(obj.metadata?.namespace, r.name));
+export const everyOwner: KeyMapper = (obj) =>
+  (obj.metadata?.ownerReferences ?? []).filter(isDsdRef).map((r) => key(obj.metadata?.namespace, r.name));
 
 /** A download Job belongs to its PVC; the PVC's owners are the deployments waiting on it. */
 export function jobOwners(pvcs: Pick<Cache<unknown>, "get">): KeyMapper {
@@ -35,7 +36,11 @@ export const podInstance: KeyMapper = (pod) => {
 export function nodeCapacityChanged(obj: KubernetesObject, type: string, old?: KubernetesObject): boolean {
   if (type !== "update" || !old) return type !== "resync";
   const view = (n: KubernetesObject) => {
-    const x = n as { metadata?: { labels?: unknown }; spec?: { unschedulable?: unknown }; status?: { allocatable?: unknown } };
+    const x = n as {
+      metadata?: { labels?: unknown };
+      spec?: { unschedulable?: unknown };
+      status?: { allocatable?: unknown };
+    };
     return JSON.stringify([x.metadata?.labels, x.spec?.unschedulable, x.status?.allocatable]);
   };
   return view(obj) !== view(old);

@@ -33,4 +33,10 @@ export const CLUSTER_RULES: PolicyRule[] = [
 ];
 
 /** In the operator's own namespace: the leader-election Lease. */
-export const NAMESPACE_RULES: PolicyRule[] = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] }];
+export const NAMESPACE_RULES: PolicyRule[] = [
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+  },
+];

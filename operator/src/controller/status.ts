@@ -85,7 +85,9 @@ function gpuMessage(input: StatusInput): string {
   const p = input.pods!;
   const need = input.plan.gpusPerReplica ?? 0;
   const inv = input.gpus;
-  const have = inv ? `; the cluster has ${inv.total} ${inv.gpuType} GPUs on ${inv.nodes} nodes${inv.free !== undefined ? `, ${inv.free} free` : ""}` : "";
+  const have = inv
+    ? `; the cluster has ${inv.total} ${inv.gpuType} GPUs on ${inv.nodes} nodes${inv.free !== undefined ? `, ${inv.free} free` : ""}`
+    : "";
   return `${p.unschedulable} engine pod(s) cannot be scheduled: each replica needs ${need} × ${inv?.gpuType ?? "GPU"}, ${input.desiredReplicas} replica(s) need ${need * input.desiredReplicas}${have}. Scheduler: ${p.schedulerMessage ?? "no reason reported"}`;
 }
 
@@ -94,9 +96,19 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
   const { plan, weights, workload, pods } = input;
   let phase: Phase;
 
-  conds.push(plan.ok ? { type: CONDITION.planValid, status: T, reason: "Planned", message: plan.message } : { type: CONDITION.planValid, status: F, reason: plan.reason, message: plan.message });
+  conds.push(
+    plan.ok
+      ? { type: CONDITION.planValid, status: T, reason: "Planned", message: plan.message }
+      : { type: CONDITION.planValid, status: F, reason: plan.reason, message: plan.message },
+  );
 
-  if (weights?.verified) conds.push({ type: CONDITION.weightsReady, status: T, reason: "Verified", message: "every file is present and its sha256 matched" });
+  if (weights?.verified)
+    conds.push({
+      type: CONDITION.weightsReady,
+      status: T,
+      reason: "Verified",
+      message: "every file is present and its sha256 matched",
+    });
   else if (weights?.phase === "Failed")
     conds.push({
       type: CONDITION.weightsReady,
@@ -104,7 +116,15 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
       reason: weights.reason ?? "DownloadFailed",
       message: `${weights.message ?? "the weights download failed"}${weights.nextRetryTime ? `; next attempt at ${weights.nextRetryTime}` : ""}`,
     });
-  else conds.push({ type: CONDITION.weightsReady, status: F, reason: weights ? "Downloading" : "Pending", message: weights ? `${weights.phase}: ${percent(weights.bytesDone, weights.bytesTotal) ?? "starting"}` : "waiting for a valid plan" });
+  else
+    conds.push({
+      type: CONDITION.weightsReady,
+      status: F,
+      reason: weights ? "Downloading" : "Pending",
+      message: weights
+        ? `${weights.phase}: ${percent(weights.bytesDone, weights.bytesTotal) ?? "starting"}`
+        : "waiting for a valid plan",
+    });
 
   const ready = workload?.readyReplicas ?? 0;
   const desired = input.desiredReplicas;
@@ -120,24 +140,70 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
   else if (desired === 0) phase = "Pending";
   else phase = crashing ? "Degraded" : "Loading";
 
-  if (workload?.missingApi) conds.push({ type: CONDITION.progressing, status: F, reason: "MissingAPI", message: workload.missingApi });
+  if (workload?.missingApi)
+    conds.push({ type: CONDITION.progressing, status: F, reason: "MissingAPI", message: workload.missingApi });
   else if (weights?.verified && desired > 0 && (ready < desired || (workload?.updatedReplicas ?? 0) < desired))
-    conds.push({ type: CONDITION.progressing, status: T, reason: ready === 0 ? "Loading" : "RollingOut", message: `${ready}/${desired} replicas ready, ${workload?.updatedReplicas ?? 0} updated` });
-  else conds.push({ type: CONDITION.progressing, status: F, reason: phase === "Serving" ? "Complete" : "Waiting", message: `${ready}/${desired} replicas ready` });
+    conds.push({
+      type: CONDITION.progressing,
+      status: T,
+      reason: ready === 0 ? "Loading" : "RollingOut",
+      message: `${ready}/${desired} replicas ready, ${workload?.updatedReplicas ?? 0} updated`,
+    });
+  else
+    conds.push({
+      type: CONDITION.progressing,
+      status: F,
+      reason: phase === "Serving" ? "Complete" : "Waiting",
+      message: `${ready}/${desired} replicas ready`,
+    });
 
-  if (unschedulable) conds.push({ type: CONDITION.gpusAvailable, status: F, reason: "InsufficientGPUs", message: gpuMessage(input) });
-  else conds.push({ type: CONDITION.gpusAvailable, status: T, reason: "Scheduled", message: "every engine pod is scheduled" });
+  if (unschedulable)
+    conds.push({ type: CONDITION.gpusAvailable, status: F, reason: "InsufficientGPUs", message: gpuMessage(input) });
+  else
+    conds.push({
+      type: CONDITION.gpusAvailable,
+      status: T,
+      reason: "Scheduled",
+      message: "every engine pod is scheduled",
+    });
 
-  if (crashing) conds.push({ type: CONDITION.degraded, status: T, reason: "CrashLoop", message: `${pods!.crashLooping} engine pod(s) crash-looping: ${pods!.crashMessage ?? ""}`.trim() });
-  else if (phase === "Degraded" || (phase === "Serving" && ready < desired)) conds.push({ type: CONDITION.degraded, status: T, reason: "ReplicasUnavailable", message: `${ready}/${desired} replicas ready` });
-  else if (phase === "Failed") conds.push({ type: CONDITION.degraded, status: T, reason: "Failed", message: failedMessage(input) });
+  if (crashing)
+    conds.push({
+      type: CONDITION.degraded,
+      status: T,
+      reason: "CrashLoop",
+      message: `${pods!.crashLooping} engine pod(s) crash-looping: ${pods!.crashMessage ?? ""}`.trim(),
+    });
+  else if (phase === "Degraded" || (phase === "Serving" && ready < desired))
+    conds.push({
+      type: CONDITION.degraded,
+      status: T,
+      reason: "ReplicasUnavailable",
+      message: `${ready}/${desired} replicas ready`,
+    });
+  else if (phase === "Failed")
+    conds.push({ type: CONDITION.degraded, status: T, reason: "Failed", message: failedMessage(input) });
   else conds.push({ type: CONDITION.degraded, status: F, reason: "AsExpected", message: "no failures observed" });
 
-  conds.push(ready >= 1 ? { type: CONDITION.available, status: T, reason: "ReplicasReady", message: `${ready} replica(s) serving` } : { type: CONDITION.available, status: F, reason: phase, message: "no replica is serving" });
+  conds.push(
+    ready >= 1
+      ? { type: CONDITION.available, status: T, reason: "ReplicasReady", message: `${ready} replica(s) serving` }
+      : { type: CONDITION.available, status: F, reason: phase, message: "no replica is serving" },
+  );
   conds.push(
     phase === "Serving" && ready >= desired
-      ? { type: CONDITION.ready, status: T, reason: "Serving", message: `${ready}/${desired} replicas ready at ${input.endpoint}` }
-      : { type: CONDITION.ready, status: F, reason: phase, message: phase === "Failed" ? failedMessage(input) : `${ready}/${desired} replicas ready` },
+      ? {
+          type: CONDITION.ready,
+          status: T,
+          reason: "Serving",
+          message: `${ready}/${desired} replicas ready at ${input.endpoint}`,
+        }
+      : {
+          type: CONDITION.ready,
+          status: F,
+          reason: phase,
+          message: phase === "Failed" ? failedMessage(input) : `${ready}/${desired} replicas ready`,
+        },
   );
 
   const conditions: Condition[] = setConditions(input.previous?.conditions ?? [], conds, input.generation, now);

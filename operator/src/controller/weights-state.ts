@@ -1,6 +1,12 @@
 // What the operator knows about a model's weights, read from the PVC's annotations (written by
 // the downloader under its own field manager) and the Job's status. Pure: no I/O.
-import { ANNOTATION_PROGRESS, ANNOTATION_VERIFIED, isPermanent, parseProgressAnnotation, type FailureReason } from "../weights/contract.ts";
+import {
+  ANNOTATION_PROGRESS,
+  ANNOTATION_VERIFIED,
+  isPermanent,
+  parseProgressAnnotation,
+  type FailureReason,
+} from "../weights/contract.ts";
 
 export type WeightsPhase = "Pending" | "Listing" | "Downloading" | "Verifying" | "Complete" | "Failed";
 
@@ -28,7 +34,11 @@ export interface JobFacts {
   failureMessage?: string;
 }
 
-export function weightsState(annotations: Record<string, string> | undefined, revision: string, job: JobFacts): WeightsState {
+export function weightsState(
+  annotations: Record<string, string> | undefined,
+  revision: string,
+  job: JobFacts,
+): WeightsState {
   const verified = annotations?.[ANNOTATION_VERIFIED] === revision;
   const raw = annotations?.[ANNOTATION_PROGRESS];
   const parsed = raw ? parseProgressAnnotation(raw) : undefined;
@@ -59,7 +69,12 @@ export function weightsState(annotations: Record<string, string> | undefined, re
     bytesPerSecond: phase === "Downloading" ? base?.bytesPerSecond : undefined,
     etaSeconds: phase === "Downloading" ? (base?.etaSeconds ?? undefined) : undefined,
     reason,
-    message: base?.phase === "Failed" ? base.message : failedByJob ? (job.failureMessage ?? "the download Job failed") : undefined,
+    message:
+      base?.phase === "Failed"
+        ? base.message
+        : failedByJob
+          ? (job.failureMessage ?? "the download Job failed")
+          : undefined,
     updatedAt: base?.updatedAt,
     permanent: base?.phase === "Failed" && base.reason !== undefined && isPermanent(base.reason as FailureReason),
   };

@@ -5,11 +5,22 @@ import { escapeFieldValue, finalizerPatch } from "./writer.ts";
 describe("finalizerPatch", () => {
   const guard = { op: "test", path: "/metadata/uid", value: "u1" };
   it("creates the list when there is none, appends otherwise", () => {
-    expect(finalizerPatch("u1", [], true)).toEqual([guard, { op: "add", path: "/metadata/finalizers", value: [FINALIZER] }]);
-    expect(finalizerPatch("u1", ["other"], true)).toEqual([guard, { op: "test", path: "/metadata/finalizers", value: ["other"] }, { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }]);
+    expect(finalizerPatch("u1", [], true)).toEqual([
+      guard,
+      { op: "add", path: "/metadata/finalizers", value: [FINALIZER] },
+    ]);
+    expect(finalizerPatch("u1", ["other"], true)).toEqual([
+      guard,
+      { op: "test", path: "/metadata/finalizers", value: ["other"] },
+      { op: "add", path: "/metadata/finalizers/-", value: FINALIZER },
+    ]);
   });
   it("removes exactly our entry, testing it is still at that index", () => {
-    expect(finalizerPatch("u1", ["other", FINALIZER], false)).toEqual([guard, { op: "test", path: "/metadata/finalizers/1", value: FINALIZER }, { op: "remove", path: "/metadata/finalizers/1" }]);
+    expect(finalizerPatch("u1", ["other", FINALIZER], false)).toEqual([
+      guard,
+      { op: "test", path: "/metadata/finalizers/1", value: FINALIZER },
+      { op: "remove", path: "/metadata/finalizers/1" },
+    ]);
   });
   it("changes nothing when the list is already as wanted", () => {
     expect(finalizerPatch("u1", [FINALIZER], true)).toEqual([guard]);

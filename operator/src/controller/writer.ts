@@ -20,29 +20,52 @@ export function finalizerPatch(uid: string, finalizers: readonly string[], prese
     // guarded by the list as we saw it, so a stale view fails the test instead of adding twice.
     return finalizers.length === 0
       ? [guard, { op: "add", path: "/metadata/finalizers", value: [FINALIZER] }]
-      : [guard, { op: "test", path: "/metadata/finalizers", value: [...finalizers] }, { op: "add", path: "/metadata/finalizers/-", value: FINALIZER }];
+      : [
+          guard,
+          { op: "test", path: "/metadata/finalizers", value: [...finalizers] },
+          { op: "add", path: "/metadata/finalizers/-", value: FINALIZER },
+        ];
   }
   if (i < 0) return [guard];
   // Test the entry too: the list may have changed since the cache saw it.
-  return [guard, { op: "test", path: `/metadata/finalizers/${i}`, value: FINALIZER }, { op: "remove", path: `/metadata/finalizers/${i}` }];
+  return [
+    guard,
+    { op: "test", path: `/metadata/finalizers/${i}`, value: FINALIZER },
+    { op: "remove", path: `/metadata/finalizers/${i}` },
+  ];
 }
 
 export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logger): Writer {
   return {
     async apply(obj: KubeObject) {
       // LeaderWorkerSet's installed CRD may lag the fields we render: warn rather than refuse.
-      return client.apply(obj as KubernetesObject, { fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict" }) as Promise<KubeObject>;
+      return client.apply(obj as KubernetesObject, {
+        fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict",
+      }) as Promise<KubeObject>;
     },
     async delete(ref: ObjectRef) {
-      await client.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
+      await client.delete({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.name, namespace: ref.namespace },
+      });
     },
     async applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus) {
-      await client.applyStatus({ apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace }, status });
+      await client.applyStatus({
+        apiVersion: dsd.apiVersion,
+        kind: dsd.kind,
+        metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace },
+        status,
+      });
     },
     async setFinalizer(dsd: Dsd, present: boolean) {
       // A JSON patch with the uid as a precondition, not an apply: apply upserts, and a second attempt
       // from a stale cache after the object is gone would try to create a new one.
-      const target = { apiVersion: dsd.apiVersion, kind: dsd.kind, metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace } };
+      const target = {
+        apiVersion: dsd.apiVersion,
+        kind: dsd.kind,
+        metadata: { name: dsd.metadata.name, namespace: dsd.metadata.namespace },
+      };
       const ops = finalizerPatch(dsd.metadata.uid, dsd.metadata.finalizers ?? [], present);
       if (ops.length === 1) return; // nothing to change beyond the precondition
       try {
@@ -57,7 +80,11 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
       // deployments at once would otherwise list the whole namespace once per deletion.
       const fieldSelector = `spec.model.name=${escapeFieldValue(model.name)},spec.model.revision=${escapeFieldValue(model.revision)}`;
       const [pvc, list] = await Promise.all([
-        client.get<Obj & KubernetesObject>({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: pvcName, namespace } }),
+        client.get<Obj & KubernetesObject>({
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: { name: pvcName, namespace },
+        }),
         client.list<DeepSeekDeployment & KubernetesObject>(API_VERSION, KIND, { namespace, fieldSelector }),
       ]);
       return { pvc, dsds: list.items };

@@ -31,18 +31,26 @@ const GiB = 2 ** 30;
 function vllm(c: ArgsContext): EngineInvocation {
   const { layout: l, capacity: cap } = c;
   const args = [
-    "--tensor-parallel-size", String(l.tensor),
-    "--data-parallel-size", String(l.data),
+    "--tensor-parallel-size",
+    String(l.tensor),
+    "--data-parallel-size",
+    String(l.data),
     ...(l.expert ? ["--enable-expert-parallel"] : []),
     ...(l.decodeContext > 1 ? ["--decode-context-parallel-size", String(l.decodeContext)] : []),
-    "--max-model-len", String(c.maxModelLen),
-    "--kv-cache-dtype", c.kvDtype === "fp8" ? "fp8" : "bfloat16",
-    "--block-size", "256",
+    "--max-model-len",
+    String(c.maxModelLen),
+    "--kv-cache-dtype",
+    c.kvDtype === "fp8" ? "fp8" : "bfloat16",
+    "--block-size",
+    "256",
     "--trust-remote-code",
-    "--tokenizer-mode", "deepseek_v4",
-    "--gpu-memory-utilization", String(c.engine.memoryFraction.value),
+    "--tokenizer-mode",
+    "deepseek_v4",
+    "--gpu-memory-utilization",
+    String(c.engine.memoryFraction.value),
     // Per DP engine: vLLM runs one scheduler per data-parallel rank.
-    "--max-num-seqs", String(Math.max(1, Math.ceil(cap.maxConcurrentSequences / l.data))),
+    "--max-num-seqs",
+    String(Math.max(1, Math.ceil(cap.maxConcurrentSequences / l.data))),
   ];
   if (c.toolCalling) args.push("--tool-call-parser", "deepseek_v4", "--enable-auto-tool-choice");
   if (c.reasoning) args.push("--reasoning-parser", "deepseek_v4");
@@ -66,14 +74,19 @@ function sglang(c: ArgsContext): EngineInvocation {
   const gpus = l.tensor * l.data;
   const args = [
     // SGLang's --tp counts every GPU of the replica; --dp splits attention into that many ranks.
-    "--tp", String(gpus),
+    "--tp",
+    String(gpus),
     ...(l.data > 1 ? ["--dp", String(l.data), "--enable-dp-attention"] : []),
     ...(l.expert ? ["--ep-size", String(gpus)] : []),
     ...(l.decodeContext > 1 ? ["--dcp-size", String(l.decodeContext)] : []),
-    "--context-length", String(c.maxModelLen),
-    "--kv-cache-dtype", c.kvDtype === "fp8" ? "fp8_e4m3" : "bfloat16",
-    "--mem-fraction-static", String(c.engine.memoryFraction.value),
-    "--max-running-requests", String(Math.max(1, cap.maxConcurrentSequences)),
+    "--context-length",
+    String(c.maxModelLen),
+    "--kv-cache-dtype",
+    c.kvDtype === "fp8" ? "fp8_e4m3" : "bfloat16",
+    "--mem-fraction-static",
+    String(c.engine.memoryFraction.value),
+    "--max-running-requests",
+    String(Math.max(1, cap.maxConcurrentSequences)),
     "--trust-remote-code",
     "--enable-metrics",
   ];

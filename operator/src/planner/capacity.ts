@@ -31,7 +31,8 @@ export function evaluate(ctx: CapacityContext, l: Layout): Capacity {
   const resident = perRank * l.data;
   // An offload tier holds one copy per tensor-parallel rank too (each rank spills its own replica).
   const copies = l.tensor / l.decodeContext;
-  const offloaded = ctx.offloadBytesPerReplica && perRank > 0 ? Math.floor(ctx.offloadBytesPerReplica / (theory * copies)) : 0;
+  const offloaded =
+    ctx.offloadBytesPerReplica && perRank > 0 ? Math.floor(ctx.offloadBytesPerReplica / (theory * copies)) : 0;
   return {
     gpuMemoryBytes,
     weightsBytesPerGpu: weights,

@@ -34,7 +34,10 @@ export function resolveModel(name: string): ModelProfile {
 export function resolveGpu(name: string): GpuProfile {
   const wanted = name.trim().toLowerCase();
   const found = GPU_PROFILES.find(
-    (g) => g.id.toLowerCase() === wanted || g.aliases.some((a) => a.toLowerCase() === wanted) || g.nodeLabel.values.some((v) => v.toLowerCase() === wanted),
+    (g) =>
+      g.id.toLowerCase() === wanted ||
+      g.aliases.some((a) => a.toLowerCase() === wanted) ||
+      g.nodeLabel.values.some((v) => v.toLowerCase() === wanted),
   );
   if (!found) throw new UnknownProfileError("gpu", name, knownGpus());
   return found;

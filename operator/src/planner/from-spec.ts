@@ -21,7 +21,14 @@ export function planInputFromSpec(spec: DeepSeekDeploymentSpec): PlanInput {
     maxModelLen: ctx.maxModelLen,
     concurrency: ctx.targetConcurrency,
     kvCacheDtype: ctx.kvCacheDtype,
-    ...(ctx.offload ? { offload: { tier: ctx.offload.tier === "CPU" ? "cpu" : "disk", bytesPerReplica: parseQuantity(ctx.offload.size) } } : {}),
+    ...(ctx.offload
+      ? {
+          offload: {
+            tier: ctx.offload.tier === "CPU" ? "cpu" : "disk",
+            bytesPerReplica: parseQuantity(ctx.offload.size),
+          },
+        }
+      : {}),
     reasoning: spec.reasoning.mode === "FlashMax" ? "flash-max" : "standard",
     toolCalling: spec.toolCalling.enabled,
     ...(Object.keys(overrides).length > 0 ? { overrides } : {}),

@@ -68,19 +68,48 @@ function checkOverrides(o: PlanOverrides, gpusPerNode: number | undefined): Inpu
   const out: InputProblem[] = [];
   for (const f of ["gpusPerReplica", "tensor", "data", "decodeContext"] as const) {
     const v = o[f];
-    if (v !== undefined && (!isPow2(v) || v > MAX_GPUS_PER_REPLICA)) out.push({ field: `overrides.${f}`, message: `must be a power of two from 1 to ${MAX_GPUS_PER_REPLICA}, got ${v}` });
+    if (v !== undefined && (!isPow2(v) || v > MAX_GPUS_PER_REPLICA))
+      out.push({
+        field: `overrides.${f}`,
+        message: `must be a power of two from 1 to ${MAX_GPUS_PER_REPLICA}, got ${v}`,
+      });
   }
-  if (o.nodesPerReplica !== undefined && (!isInt(o.nodesPerReplica) || o.nodesPerReplica < 1 || o.nodesPerReplica > MAX_GPUS_PER_REPLICA)) {
-    out.push({ field: "overrides.nodesPerReplica", message: `must be an integer from 1 to ${MAX_GPUS_PER_REPLICA}, got ${o.nodesPerReplica}` });
+  if (
+    o.nodesPerReplica !== undefined &&
+    (!isInt(o.nodesPerReplica) || o.nodesPerReplica < 1 || o.nodesPerReplica > MAX_GPUS_PER_REPLICA)
+  ) {
+    out.push({
+      field: "overrides.nodesPerReplica",
+      message: `must be an integer from 1 to ${MAX_GPUS_PER_REPLICA}, got ${o.nodesPerReplica}`,
+    });
   }
   if (out.length > 0) return out;
   const { gpusPerReplica: n, tensor: t, data: d, decodeContext: dcp, nodesPerReplica: nodes } = o;
   // The replica size the overrides pin down, if they do: the planner searches sizes otherwise.
-  const total = n ?? (t !== undefined && d !== undefined ? t * d : nodes !== undefined && gpusPerNode !== undefined ? nodes * gpusPerNode : undefined);
-  const name = n !== undefined ? `gpusPerReplica (${n})` : t !== undefined && d !== undefined ? `tensor × data (${total})` : `nodesPerReplica × gpusPerNode (${total})`;
+  const total =
+    n ??
+    (t !== undefined && d !== undefined
+      ? t * d
+      : nodes !== undefined && gpusPerNode !== undefined
+        ? nodes * gpusPerNode
+        : undefined);
+  const name =
+    n !== undefined
+      ? `gpusPerReplica (${n})`
+      : t !== undefined && d !== undefined
+        ? `tensor × data (${total})`
+        : `nodesPerReplica × gpusPerNode (${total})`;
   if (total !== undefined) {
     if (total > MAX_GPUS_PER_REPLICA) {
-      out.push({ field: n !== undefined ? "overrides.gpusPerReplica" : t !== undefined && d !== undefined ? "overrides.tensor" : "overrides.nodesPerReplica", message: `a replica of ${total} GPUs exceeds the ${MAX_GPUS_PER_REPLICA} the planner supports` });
+      out.push({
+        field:
+          n !== undefined
+            ? "overrides.gpusPerReplica"
+            : t !== undefined && d !== undefined
+              ? "overrides.tensor"
+              : "overrides.nodesPerReplica",
+        message: `a replica of ${total} GPUs exceeds the ${MAX_GPUS_PER_REPLICA} the planner supports`,
+      });
     } else if (t !== undefined && d !== undefined && t * d !== total) {
       out.push({ field: "overrides.tensor", message: `tensor (${t}) × data (${d}) = ${t * d} must equal ${name}` });
     } else if (t !== undefined && total % t !== 0) {
@@ -89,14 +118,22 @@ function checkOverrides(o: PlanOverrides, gpusPerNode: number | undefined): Inpu
       out.push({ field: "overrides.data", message: `data (${d}) must divide ${name}` });
     }
     if (nodes !== undefined && gpusPerNode !== undefined && (total % nodes !== 0 || total / nodes > gpusPerNode)) {
-      out.push({ field: "overrides.nodesPerReplica", message: `${total} GPUs cannot be spread evenly over ${nodes} node(s) of ${gpusPerNode} GPUs` });
+      out.push({
+        field: "overrides.nodesPerReplica",
+        message: `${total} GPUs cannot be spread evenly over ${nodes} node(s) of ${gpusPerNode} GPUs`,
+      });
     } else if (nodes === undefined && gpusPerNode !== undefined && total > gpusPerNode && total % gpusPerNode !== 0) {
-      out.push({ field: n !== undefined ? "overrides.gpusPerReplica" : "overrides.tensor", message: `${total} GPUs do not fill whole nodes of ${gpusPerNode}; set overrides.nodesPerReplica` });
+      out.push({
+        field: n !== undefined ? "overrides.gpusPerReplica" : "overrides.tensor",
+        message: `${total} GPUs do not fill whole nodes of ${gpusPerNode}; set overrides.nodesPerReplica`,
+      });
     }
   }
   if (dcp !== undefined && dcp > 1) {
-    if (t === undefined) out.push({ field: "overrides.decodeContext", message: "needs overrides.tensor set to a multiple of it" });
-    else if (t % dcp !== 0) out.push({ field: "overrides.decodeContext", message: `must divide tensor (${t}), got ${dcp}` });
+    if (t === undefined)
+      out.push({ field: "overrides.decodeContext", message: "needs overrides.tensor set to a multiple of it" });
+    else if (t % dcp !== 0)
+      out.push({ field: "overrides.decodeContext", message: `must divide tensor (${t}), got ${dcp}` });
   }
   return out;
 }
@@ -106,8 +143,12 @@ export function checkPlanInput(input: PlanInput): InputProblem[] {
   const out: InputProblem[] = [];
   out.push(...unknownName("model", () => resolveModel(String(input.model))));
   out.push(...unknownName("gpu", () => resolveGpu(String(input.gpu))));
-  if (!ENGINES.includes(input.engine)) out.push({ field: "engine", message: `unknown engine "${input.engine}"; known: ${ENGINES.join(", ")}` });
-  if (input.gpusPerNode !== undefined && (!isInt(input.gpusPerNode) || input.gpusPerNode < 1 || input.gpusPerNode > 64)) {
+  if (!ENGINES.includes(input.engine))
+    out.push({ field: "engine", message: `unknown engine "${input.engine}"; known: ${ENGINES.join(", ")}` });
+  if (
+    input.gpusPerNode !== undefined &&
+    (!isInt(input.gpusPerNode) || input.gpusPerNode < 1 || input.gpusPerNode > 64)
+  ) {
     out.push({ field: "gpusPerNode", message: `must be an integer from 1 to 64, got ${input.gpusPerNode}` });
   }
   const maxLen = safe(() => resolveModel(String(input.model)).architecture.maxPositionEmbeddings) ?? 1_048_576;
@@ -117,11 +158,16 @@ export function checkPlanInput(input: PlanInput): InputProblem[] {
   if (!isInt(input.concurrency) || input.concurrency < 1 || input.concurrency > 1_000_000) {
     out.push({ field: "concurrency", message: `must be an integer from 1 to 1000000, got ${input.concurrency}` });
   }
-  if (!["auto", "fp8", "bf16"].includes(input.kvCacheDtype)) out.push({ field: "kvCacheDtype", message: `must be auto, fp8 or bf16, got "${input.kvCacheDtype}"` });
+  if (!["auto", "fp8", "bf16"].includes(input.kvCacheDtype))
+    out.push({ field: "kvCacheDtype", message: `must be auto, fp8 or bf16, got "${input.kvCacheDtype}"` });
   if (input.offload) {
-    if (!["cpu", "disk"].includes(input.offload.tier)) out.push({ field: "offload.tier", message: `must be cpu or disk, got "${input.offload.tier}"` });
+    if (!["cpu", "disk"].includes(input.offload.tier))
+      out.push({ field: "offload.tier", message: `must be cpu or disk, got "${input.offload.tier}"` });
     if (!isInt(input.offload.bytesPerReplica) || input.offload.bytesPerReplica < 1) {
-      out.push({ field: "offload.bytesPerReplica", message: `must be a positive number of bytes, got ${input.offload.bytesPerReplica}` });
+      out.push({
+        field: "offload.bytesPerReplica",
+        message: `must be a positive number of bytes, got ${input.offload.bytesPerReplica}`,
+      });
     }
   }
   if (input.reasoning !== undefined && !["standard", "flash-max"].includes(input.reasoning)) {

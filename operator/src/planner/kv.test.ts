@@ -44,11 +44,17 @@ describe("KV bytes per token from entry sizes and the layer mix (model-facts §2
   });
 
   it("adds vLLM's measured fixed reservation: ~1.8× theory at 1M, far more at short contexts", () => {
-    const at1M = kvEngineBytesPerSequence(flash, "vllm", "fp8", "fp8", 1_048_576) / kvTheoryBytesPerSequence(flash, "fp8", "fp8", 1_048_576);
+    const at1M =
+      kvEngineBytesPerSequence(flash, "vllm", "fp8", "fp8", 1_048_576) /
+      kvTheoryBytesPerSequence(flash, "fp8", "fp8", 1_048_576);
     expect(at1M).toBeGreaterThan(1.7);
     expect(at1M).toBeLessThan(1.9);
-    const at50k = kvEngineBytesPerSequence(flash, "vllm", "fp8", "fp8", 50_000) / kvTheoryBytesPerSequence(flash, "fp8", "fp8", 50_000);
+    const at50k =
+      kvEngineBytesPerSequence(flash, "vllm", "fp8", "fp8", 50_000) /
+      kvTheoryBytesPerSequence(flash, "fp8", "fp8", 50_000);
     expect(at50k).toBeGreaterThan(10);
-    expect(kvEngineBytesPerSequence(flash, "sglang", "fp8", "fp8", 1_048_576)).toBe(kvTheoryBytesPerSequence(flash, "fp8", "fp8", 1_048_576));
+    expect(kvEngineBytesPerSequence(flash, "sglang", "fp8", "fp8", 1_048_576)).toBe(
+      kvTheoryBytesPerSequence(flash, "fp8", "fp8", 1_048_576),
+    );
   });
 });

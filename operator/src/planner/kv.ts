@@ -23,12 +23,23 @@ export function kvWindowBytes(model: ModelProfile, kv: KvDtype, seqLen: number):
 }
 
 /** Theoretical bytes one sequence of seqLen tokens occupies. */
-export function kvTheoryBytesPerSequence(model: ModelProfile, kv: KvDtype, indexer: IndexerDtype, seqLen: number): number {
+export function kvTheoryBytesPerSequence(
+  model: ModelProfile,
+  kv: KvDtype,
+  indexer: IndexerDtype,
+  seqLen: number,
+): number {
   return Math.ceil(kvBytesPerToken(model, kv, indexer) * seqLen + kvWindowBytes(model, kv, seqLen));
 }
 
 /** What the engine actually reserves per sequence: theory scaled, plus the fixed per-request term. */
-export function kvEngineBytesPerSequence(model: ModelProfile, engine: Engine, kv: KvDtype, indexer: IndexerDtype, seqLen: number): number {
+export function kvEngineBytesPerSequence(
+  model: ModelProfile,
+  engine: Engine,
+  kv: KvDtype,
+  indexer: IndexerDtype,
+  seqLen: number,
+): number {
   const c = model.calibration[engine];
   return Math.ceil(c.scale * kvTheoryBytesPerSequence(model, kv, indexer, seqLen) + c.fixedBytesPerSequence);
 }

@@ -34,8 +34,12 @@ describe("plan properties", () => {
         };
         const p = plan(input);
         if (!p.feasible) return;
-        expect(p.weightsBytesPerGpu + p.kvBudgetBytesPerGpu + p.engineReserveBytesPerGpu).toBeLessThanOrEqual(p.gpuMemoryBytes);
-        expect((p.sequencesPerDataParallelRank * p.kvBytesPerSequence) / p.decodeContextParallel).toBeLessThanOrEqual(p.kvBudgetBytesPerGpu);
+        expect(p.weightsBytesPerGpu + p.kvBudgetBytesPerGpu + p.engineReserveBytesPerGpu).toBeLessThanOrEqual(
+          p.gpuMemoryBytes,
+        );
+        expect((p.sequencesPerDataParallelRank * p.kvBytesPerSequence) / p.decodeContextParallel).toBeLessThanOrEqual(
+          p.kvBudgetBytesPerGpu,
+        );
         expect(p.sequencesPerDataParallelRank).toBeGreaterThanOrEqual(1);
         expect(p.maxConcurrentSequences).toBeGreaterThanOrEqual(input.concurrency);
         expect(p.tensorParallel * p.dataParallel).toBe(p.gpusPerReplica);
@@ -72,7 +76,9 @@ describe("plan properties", () => {
   });
 
   it("either plans or throws a PlanInputError for any combination of overrides, and honours the ones it accepts", () => {
-    const size = fc.option(fc.oneof(fc.constantFrom(1, 2, 4, 8, 16, 32, 64), fc.integer({ min: 0, max: 130 })), { nil: undefined });
+    const size = fc.option(fc.oneof(fc.constantFrom(1, 2, 4, 8, 16, 32, 64), fc.integer({ min: 0, max: 130 })), {
+      nil: undefined,
+    });
     const overrides = fc.record({
       gpusPerReplica: size,
       tensor: size,

@@ -18,7 +18,17 @@ const argValue = (args: string[], flag: string): string | undefined => {
 
 describe("overrides that no node shape can hold", () => {
   it("refuses tensor 64 on 6-GPU nodes with an error naming the field (a property test found a TypeError here)", () => {
-    const input = { model: "deepseek-ai/DeepSeek-V4-Flash", gpu: "H100", engine: "vllm", maxModelLen: 8192, concurrency: 1, kvCacheDtype: "auto", toolCalling: false, gpusPerNode: 6, overrides: { tensor: 64 } } as const;
+    const input = {
+      model: "deepseek-ai/DeepSeek-V4-Flash",
+      gpu: "H100",
+      engine: "vllm",
+      maxModelLen: 8192,
+      concurrency: 1,
+      kvCacheDtype: "auto",
+      toolCalling: false,
+      gpusPerNode: 6,
+      overrides: { tensor: 64 },
+    } as const;
     expect(() => plan(input as never)).toThrow(PlanInputError);
     expect(() => plan(input as never)).toThrow(/^overrides\.tensor: no replica size fits 6-GPU nodes/);
   });
@@ -27,7 +37,15 @@ describe("overrides that no node shape can hold", () => {
 describe("published recipes at 1M context", () => {
   it("fits a 4 × H200 replica with data-parallel attention + expert parallelism (Dynamo agg-h200, vLLM recipe)", () => {
     const p = plan(oneM);
-    expect(p).toMatchObject({ feasible: true, gpuType: "H200", gpusPerReplica: 4, nodesPerReplica: 1, tensorParallel: 1, dataParallel: 4, expertParallel: true });
+    expect(p).toMatchObject({
+      feasible: true,
+      gpuType: "H200",
+      gpusPerReplica: 4,
+      nodesPerReplica: 1,
+      tensorParallel: 1,
+      dataParallel: 4,
+      expertParallel: true,
+    });
     expect(p.maxConcurrentSequences).toBeGreaterThanOrEqual(16);
     expect(argValue(p.engineArgs, "--data-parallel-size")).toBe("4");
     expect(p.engineArgs).toContain("--enable-expert-parallel");
@@ -52,7 +70,13 @@ describe("published recipes at 1M context", () => {
   });
 
   it("cannot hold the FP8 repack in 4 × H100 at all, and says by how much", () => {
-    const p = plan({ ...oneM, gpu: "H100", model: "sgl-project/DeepSeek-V4-Flash-FP8", concurrency: 1, overrides: { gpusPerReplica: 4 } });
+    const p = plan({
+      ...oneM,
+      gpu: "H100",
+      model: "sgl-project/DeepSeek-V4-Flash-FP8",
+      concurrency: 1,
+      overrides: { gpusPerReplica: 4 },
+    });
     expect(p.feasible).toBe(false);
     expect(p.weightsBytesPerGpu + p.engineReserveBytesPerGpu).toBeGreaterThan(p.gpuMemoryBytes);
     expect(p.reason).toMatch(/the weights need \d+\.\d\d GiB per GPU .* more than the 79\.65 GiB of one H100/);
@@ -60,7 +84,13 @@ describe("published recipes at 1M context", () => {
 
   it("fits DeepSeek-V4-Flash on 4 × B200 (vLLM blog DP4 + EP) and uses the FP4 indexer flag", () => {
     const p = plan({ ...oneM, gpu: "B200" });
-    expect(p).toMatchObject({ feasible: true, gpusPerReplica: 4, dataParallel: 4, expertParallel: true, kvIndexerDtype: "fp4" });
+    expect(p).toMatchObject({
+      feasible: true,
+      gpusPerReplica: 4,
+      dataParallel: 4,
+      expertParallel: true,
+      kvIndexerDtype: "fp4",
+    });
     expect(p.engineArgs).toContain("--attention_config.use_fp4_indexer_cache=True");
     expect(p.kvCacheBytesPerToken).toBe(3514);
   });
@@ -76,8 +106,18 @@ describe("published recipes at 1M context", () => {
   });
 
   it("on 8 × B200 holds several times more sequences with DP8 than with TP8 (vllm #51454: 156.9 vs 20.43)", () => {
-    const dp = plan({ ...oneM, gpu: "B200", concurrency: 1, overrides: { gpusPerReplica: 8, tensor: 1, data: 8, expert: true } });
-    const tp = plan({ ...oneM, gpu: "B200", concurrency: 1, overrides: { gpusPerReplica: 8, tensor: 8, data: 1, expert: true } });
+    const dp = plan({
+      ...oneM,
+      gpu: "B200",
+      concurrency: 1,
+      overrides: { gpusPerReplica: 8, tensor: 1, data: 8, expert: true },
+    });
+    const tp = plan({
+      ...oneM,
+      gpu: "B200",
+      concurrency: 1,
+      overrides: { gpusPerReplica: 8, tensor: 8, data: 1, expert: true },
+    });
     expect(dp.feasible && tp.feasible).toBe(true);
     const ratio = dp.maxConcurrentSequences / tp.maxConcurrentSequences;
     expect(ratio).toBeGreaterThan(6);
@@ -127,8 +167,18 @@ describe("engine arguments", () => {
   it("carries every flag the vLLM recipe requires, the parsers when asked, and a per-rank --max-num-seqs", () => {
     const p = plan({ ...oneM, toolCalling: true, reasoning: "standard" });
     const a = p.engineArgs.join(" ");
-    for (const f of ["--trust-remote-code", "--kv-cache-dtype fp8", "--block-size 256", "--tokenizer-mode deepseek_v4", "--max-model-len 1048576",
-      "--tool-call-parser deepseek_v4", "--enable-auto-tool-choice", "--reasoning-parser deepseek_v4", "--gpu-memory-utilization 0.9", "--tensor-parallel-size 1"]) {
+    for (const f of [
+      "--trust-remote-code",
+      "--kv-cache-dtype fp8",
+      "--block-size 256",
+      "--tokenizer-mode deepseek_v4",
+      "--max-model-len 1048576",
+      "--tool-call-parser deepseek_v4",
+      "--enable-auto-tool-choice",
+      "--reasoning-parser deepseek_v4",
+      "--gpu-memory-utilization 0.9",
+      "--tensor-parallel-size 1",
+    ]) {
       expect(a).toContain(f);
     }
     expect(Number(argValue(p.engineArgs, "--max-num-seqs"))).toBe(p.sequencesPerDataParallelRank);
@@ -140,7 +190,14 @@ describe("engine arguments", () => {
   it("turns SGLang metrics on and uses SGLang's parser names", () => {
     const p = plan({ ...oneM, gpu: "B200", engine: "sglang", toolCalling: true, reasoning: "flash-max" });
     const a = p.engineArgs.join(" ");
-    for (const f of ["--enable-metrics", "--context-length 1048576", "--kv-cache-dtype fp8_e4m3", "--tool-call-parser deepseekv4", "--reasoning-parser deepseek-v4", "--trust-remote-code"]) {
+    for (const f of [
+      "--enable-metrics",
+      "--context-length 1048576",
+      "--kv-cache-dtype fp8_e4m3",
+      "--tool-call-parser deepseekv4",
+      "--reasoning-parser deepseek-v4",
+      "--trust-remote-code",
+    ]) {
       expect(a).toContain(f);
     }
     expect(Number(argValue(p.engineArgs, "--max-running-requests"))).toBe(p.maxConcurrentSequences);
@@ -148,7 +205,9 @@ describe("engine arguments", () => {
 
   it("selects nodes by the GPU-feature-discovery product label", () => {
     expect(plan(oneM).nodeSelector).toEqual({ "nvidia.com/gpu.product": "NVIDIA-H200" });
-    expect(plan({ ...oneM, gpu: "h100", concurrency: 1 }).nodeSelector).toEqual({ "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3" });
+    expect(plan({ ...oneM, gpu: "h100", concurrency: 1 }).nodeSelector).toEqual({
+      "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+    });
   });
 });
 
@@ -174,7 +233,11 @@ describe("reasoning, offload, multi-node, KV dtype", () => {
     const auto = plan({ ...oneM, concurrency: 100 });
     const autoSpilled = plan({ ...oneM, concurrency: 100, offload: { tier: "disk", bytesPerReplica: 1024 * GiB } });
     expect(autoSpilled.gpusPerReplica).toBeLessThan(auto.gpusPerReplica);
-    expect(autoSpilled.kvOffload).toEqual({ tier: "disk", bytesPerReplica: 1024 * GiB, mountPath: "/var/cache/kv-offload" });
+    expect(autoSpilled.kvOffload).toEqual({
+      tier: "disk",
+      bytesPerReplica: 1024 * GiB,
+      mountPath: "/var/cache/kv-offload",
+    });
   });
 
   it("spans nodes when a replica needs more GPUs than one node has", () => {

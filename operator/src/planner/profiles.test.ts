@@ -43,7 +43,9 @@ describe("model profiles", () => {
   it("resolve case-insensitively and reject unknown names with the known list", () => {
     expect(resolveModel("DEEPSEEK-AI/deepseek-v4-flash").id).toBe("deepseek-ai/DeepSeek-V4-Flash");
     expect(() => resolveModel("deepseek-ai/DeepSeek-V3")).toThrow(UnknownProfileError);
-    expect(() => resolveModel("deepseek-ai/DeepSeek-V3")).toThrow(/known: deepseek-ai\/DeepSeek-V4-Flash, .*nvidia\/DeepSeek-V4-Flash-NVFP4/);
+    expect(() => resolveModel("deepseek-ai/DeepSeek-V3")).toThrow(
+      /known: deepseek-ai\/DeepSeek-V4-Flash, .*nvidia\/DeepSeek-V4-Flash-NVFP4/,
+    );
   });
 });
 
@@ -68,7 +70,9 @@ describe("GPU profiles", () => {
   it("resolve aliases and label values, and list the known GPUs on a miss", () => {
     expect(resolveGpu("NVIDIA-H100-80GB-HBM3").id).toBe("H100");
     expect(resolveGpu("mi355x").id).toBe("MI355X");
-    expect(() => resolveGpu("A100")).toThrow(/unknown gpu "A100"; known: H100, H200, B200, B300, GB200, MI300X, MI355X/);
+    expect(() => resolveGpu("A100")).toThrow(
+      /unknown gpu "A100"; known: H100, H200, B200, B300, GB200, MI300X, MI355X/,
+    );
   });
 });
 
@@ -90,7 +94,11 @@ describe("support rules", () => {
     const fp8 = resolveModel("sgl-project/DeepSeek-V4-Flash-FP8");
     expect(supportFor("vllm", resolveGpu("MI300X"), flash).status).toBe("unsupported");
     expect(supportFor("vllm", resolveGpu("H200"), flash).modes[0]).toBe("dp-attention");
-    expect(supportFor("vllm", resolveGpu("H100"), flash)).toMatchObject({ status: "validated", modes: ["tp"], minGpusPerReplica: 8 });
+    expect(supportFor("vllm", resolveGpu("H100"), flash)).toMatchObject({
+      status: "validated",
+      modes: ["tp"],
+      minGpusPerReplica: 8,
+    });
     expect(supportFor("sglang", resolveGpu("H200"), flash).modes).toEqual(["tp"]);
     expect(supportFor("sglang", resolveGpu("H200"), flash).refusedModes?.["dp-attention"]).toMatch(/TP-only/);
     expect(supportFor("sglang", resolveGpu("H200"), fp8).modes).toContain("dp-attention");

@@ -18,7 +18,10 @@ export interface ReasonContext {
 }
 
 export const layoutName = (l: Layout): string => {
-  const parts = l.data > 1 ? [`DP${l.data} data-parallel attention`, ...(l.tensor > 1 ? [`TP${l.tensor}`] : [])] : [`TP${l.tensor}`];
+  const parts =
+    l.data > 1
+      ? [`DP${l.data} data-parallel attention`, ...(l.tensor > 1 ? [`TP${l.tensor}`] : [])]
+      : [`TP${l.tensor}`];
   if (l.expert) parts.push(`expert parallelism over ${l.gpus} GPUs`);
   if (l.decodeContext > 1) parts.push(`DCP${l.decodeContext}`);
   return parts.join(" + ");
@@ -29,7 +32,9 @@ export function globalBlockers(c: ReasonContext): string[] {
   const out: string[] = [];
   const { engine, gpu, model, support, input } = c;
   if (support.status === "unsupported") {
-    out.push(`${engine.id} does not serve ${model.id} on ${gpu.id} (${support.source})${support.instead ? `; use ${support.instead}` : ""}`);
+    out.push(
+      `${engine.id} does not serve ${model.id} on ${gpu.id} (${support.source})${support.instead ? `; use ${support.instead}` : ""}`,
+    );
   }
   const minCtx = model.architecture.flashMaxMinContext;
   if (input.reasoning === "flash-max" && input.maxModelLen < minCtx) {
@@ -43,7 +48,8 @@ export function blockers(c: ReasonContext, l: Layout, cap: Capacity): string[] {
   const { engine, gpu, support, input } = c;
   const out = globalBlockers(c);
   const refused = support.refusedModes?.[l.mode];
-  if (refused) out.push(`${l.mode === "tp" ? "tensor parallelism" : "data-parallel attention"} does not work here: ${refused}`);
+  if (refused)
+    out.push(`${l.mode === "tp" ? "tensor parallelism" : "data-parallel attention"} does not work here: ${refused}`);
   const perGpuSeq = cap.kvBytesPerSequence / l.decodeContext;
   if (cap.kvBudgetBytesPerGpu <= 0) {
     out.push(
@@ -76,9 +82,11 @@ export function kvShardingSentence(l: Layout, cap: Capacity, offloadTier?: strin
   } else {
     s = `On the replica's single GPU (${count(cap.sequencesPerDataParallelRank)} sequences)`;
   }
-  if (l.decodeContext > 1) s += `; decode context parallelism splits each sequence over ${l.decodeContext} of those ranks`;
+  if (l.decodeContext > 1)
+    s += `; decode context parallelism splits each sequence over ${l.decodeContext} of those ranks`;
   s += ".";
-  if (cap.offloadedSequences > 0 && offloadTier) s += ` ${count(cap.offloadedSequences)} more sequences spill to the ${offloadTier} offload tier.`;
+  if (cap.offloadedSequences > 0 && offloadTier)
+    s += ` ${count(cap.offloadedSequences)} more sequences spill to the ${offloadTier} offload tier.`;
   return s;
 }
 
@@ -86,7 +94,10 @@ function weightsSentence(c: ReasonContext, l: Layout, cap: Capacity): string {
   const routed = c.model.weights.routedExpertBytes;
   const rest = c.model.weights.totalBytes - routed;
   const shards = l.expert || c.engine.moeSpansDataParallel ? l.tensor * l.data : l.tensor;
-  const restWhere = l.data > 1 ? `${l.tensor > 1 ? `split by TP${l.tensor} and ` : ""}replicated on each of the ${l.data} data-parallel ranks` : `split by TP${l.tensor}`;
+  const restWhere =
+    l.data > 1
+      ? `${l.tensor > 1 ? `split by TP${l.tensor} and ` : ""}replicated on each of the ${l.data} data-parallel ranks`
+      : `split by TP${l.tensor}`;
   return (
     `Weights ${gib(c.model.weights.totalBytes)}: routed experts ${gib(routed)} split over ${shards} GPU${shards > 1 ? "s" : ""}, ` +
     `other weights ${gib(rest)} ${restWhere} → ${gib(cap.weightsBytesPerGpu)} per GPU.`
@@ -96,7 +107,8 @@ function weightsSentence(c: ReasonContext, l: Layout, cap: Capacity): string {
 function kvSentence(c: ReasonContext, cap: Capacity): string {
   const cal = c.model.calibration[c.engine.id];
   const theory = `${count(Math.round(c.kvBytesPerToken))} B/token (${c.kvDtype} KV, ${c.indexerDtype} indexer) → ${gib(cap.kvTheoryBytesPerSequence)} per ${count(c.input.maxModelLen)}-token sequence in theory`;
-  if (cal.fixedBytesPerSequence === 0 && cal.scale === 1) return `KV cache: ${theory}, which ${c.engine.id} is assumed to reserve as is.`;
+  if (cal.fixedBytesPerSequence === 0 && cal.scale === 1)
+    return `KV cache: ${theory}, which ${c.engine.id} is assumed to reserve as is.`;
   const scale = cal.scale !== 1 ? ` × ${cal.scale}` : "";
   return `KV cache: ${theory}; ${c.engine.id} reserves ${gib(cap.kvBytesPerSequence)} (theory${scale} + ${count(cal.fixedBytesPerSequence / 1e9)} GB fixed per request, as measured).`;
 }
@@ -107,10 +119,18 @@ export interface Alternative {
   why: string;
 }
 
-export function feasibleReason(c: ReasonContext, l: Layout, cap: Capacity, nodes: number, smaller?: Alternative): string {
+export function feasibleReason(
+  c: ReasonContext,
+  l: Layout,
+  cap: Capacity,
+  nodes: number,
+  smaller?: Alternative,
+): string {
   const reserveFlag = c.engine.id === "vllm" ? "--gpu-memory-utilization" : "--mem-fraction-static";
-  const act = c.engine.activationReserve.bytes > 0 ? ` plus ${gib(c.engine.activationReserve.bytes)} for activations` : "";
-  const offloaded = cap.offloadedSequences > 0 ? ` + ${count(cap.offloadedSequences)} in the ${c.input.offload?.tier} tier` : "";
+  const act =
+    c.engine.activationReserve.bytes > 0 ? ` plus ${gib(c.engine.activationReserve.bytes)} for activations` : "";
+  const offloaded =
+    cap.offloadedSequences > 0 ? ` + ${count(cap.offloadedSequences)} in the ${c.input.offload?.tier} tier` : "";
   const parts = [
     `${l.gpus} × ${c.gpu.id} (${nodes} node${nodes > 1 ? "s" : ""}) with ${layoutName(l)} on ${c.engine.id} (${c.support.status}: ${c.support.source}).`,
     weightsSentence(c, l, cap),
@@ -122,13 +142,22 @@ export function feasibleReason(c: ReasonContext, l: Layout, cap: Capacity, nodes
   return parts.join(" ");
 }
 
-export function infeasibleReason(c: ReasonContext, l: Layout, reasons: string[], searched?: { from: number; to: number }): string {
+export function infeasibleReason(
+  c: ReasonContext,
+  l: Layout,
+  reasons: string[],
+  searched?: { from: number; to: number },
+): string {
   const global = globalBlockers(c);
   if (global.length > 0) return `Infeasible: ${global.join("; ")}.`;
   const head = searched
     ? `No replica of ${searched.from} to ${searched.to} ${c.gpu.id} GPUs serves ${count(c.input.concurrency)} sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}. At ${l.gpus} GPUs (${layoutName(l)}): `
     : `${l.gpus} × ${c.gpu.id} with ${layoutName(l)} cannot serve ${count(c.input.concurrency)} sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}: `;
-  const dpUntried = l.mode === "tp" && l.tensor > 1 && !c.support.modes.includes("dp-attention") && !c.support.refusedModes?.["dp-attention"];
+  const dpUntried =
+    l.mode === "tp" &&
+    l.tensor > 1 &&
+    !c.support.modes.includes("dp-attention") &&
+    !c.support.refusedModes?.["dp-attention"];
   const hint = dpUntried
     ? ` Tensor parallelism copies every sequence's KV to each GPU; a data-parallel override (parallelism.data) would split sequences across GPUs, but no published recipe confirms it for ${c.engine.id} on ${c.gpu.id}.`
     : "";

@@ -39,28 +39,42 @@ export function planNotes(c: NotesContext): Notes {
   if (support.status === "validated" && support.note) warnings.push(support.note);
   if (support.status !== "unsupported") {
     if (support.minGpusPerReplica !== undefined && l.gpus < support.minGpusPerReplica) {
-      mark("replica-size", `${l.gpus} GPUs is below the smallest published replica (${support.minGpusPerReplica}) for ${where}`);
+      mark(
+        "replica-size",
+        `${l.gpus} GPUs is below the smallest published replica (${support.minGpusPerReplica}) for ${where}`,
+      );
     }
     if (support.modes.length > 0 && !support.modes.includes(l.mode) && !support.refusedModes?.[l.mode]) {
-      mark("parallel-mode", `${l.mode === "tp" ? "tensor parallelism" : "data-parallel attention"} is not in a published recipe for ${where}`);
+      mark(
+        "parallel-mode",
+        `${l.mode === "tp" ? "tensor parallelism" : "data-parallel attention"} is not in a published recipe for ${where}`,
+      );
     }
   }
-  if (l.decodeContext > 1) mark("decode-context-parallel", `decode context parallelism is not confirmed for DeepSeek-V4 in ${engine.id} (no recipe or issue uses it)`);
+  if (l.decodeContext > 1)
+    mark(
+      "decode-context-parallel",
+      `decode context parallelism is not confirmed for DeepSeek-V4 in ${engine.id} (no recipe or issue uses it)`,
+    );
   if (c.input.offload) {
     mark(
       "kv-offload",
       `no source confirms ${c.input.offload.tier} KV offload for DeepSeek-V4's compressed cache in ${engine.id}; offloaded sequences are swapped back to GPU memory to decode`,
     );
   }
-  if (c.kvDtype === "bf16") mark("kv-cache-dtype", "the published recipes run DeepSeek-V4-Flash with an fp8 KV cache only");
+  if (c.kvDtype === "bf16")
+    mark("kv-cache-dtype", "the published recipes run DeepSeek-V4-Flash with an fp8 KV cache only");
   if (model.kv.estimatedIndexerDtypes.includes(c.indexerDtype)) {
-    warnings.push(`KV size uses an estimated ${c.indexerDtype} indexer entry (${model.kv.indexerEntryBytes[c.indexerDtype]} B); no source states it`);
+    warnings.push(
+      `KV size uses an estimated ${c.indexerDtype} indexer entry (${model.kv.indexerEntryBytes[c.indexerDtype]} B); no source states it`,
+    );
   }
   if (model.weights.estimate) warnings.push(`weight bytes are an estimate: ${model.weights.source}`);
   if (gpu.memory.estimate) warnings.push(`${gpu.id} memory is an estimate: ${gpu.memory.source}`);
 
   const cal = model.calibration[engine.id];
-  if (cal.estimate) warnings.push(`${engine.id} KV sizing is theoretical (${cal.source}); check the engine's startup log`);
+  if (cal.estimate)
+    warnings.push(`${engine.id} KV sizing is theoretical (${cal.source}); check the engine's startup log`);
   const range = cal.measuredContextRange;
   if (range && (c.input.maxModelLen < range[0] || c.input.maxModelLen > range[1])) {
     warnings.push(
@@ -74,11 +88,15 @@ export function planNotes(c: NotesContext): Notes {
     warnings.push(
       `a replica spans ${c.nodesPerReplica} nodes: each node's pod needs its rank flags (vLLM --data-parallel-size-local/--data-parallel-start-rank/--data-parallel-address; SGLang --nnodes/--node-rank/--dist-init-addr)`,
     );
-    if (l.tensor > c.gpusPerNode) warnings.push(`tensor parallelism (${l.tensor}) crosses nodes of ${c.gpusPerNode} GPUs; every layer then waits on the network`);
+    if (l.tensor > c.gpusPerNode)
+      warnings.push(
+        `tensor parallelism (${l.tensor}) crosses nodes of ${c.gpusPerNode} GPUs; every layer then waits on the network`,
+      );
   }
   if (!model.chat && (c.input.toolCalling || c.input.reasoning)) {
     warnings.push(`${model.id} is a base model, not chat-tuned; tool-call and reasoning parsers will rarely fire`);
   }
-  if (/:(latest|nightly)$/.test(c.image)) warnings.push(`default image ${c.image} is not pinned; set the image to a fixed tag for reproducible rollouts`);
+  if (/:(latest|nightly)$/.test(c.image))
+    warnings.push(`default image ${c.image} is not pinned; set the image to a fixed tag for reproducible rollouts`);
   return { warnings, experimental };
 }

@@ -19,18 +19,56 @@ function serveCommand(dsd: Dsd, plan: RenderPlan): string[] {
   const served = dsd.spec.model.name;
   const common = [...plan.engineArgs, ...dsd.spec.engine.extraArgs];
   if (dsd.spec.engine.type === "sglang") {
-    return ["python3", "-m", "sglang.launch_server", "--model-path", dir, "--served-model-name", served, "--host", "0.0.0.0", "--port", String(ENGINE_PORT), ...common];
+    return [
+      "python3",
+      "-m",
+      "sglang.launch_server",
+      "--model-path",
+      dir,
+      "--served-model-name",
+      served,
+      "--host",
+      "0.0.0.0",
+      "--port",
+      String(ENGINE_PORT),
+      ...common,
+    ];
   }
-  return ["vllm", "serve", dir, "--served-model-name", served, "--host", "0.0.0.0", "--port", String(ENGINE_PORT), ...common];
+  return [
+    "vllm",
+    "serve",
+    dir,
+    "--served-model-name",
+    served,
+    "--host",
+    "0.0.0.0",
+    "--port",
+    String(ENGINE_PORT),
+    ...common,
+  ];
 }
 
 /** Multi-node data parallelism: each pod runs its slice of the DP ranks; the leader serves HTTP. */
 function multiNodeArgs(dsd: Dsd, plan: RenderPlan, leader: boolean): string[] {
   const localDp = Math.max(1, plan.dataParallel / plan.nodesPerReplica);
   if (dsd.spec.engine.type === "sglang") {
-    return ["--nnodes", String(plan.nodesPerReplica), "--node-rank", "$(LWS_WORKER_INDEX)", "--dist-init-addr", `$(LWS_LEADER_ADDRESS):${DP_RPC_PORT}`];
+    return [
+      "--nnodes",
+      String(plan.nodesPerReplica),
+      "--node-rank",
+      "$(LWS_WORKER_INDEX)",
+      "--dist-init-addr",
+      `$(LWS_LEADER_ADDRESS):${DP_RPC_PORT}`,
+    ];
   }
-  const args = ["--data-parallel-size-local", String(localDp), "--data-parallel-address", "$(LWS_LEADER_ADDRESS)", "--data-parallel-rpc-port", String(DP_RPC_PORT)];
+  const args = [
+    "--data-parallel-size-local",
+    String(localDp),
+    "--data-parallel-address",
+    "$(LWS_LEADER_ADDRESS)",
+    "--data-parallel-rpc-port",
+    String(DP_RPC_PORT),
+  ];
   if (!leader) args.push("--headless", "--data-parallel-start-rank", "$(DP_START_RANK)");
   return args;
 }
@@ -56,7 +94,10 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
       ...(s.scheduling?.schedulerName ? { schedulerName: s.scheduling.schedulerName } : {}),
       ...(s.scheduling?.affinity ? { affinity: s.scheduling.affinity } : {}),
       nodeSelector,
-      tolerations: [{ key: plan.gpuResourceName, operator: "Exists", effect: "NoSchedule" }, ...(s.scheduling?.tolerations ?? [])],
+      tolerations: [
+        { key: plan.gpuResourceName, operator: "Exists", effect: "NoSchedule" },
+        ...(s.scheduling?.tolerations ?? []),
+      ],
       // A replica that is killed mid-load wastes minutes; give in-flight requests time to finish.
       terminationGracePeriodSeconds: 120,
       containers: [
@@ -67,7 +108,11 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
           env,
           ports: [{ name: "http", containerPort: ENGINE_PORT, protocol: "TCP" }],
           resources: {
-            requests: { [plan.gpuResourceName]: String(gpusPerPod), cpu: String(8 * gpusPerPod), memory: `${hostMemoryGi(plan, gpusPerPod)}Gi` },
+            requests: {
+              [plan.gpuResourceName]: String(gpusPerPod),
+              cpu: String(8 * gpusPerPod),
+              memory: `${hostMemoryGi(plan, gpusPerPod)}Gi`,
+            },
             limits: { [plan.gpuResourceName]: String(gpusPerPod) },
           },
           ...(role === "worker" ? {} : probes),
@@ -81,7 +126,14 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
       volumes: [
         { name: "weights", persistentVolumeClaim: { claimName: weightsPvcName(dsd), readOnly: true } },
         { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: SHM } },
-        ...(offload ? [{ name: "kv-offload", emptyDir: { sizeLimit: `${Math.ceil(offload.bytesPerReplica / plan.nodesPerReplica / 2 ** 30)}Gi` } }] : []),
+        ...(offload
+          ? [
+              {
+                name: "kv-offload",
+                emptyDir: { sizeLimit: `${Math.ceil(offload.bytesPerReplica / plan.nodesPerReplica / 2 ** 30)}Gi` },
+              },
+            ]
+          : []),
       ],
     },
   };
@@ -96,7 +148,9 @@ function hostMemoryGi(plan: RenderPlan, gpusPerPod: number): number {
 /** vLLM headless workers need their first DP rank: worker index × local DP size. */
 function workerShell(cmd: string[], plan: RenderPlan): string {
   const localDp = Math.max(1, plan.dataParallel / plan.nodesPerReplica);
-  const quoted = cmd.map((a) => (a.startsWith("$(") ? `"${a.replace(/^\$\((\w+)\)/, "$$$1")}"` : `'${a.replace(/'/g, `'\\''`)}'`));
+  const quoted = cmd.map((a) =>
+    a.startsWith("$(") ? `"${a.replace(/^\$\((\w+)\)/, "$$$1")}"` : `'${a.replace(/'/g, `'\\''`)}'`,
+  );
   return `DP_START_RANK=$((LWS_WORKER_INDEX * ${localDp})) exec ${quoted.join(" ")}`;
 }
 
@@ -104,12 +158,19 @@ function workerShell(cmd: string[], plan: RenderPlan): string {
 export function rolloutBudget(dsd: Dsd, spare: boolean): { maxSurge: number; maxUnavailable: number } {
   const r = dsd.spec.rollout;
   const surge = r.strategy === "Surge" || (r.strategy === "Auto" && spare);
-  return surge ? { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) };
+  return surge
+    ? { maxSurge: Math.max(1, r.maxSurge), maxUnavailable: 0 }
+    : { maxSurge: 0, maxUnavailable: Math.max(1, r.maxUnavailable) };
 }
 
 export function renderEngine(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, replicas: number): KubeObject {
   const name = dsd.metadata.name;
-  const meta = { name, namespace: dsd.metadata.namespace, labels: commonLabels(name, "engine"), ownerReferences: [controllerRef(dsd)] };
+  const meta = {
+    name,
+    namespace: dsd.metadata.namespace,
+    labels: commonLabels(name, "engine"),
+    ownerReferences: [controllerRef(dsd)],
+  };
   if (plan.nodesPerReplica <= 1) {
     return {
       apiVersion: "apps/v1",
@@ -134,7 +195,10 @@ export function renderEngine(dsd: Dsd, plan: RenderPlan, opts: RenderOptions, re
     spec: {
       replicas,
       startupPolicy: "LeaderCreated",
-      rolloutStrategy: { type: "RollingUpdate", rollingUpdateConfiguration: rolloutBudget(dsd, opts.spareReplicaCapacity) },
+      rolloutStrategy: {
+        type: "RollingUpdate",
+        rollingUpdateConfiguration: rolloutBudget(dsd, opts.spareReplicaCapacity),
+      },
       leaderWorkerTemplate: {
         size: plan.nodesPerReplica,
         restartPolicy: "RecreateGroupOnPodRestart",

@@ -26,7 +26,10 @@ export const ANNOTATION = {
 
 /** DNS-1123 label from free text: lower-case, [a-z0-9-], at most `max` characters. */
 export function dnsSafe(s: string, max = 63): string {
-  const cleaned = s.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const cleaned = s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return cleaned.slice(0, max).replace(/-+$/, "");
 }
 

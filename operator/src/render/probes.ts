@@ -9,9 +9,19 @@ const STARTUP_PERIOD = 10;
 export function engineProbes(engine: "vllm" | "sglang") {
   const http = (path: string) => ({ httpGet: { path, port: "http" } });
   return {
-    startupProbe: { ...http("/health"), periodSeconds: STARTUP_PERIOD, timeoutSeconds: 5, failureThreshold: STARTUP_BUDGET_SECONDS / STARTUP_PERIOD },
+    startupProbe: {
+      ...http("/health"),
+      periodSeconds: STARTUP_PERIOD,
+      timeoutSeconds: 5,
+      failureThreshold: STARTUP_BUDGET_SECONDS / STARTUP_PERIOD,
+    },
     // SGLang's /health_generate runs a one-token generation: it exercises the GPU path.
-    readinessProbe: { ...http(engine === "sglang" ? "/health_generate" : "/health"), periodSeconds: 10, timeoutSeconds: engine === "sglang" ? 25 : 5, failureThreshold: 3 },
+    readinessProbe: {
+      ...http(engine === "sglang" ? "/health_generate" : "/health"),
+      periodSeconds: 10,
+      timeoutSeconds: engine === "sglang" ? 25 : 5,
+      failureThreshold: 3,
+    },
     livenessProbe: { ...http("/health"), periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 10 },
   };
 }

@@ -32,26 +32,35 @@ describe("engine workload", () => {
   it("puts the user's extra args last so they override the plan", () => {
     const dsd = aDsd("flash", { engine: { extraArgs: ["--max-num-seqs=8"] } });
     const p = plan(planInputFromSpec(dsd.spec));
-    const cmd = (renderEngine(dsd, p, { spareReplicaCapacity: false }, 1) as any).spec.template.spec.containers[0].command as string[];
+    const cmd = (renderEngine(dsd, p, { spareReplicaCapacity: false }, 1) as any).spec.template.spec.containers[0]
+      .command as string[];
     expect(cmd[cmd.length - 1]).toBe("--max-num-seqs=8");
   });
 
   it("renders a replica spanning nodes as a LeaderWorkerSet whose workers start at their data-parallel rank", () => {
-    const dsd = aDsd("flash", { gpu: { type: "H100", count: 16 }, parallelism: { data: 16, expert: true, nodesPerReplica: 2 }, context: { targetConcurrency: 16 } });
+    const dsd = aDsd("flash", {
+      gpu: { type: "H100", count: 16 },
+      parallelism: { data: 16, expert: true, nodesPerReplica: 2 },
+      context: { targetConcurrency: 16 },
+    });
     const p = plan(planInputFromSpec(dsd.spec));
     expect(p.nodesPerReplica).toBe(2);
     const lws = renderEngine(dsd, p, { spareReplicaCapacity: false }, 1) as any;
     expect(lws.kind).toBe("LeaderWorkerSet");
     expect(lws.spec.leaderWorkerTemplate.size).toBe(2);
     const leader = lws.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0];
-    expect(leader.command).toEqual(expect.arrayContaining(["--data-parallel-size-local", "8", "--data-parallel-address", "$(LWS_LEADER_ADDRESS)"]));
+    expect(leader.command).toEqual(
+      expect.arrayContaining(["--data-parallel-size-local", "8", "--data-parallel-address", "$(LWS_LEADER_ADDRESS)"]),
+    );
     expect(leader.resources.limits["nvidia.com/gpu"]).toBe("8");
     const worker = lws.spec.leaderWorkerTemplate.workerTemplate.spec.containers[0];
     expect(worker.command[0]).toBe("sh");
     expect(worker.command[2]).toMatch(/^DP_START_RANK=\$\(\(LWS_WORKER_INDEX \* 8\)\) exec 'vllm' 'serve'/);
     expect(worker.command[2]).toContain(`'--headless' '--data-parallel-start-rank' "$DP_START_RANK"`);
     expect(worker.startupProbe).toBeUndefined();
-    expect(renderService(dsd, true).spec).toMatchObject({ selector: { "leaderworkerset.sigs.k8s.io/worker-index": "0" } });
+    expect(renderService(dsd, true).spec).toMatchObject({
+      selector: { "leaderworkerset.sigs.k8s.io/worker-index": "0" },
+    });
   });
 
   it("mounts host memory for a CPU offload tier", () => {
@@ -65,16 +74,35 @@ describe("engine workload", () => {
 
 describe("weights objects", () => {
   it("pulls with the spec's tuning, the token from the Secret, and the pod labels the operator is configured with", () => {
-    const dsd = aDsd("flash", { model: { revision: "60d8d70770c6776ff598c94bb586a859a38244f1", source: { huggingFace: { tokenSecretRef: { name: "hf" } } } }, weights: { download: { concurrency: 16, stallTimeoutSeconds: 60, timeoutSeconds: 3600 } } });
+    const dsd = aDsd("flash", {
+      model: {
+        revision: "60d8d70770c6776ff598c94bb586a859a38244f1",
+        source: { huggingFace: { tokenSecretRef: { name: "hf" } } },
+      },
+      weights: { download: { concurrency: 16, stallTimeoutSeconds: 60, timeoutSeconds: 3600 } },
+    });
     const rendered = renderWeightsPvc(dsd, [dsd], "164Gi");
     const pvc = { ...rendered, metadata: { ...rendered.metadata, uid: "u" } };
-    const [, , , job] = renderWeightsPull(dsd, pvc, { image: "op:1", podLabels: { "sidecar.istio.io/inject": "false" }, podAnnotations: {} }) as any[];
+    const [, , , job] = renderWeightsPull(dsd, pvc, {
+      image: "op:1",
+      podLabels: { "sidecar.istio.io/inject": "false" },
+      podAnnotations: {},
+    }) as any[];
     const c = job.spec.template.spec.containers[0];
-    expect(c.args).toEqual(expect.arrayContaining(["--concurrency", "16", "--stall-timeout", "60", "--timeout", "3600"]));
+    expect(c.args).toEqual(
+      expect.arrayContaining(["--concurrency", "16", "--stall-timeout", "60", "--timeout", "3600"]),
+    );
     expect(c.env).toContainEqual({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf", key: "token" } } });
     expect(job.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
-    expect(job.spec.podFailurePolicy.rules[0]).toEqual({ action: "FailJob", onExitCodes: { operator: "In", values: [3] } });
-    expect(job.metadata.ownerReferences[0]).toMatchObject({ kind: "PersistentVolumeClaim", uid: "u", controller: true });
+    expect(job.spec.podFailurePolicy.rules[0]).toEqual({
+      action: "FailJob",
+      onExitCodes: { operator: "In", values: [3] },
+    });
+    expect(job.metadata.ownerReferences[0]).toMatchObject({
+      kind: "PersistentVolumeClaim",
+      uid: "u",
+      controller: true,
+    });
   });
 
   it("keeps at most one replica down for voluntary disruptions", () => {

@@ -32,7 +32,12 @@ export function renderPdb(dsd: Dsd): KubeObject {
   return {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
-    metadata: { name, namespace: dsd.metadata.namespace, labels: commonLabels(name, "engine"), ownerReferences: [controllerRef(dsd)] },
+    metadata: {
+      name,
+      namespace: dsd.metadata.namespace,
+      labels: commonLabels(name, "engine"),
+      ownerReferences: [controllerRef(dsd)],
+    },
     spec: { maxUnavailable: 1, selector: { matchLabels: engineLabels(name) } },
   };
 }

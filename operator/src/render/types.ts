@@ -6,7 +6,13 @@ import type { Plan } from "../planner/index.ts";
 export type KubeObject = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+  };
   [k: string]: unknown;
 };
 
@@ -22,7 +28,15 @@ export interface OwnerReference {
 /** The subset of the planner's Plan that rendering uses. */
 export type RenderPlan = Pick<
   Plan,
-  "gpusPerReplica" | "nodesPerReplica" | "dataParallel" | "engineArgs" | "engineEnv" | "gpuResourceName" | "nodeSelector" | "image" | "kvOffload"
+  | "gpusPerReplica"
+  | "nodesPerReplica"
+  | "dataParallel"
+  | "engineArgs"
+  | "engineEnv"
+  | "gpuResourceName"
+  | "nodeSelector"
+  | "image"
+  | "kvOffload"
 >;
 
 /** How the operator runs its own Jobs (weights pull and verify). */
@@ -42,5 +56,12 @@ export interface RenderOptions {
 export type Dsd = DeepSeekDeployment & { metadata: { name: string; namespace: string; uid: string } };
 
 export function controllerRef(dsd: Dsd): OwnerReference {
-  return { apiVersion: dsd.apiVersion, kind: dsd.kind, name: dsd.metadata.name, uid: dsd.metadata.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: dsd.apiVersion,
+    kind: dsd.kind,
+    name: dsd.metadata.name,
+    uid: dsd.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }

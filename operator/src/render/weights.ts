@@ -12,7 +12,12 @@ const HEADROOM = 1.1;
 const NON_ROOT = 65532;
 
 export function weightsLabels(name: string): Record<string, string> {
-  return { [LABEL.weights]: name, [LABEL.component]: "weights", [LABEL.partOf]: "deepseek-operator", [LABEL.managedBy]: MANAGED_BY };
+  return {
+    [LABEL.weights]: name,
+    [LABEL.component]: "weights",
+    [LABEL.partOf]: "deepseek-operator",
+    [LABEL.managedBy]: MANAGED_BY,
+  };
 }
 
 export function weightsPvcName(dsd: Dsd): string {
@@ -69,10 +74,14 @@ function pullArgs(dsd: Dsd, pvcName: string): string[] {
   if (model.source.huggingFace) args.push("--endpoint", model.source.huggingFace.endpoint);
   if (model.source.url) args.push("--base-url", model.source.url.baseURL);
   args.push(
-    "--concurrency", String(weights.download.concurrency),
-    "--stall-timeout", String(weights.download.stallTimeoutSeconds),
-    "--timeout", String(weights.download.timeoutSeconds),
-    "--report-pvc", `${dsd.metadata.namespace}/${pvcName}`,
+    "--concurrency",
+    String(weights.download.concurrency),
+    "--stall-timeout",
+    String(weights.download.stallTimeoutSeconds),
+    "--timeout",
+    String(weights.download.timeoutSeconds),
+    "--report-pvc",
+    `${dsd.metadata.namespace}/${pvcName}`,
   );
   return args;
 }
@@ -81,12 +90,25 @@ function pullArgs(dsd: Dsd, pvcName: string): string[] {
  * The download Job and the identity it runs as: a ServiceAccount whose Role may patch only this
  * PVC (to report progress). All are owned by the PVC, so they go when the weights go.
  */
-export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?: string } }, job: JobConfig): KubeObject[] {
+export function renderWeightsPull(
+  dsd: Dsd,
+  pvc: KubeObject & { metadata: { uid?: string } },
+  job: JobConfig,
+): KubeObject[] {
   const name = pvc.metadata.name;
   const ns = dsd.metadata.namespace;
   const jobName = `${name}-pull`;
   const owner: OwnerReference[] = pvc.metadata.uid
-    ? [{ apiVersion: "v1", kind: "PersistentVolumeClaim", name, uid: pvc.metadata.uid, controller: true, blockOwnerDeletion: false }]
+    ? [
+        {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          name,
+          uid: pvc.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: false,
+        },
+      ]
     : [];
   const labels = weightsLabels(name);
   const meta = (n: string) => ({ name: n, namespace: ns, labels, ownerReferences: owner });
@@ -97,7 +119,9 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: meta(jobName),
-      rules: [{ apiGroups: [""], resources: ["persistentvolumeclaims"], resourceNames: [name], verbs: ["get", "patch"] }],
+      rules: [
+        { apiGroups: [""], resources: ["persistentvolumeclaims"], resourceNames: [name], verbs: ["get", "patch"] },
+      ],
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -109,7 +133,10 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
     {
       apiVersion: "batch/v1",
       kind: "Job",
-      metadata: { ...meta(jobName), annotations: { [ANNOTATION.model]: dsd.spec.model.name, [ANNOTATION.revision]: dsd.spec.model.revision } },
+      metadata: {
+        ...meta(jobName),
+        annotations: { [ANNOTATION.model]: dsd.spec.model.name, [ANNOTATION.revision]: dsd.spec.model.revision },
+      },
       spec: {
         // Pods retry transient failures; exit code 3 (401/403/404/disk full) fails the Job at once.
         backoffLimit: 3,
@@ -120,7 +147,13 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
           spec: {
             serviceAccountName: jobName,
             restartPolicy: "Never",
-            securityContext: { runAsNonRoot: true, runAsUser: NON_ROOT, runAsGroup: NON_ROOT, fsGroup: NON_ROOT, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: NON_ROOT,
+              runAsGroup: NON_ROOT,
+              fsGroup: NON_ROOT,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
             containers: [
               {
                 name: "pull",
@@ -129,11 +162,16 @@ export function renderWeightsPull(dsd: Dsd, pvc: KubeObject & { metadata: { uid?
                 args: pullArgs(dsd, name),
                 env: [
                   { name: "HOME", value: "/tmp" },
-                  ...(token ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: token.name, key: token.key } } }] : []),
+                  ...(token
+                    ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: token.name, key: token.key } } }]
+                    : []),
                 ],
                 resources: { requests: { cpu: "2", memory: "2Gi" }, limits: { memory: "4Gi" } },
                 securityContext: restrictedContainer,
-                volumeMounts: [{ name: "weights", mountPath: MODELS_MOUNT }, { name: "tmp", mountPath: "/tmp" }],
+                volumeMounts: [
+                  { name: "weights", mountPath: MODELS_MOUNT },
+                  { name: "tmp", mountPath: "/tmp" },
+                ],
               },
             ],
             volumes: [
@@ -160,7 +198,16 @@ export function renderWeightsVerify(dsd: Dsd, job: JobConfig): KubeObject {
       namespace: dsd.metadata.namespace,
       labels,
       annotations: { [ANNOTATION.revision]: dsd.spec.model.revision },
-      ownerReferences: [{ apiVersion: dsd.apiVersion, kind: dsd.kind, name: dsd.metadata.name, uid: dsd.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: dsd.apiVersion,
+          kind: dsd.kind,
+          name: dsd.metadata.name,
+          uid: dsd.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       backoffLimit: 1,
@@ -175,7 +222,16 @@ export function renderWeightsVerify(dsd: Dsd, job: JobConfig): KubeObject {
               name: "verify",
               image: job.image,
               command: ["deepseek-operator"],
-              args: ["weights", "verify", "--dir", dir, "--repo", dsd.spec.model.name, "--revision", dsd.spec.model.revision],
+              args: [
+                "weights",
+                "verify",
+                "--dir",
+                dir,
+                "--repo",
+                dsd.spec.model.name,
+                "--revision",
+                dsd.spec.model.revision,
+              ],
               resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } },
               securityContext: restrictedContainer,
               volumeMounts: [{ name: "weights", mountPath: MODELS_MOUNT, readOnly: true }],

@@ -17,6 +17,11 @@ export function setLogLevel(l: string): void {
 }
 
 /** A child logger for one Kubernetes object. */
-export function objectLogger(parent: Logger, namespace: string | undefined, name: string, extra: Record<string, unknown> = {}): Logger {
+export function objectLogger(
+  parent: Logger,
+  namespace: string | undefined,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Logger {
   return parent.child({ namespace, name, ...extra });
 }

@@ -32,4 +32,3 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-

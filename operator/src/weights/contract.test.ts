@@ -35,7 +35,13 @@ describe("weights annotation contract", () => {
   });
 
   it("parses a Failed report with its reason and message", () => {
-    const failed = { ...report, phase: "Failed" as const, etaSeconds: null, reason: "Unauthorized" as const, message: "HTTP 401" };
+    const failed = {
+      ...report,
+      phase: "Failed" as const,
+      etaSeconds: null,
+      reason: "Unauthorized" as const,
+      message: "HTTP 401",
+    };
     const parsed = parseProgressAnnotation(formatProgressAnnotation(failed));
     expect(parsed.ok && parsed.report.reason).toBe("Unauthorized");
     expect(parsed.ok && parsed.report.etaSeconds).toBeNull();
@@ -48,7 +54,10 @@ describe("weights annotation contract", () => {
     expect(bad({ ...report, phase: "Sleeping" })).toMatchObject({ ok: false });
     expect(bad({ ...report, bytesDone: -1 })).toMatchObject({ ok: false, error: expect.stringContaining("bytesDone") });
     expect(bad({ ...report, bytesTotal: "12" })).toMatchObject({ ok: false });
-    expect(bad({ ...report, updatedAt: "yesterday" })).toMatchObject({ ok: false, error: expect.stringContaining("updatedAt") });
+    expect(bad({ ...report, updatedAt: "yesterday" })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("updatedAt"),
+    });
     expect(bad({ ...report, phase: "Failed" })).toMatchObject({ ok: false, error: "phase Failed needs a reason" });
     expect(bad({ ...report, phase: "Failed", reason: "Bored" })).toMatchObject({ ok: false });
     const { repo: _r, ...noRepo } = report;
@@ -57,6 +66,7 @@ describe("weights annotation contract", () => {
 
   it("maps permanent reasons to exit 3 and the rest to 1", () => {
     for (const r of ["Unauthorized", "NotFound", "DiskFull"] as const) expect(exitCodeFor(r)).toBe(EXIT_PERMANENT);
-    for (const r of ["Stalled", "ChecksumMismatch", "Timeout", "NetworkError"] as const) expect(exitCodeFor(r)).toBe(EXIT_TRANSIENT);
+    for (const r of ["Stalled", "ChecksumMismatch", "Timeout", "NetworkError"] as const)
+      expect(exitCodeFor(r)).toBe(EXIT_TRANSIENT);
   });
 });

@@ -61,7 +61,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 
 function nonNegativeNumber(o: Record<string, unknown>, key: string): number | string {
   const v = o[key];
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) return `${key} must be a non-negative number, got ${JSON.stringify(v)}`;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+    return `${key} must be a non-negative number, got ${JSON.stringify(v)}`;
   return v;
 }
 
@@ -96,11 +97,15 @@ export function parseProgressAnnotation(value: string): ParseResult {
   if (typeof o.updatedAt !== "string" || !RFC3339.test(o.updatedAt)) {
     return { ok: false, error: `updatedAt must be an RFC3339 time, got ${JSON.stringify(o.updatedAt)}` };
   }
-  if (typeof o.repo !== "string" || typeof o.revision !== "string") return { ok: false, error: "repo and revision must be strings" };
+  if (typeof o.repo !== "string" || typeof o.revision !== "string")
+    return { ok: false, error: "repo and revision must be strings" };
   let reason: FailureReason | undefined;
   if (o.reason !== undefined) {
     if (typeof o.reason !== "string" || !(FAILURE_REASONS as readonly string[]).includes(o.reason)) {
-      return { ok: false, error: `reason must be one of ${FAILURE_REASONS.join("|")}, got ${JSON.stringify(o.reason)}` };
+      return {
+        ok: false,
+        error: `reason must be one of ${FAILURE_REASONS.join("|")}, got ${JSON.stringify(o.reason)}`,
+      };
     }
     reason = o.reason as FailureReason;
   }

@@ -91,7 +91,8 @@ export class DirectIo {
       try {
         // Synchronous on purpose: a few syscalls per arena, which the caller needs before its next read.
         if (probe === "write") writeSync(this.probe.fd, raw, off, DIO_ALIGN, 0);
-        else if (readSync(this.probe.fd, raw, off, DIO_ALIGN, 0) !== DIO_ALIGN) throw new Error("short read of the direct-I/O probe block");
+        else if (readSync(this.probe.fd, raw, off, DIO_ALIGN, 0) !== DIO_ALIGN)
+          throw new Error("short read of the direct-I/O probe block");
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EINVAL") continue;
         throw err;

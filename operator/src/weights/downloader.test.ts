@@ -19,7 +19,11 @@ let SMALL_REV: string;
 beforeAll(async () => {
   const small = uniformRepo({ files: 4, fileSize: SMALL_SIZE, id: SMALL });
   SMALL_REV = small.revision;
-  hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 40 * 1024 }), small], pageSize: 10, token: "hf_good" });
+  hub = await startHubServer({
+    repos: [v4FlashShapedRepo({ shardSize: 40 * 1024 }), small],
+    pageSize: 10,
+    token: "hf_good",
+  });
 });
 afterAll(async () => {
   await hub.close();
@@ -51,7 +55,13 @@ describe("a V4-Flash-shaped repository", () => {
     const { dir, cleanup } = await tempDir("pull-v4-");
     try {
       const from = hub.requestLog.length;
-      const { result, reporter } = await runPull({ endpoint: hub.url, dir, repo: V4_FLASH_REPO, revision: "main", token: "hf_good" });
+      const { result, reporter } = await runPull({
+        endpoint: hub.url,
+        dir,
+        repo: V4_FLASH_REPO,
+        revision: "main",
+        token: "hf_good",
+      });
       expect(result.ok).toBe(true);
       const listing = hub.listing(V4_FLASH_REPO);
       expect(listing).toHaveLength(49);
@@ -65,7 +75,12 @@ describe("a V4-Flash-shaped repository", () => {
       }
       expect(servedSince(from)).toBe(listing.reduce((a, f) => a + f.size, 0));
       const marker = await readMarker(dir);
-      expect(marker).toMatchObject({ repo: V4_FLASH_REPO, revision: "main", commit: V4_FLASH_REVISION, verifiedAgainst: "hub" });
+      expect(marker).toMatchObject({
+        repo: V4_FLASH_REPO,
+        revision: "main",
+        commit: V4_FLASH_REVISION,
+        verifiedAgainst: "hub",
+      });
       expect(marker!.files).toHaveLength(49);
       expect((await readdir(dir)).filter((n) => n.endsWith(".incomplete"))).toEqual([]);
       // LFS bytes came from the CDN origin, and the token never went there.
@@ -87,7 +102,13 @@ describe("a V4-Flash-shaped repository", () => {
       // Pinned to the commit, a complete marker needs no network at all.
       const third = hub.requestLog.length;
       await runPull({ endpoint: hub.url, dir, repo: V4_FLASH_REPO, revision: V4_FLASH_REVISION, token: "hf_good" });
-      const pinned = await runPull({ endpoint: hub.url, dir, repo: V4_FLASH_REPO, revision: V4_FLASH_REVISION, token: "hf_good" });
+      const pinned = await runPull({
+        endpoint: hub.url,
+        dir,
+        repo: V4_FLASH_REPO,
+        revision: V4_FLASH_REVISION,
+        token: "hf_good",
+      });
       expect(pinned.result).toMatchObject({ ok: true, fetchedBytes: 0 });
       expect(hub.requestLog.length - third).toBe(5); // the first of the two pinned runs listed (5 tree pages; a commit id needs no resolving); the second sent nothing
     } finally {
@@ -228,7 +249,11 @@ describe("faults", () => {
       const cases = [
         { args: { token: "hf_bad" }, reason: "Unauthorized" },
         { args: { token: undefined }, reason: "Unauthorized" },
-        { args: { repo: "test/missing" }, reason: "NotFound", message: /repository or revision not found|RepoNotFound/ },
+        {
+          args: { repo: "test/missing" },
+          reason: "NotFound",
+          message: /repository or revision not found|RepoNotFound/,
+        },
         { args: { revision: "0".repeat(40) }, reason: "NotFound", message: /revision not found/ },
       ] as const;
       for (const c of cases) {
@@ -241,11 +266,17 @@ describe("faults", () => {
         // Fails at the first answer: no retries of a permanent error.
         expect(hub.requestLog.length - from).toBe(1);
         const failed = reporter.reports.at(-1)!.report;
-        expect(parseProgressAnnotation(formatProgressAnnotation(failed))).toMatchObject({ ok: true, report: { phase: "Failed", reason: c.reason } });
+        expect(parseProgressAnnotation(formatProgressAnnotation(failed))).toMatchObject({
+          ok: true,
+          report: { phase: "Failed", reason: c.reason },
+        });
       }
       hub.setFault({ kind: "status", status: 403, route: "resolve", errorCode: "GatedRepo" });
       const { result } = await pull(dir);
-      expect(!result.ok && "error" in result && result.error).toMatchObject({ reason: "Unauthorized", message: expect.stringContaining("gated") });
+      expect(!result.ok && "error" in result && result.error).toMatchObject({
+        reason: "Unauthorized",
+        message: expect.stringContaining("gated"),
+      });
     } finally {
       hub.clearFaults();
       await cleanup();
@@ -294,7 +325,14 @@ describe("faults", () => {
       expect(first.result.error.exitCode).toBe(1);
       expect(first.reporter.reports.at(-1)!.report).toMatchObject({ phase: "Failed", reason: "Timeout" });
       type Slot = { seq: number; partial: Record<string, { partSize: number; received: number[] }> };
-      const slots = await Promise.all(stateSlotPaths(dir).map((p) => readFile(p, "utf8").then((t) => JSON.parse(t) as Slot, () => undefined)));
+      const slots = await Promise.all(
+        stateSlotPaths(dir).map((p) =>
+          readFile(p, "utf8").then(
+            (t) => JSON.parse(t) as Slot,
+            () => undefined,
+          ),
+        ),
+      );
       const state = slots.filter((x) => x !== undefined).sort((a, b) => b.seq - a.seq)[0]!;
       const partial = state.partial[small(4)]!;
       // The stalled part kept every byte that arrived before the stall (idle connections took the other parts meanwhile).
@@ -326,7 +364,14 @@ describe("faults", () => {
         const a = await pull(dir, { stallMs: 60_000, overrides: { timeoutMs: 400, directIo: first } });
         expect(a.result.ok).toBe(false);
         type Slot = { seq: number; partial: Record<string, { partSize: number; received: number[] }> };
-        const slots = await Promise.all(stateSlotPaths(dir).map((p) => readFile(p, "utf8").then((t) => JSON.parse(t) as Slot, () => undefined)));
+        const slots = await Promise.all(
+          stateSlotPaths(dir).map((p) =>
+            readFile(p, "utf8").then(
+              (t) => JSON.parse(t) as Slot,
+              () => undefined,
+            ),
+          ),
+        );
         const partial = slots.filter((x) => x !== undefined).sort((x, y) => y.seq - x.seq)[0]!.partial[small(3)]!;
         // The stalled part kept the bytes up to the stall, although they end mid-block.
         expect(partial.received[Math.floor(21_000 / partial.partSize)]).toBe(21_000 % partial.partSize);
@@ -336,7 +381,8 @@ describe("faults", () => {
         const b = await pull(dir, { overrides: { directIo: second } });
         expect(b.result.ok).toBe(true);
         expect(servedSince(from, small(3))).toBe(SMALL_SIZE - onDisk);
-        for (let i = 1; i <= 4; i++) expect(sha256(await readFile(path.join(dir, small(i))))).toBe(hub.listing(SMALL)[i - 1]!.sha256);
+        for (let i = 1; i <= 4; i++)
+          expect(sha256(await readFile(path.join(dir, small(i))))).toBe(hub.listing(SMALL)[i - 1]!.sha256);
       } finally {
         hub.clearFaults();
         await cleanup();
@@ -375,7 +421,8 @@ describe("faults", () => {
       expect(result.ok).toBe(true);
       const downloading = reporter.reports.map((r) => r.report).filter((r) => r.phase === "Downloading");
       expect(downloading.length).toBeGreaterThanOrEqual(3);
-      for (let i = 1; i < downloading.length; i++) expect(downloading[i]!.bytesDone).toBeGreaterThanOrEqual(downloading[i - 1]!.bytesDone);
+      for (let i = 1; i < downloading.length; i++)
+        expect(downloading[i]!.bytesDone).toBeGreaterThanOrEqual(downloading[i - 1]!.bytesDone);
       for (const r of downloading) {
         expect(r.bytesTotal).toBe(4 * SMALL_SIZE);
         expect(r.filesTotal).toBe(4);
@@ -386,7 +433,12 @@ describe("faults", () => {
         }
       }
       expect(downloading.some((r) => r.bytesPerSecond > 0)).toBe(true);
-      expect(reporter.reports.at(-1)!.report).toMatchObject({ phase: "Complete", bytesDone: 4 * SMALL_SIZE, filesDone: 4, etaSeconds: 0 });
+      expect(reporter.reports.at(-1)!.report).toMatchObject({
+        phase: "Complete",
+        bytesDone: 4 * SMALL_SIZE,
+        filesDone: 4,
+        etaSeconds: 0,
+      });
     } finally {
       hub.clearFaults();
       await cleanup();

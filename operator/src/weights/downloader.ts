@@ -86,8 +86,14 @@ async function statOrUndefined(p: string): Promise<{ size: number; mtimeMs: numb
   }
 }
 
-function matchesRecord(st: { size: number; mtimeMs: number } | undefined, rec: VerifiedRecord | undefined, sha256: string): boolean {
-  return st !== undefined && rec !== undefined && rec.size === st.size && rec.mtimeMs === st.mtimeMs && rec.sha256 === sha256;
+function matchesRecord(
+  st: { size: number; mtimeMs: number } | undefined,
+  rec: VerifiedRecord | undefined,
+  sha256: string,
+): boolean {
+  return (
+    st !== undefined && rec !== undefined && rec.size === st.size && rec.mtimeMs === st.mtimeMs && rec.sha256 === sha256
+  );
 }
 
 export async function pullWeights(opts: PullOptions): Promise<PullResult> {
@@ -107,7 +113,13 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
   let deadline: NodeJS.Timeout | undefined;
   if (opts.timeoutMs && opts.timeoutMs > 0) {
-    deadline = setTimeout(() => run.abort(new WeightsError("Timeout", `the download did not finish within ${opts.timeoutMs! / 1000} s (--timeout)`)), opts.timeoutMs);
+    deadline = setTimeout(
+      () =>
+        run.abort(
+          new WeightsError("Timeout", `the download did not finish within ${opts.timeoutMs! / 1000} s (--timeout)`),
+        ),
+      opts.timeoutMs,
+    );
   }
 
   const state = await StateStore.load(opts.dir);
@@ -126,7 +138,11 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   // to that thread. Started once the run is known not to be complete already, so that a thread's boot
   // (~50 ms, 150 ms of CPU) overlaps the listing instead of delaying the first file's hash.
   let pool: HashPool | undefined;
-  const hashThreads = opts.hashThreads ?? (process.env.DSO_HASH_THREADS ? Number(process.env.DSO_HASH_THREADS) : Math.max(1, Math.min(4, os.availableParallelism() - 1)));
+  const hashThreads =
+    opts.hashThreads ??
+    (process.env.DSO_HASH_THREADS
+      ? Number(process.env.DSO_HASH_THREADS)
+      : Math.max(1, Math.min(4, os.availableParallelism() - 1)));
   const makeHash: HashFactory = (size, gitBlob) => {
     if (hashThreads === 0) return localHash(size, gitBlob);
     pool ??= new HashPool(hashThreads);
@@ -140,7 +156,11 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
     if (shortcut) {
       progress.bytesTotal = progress.bytesDone = shortcut.totalBytes;
       progress.filesTotal = progress.filesDone = shortcut.files.length;
-      await progress.setPhase("Complete", `already complete and verified (${shortcut.files.length} files, ${formatBytes(shortcut.totalBytes)})`, opts.revision);
+      await progress.setPhase(
+        "Complete",
+        `already complete and verified (${shortcut.files.length} files, ${formatBytes(shortcut.totalBytes)})`,
+        opts.revision,
+      );
       return { ok: true, marker: shortcut, fetchedBytes: 0, skippedFiles: shortcut.files.length };
     }
     if (hashThreads > 0) pool = new HashPool(hashThreads);
@@ -189,7 +209,13 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
         continue;
       }
       if (d.action === "fresh" && d.replaceFinal) await unlink(finalPath(opts.dir, f.path)).catch(() => undefined);
-      const job = new FileJob(f, opts.dir, d.action === "resume" ? d.partSize : partSize, d.action === "resume" ? d.received : null, makeHash);
+      const job = new FileJob(
+        f,
+        opts.dir,
+        d.action === "resume" ? d.partSize : partSize,
+        d.action === "resume" ? d.received : null,
+        makeHash,
+      );
       progress.bytesDone += job.bytesOnDisk;
       state.partial[f.path] = job.record();
       delete state.verified[f.path];
@@ -201,7 +227,10 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
       const needed = bytesStillNeeded(jobs.map((j) => ({ size: j.file.size, onDisk: j.bytesOnDisk, done: false })));
       const free = await freeSpace(opts.dir);
       if (needed + FREE_SPACE_MARGIN > free) {
-        throw new WeightsError("DiskFull", `${opts.dir} has ${formatBytes(free)} free, the download needs ${formatBytes(needed)} more (plus ${formatBytes(FREE_SPACE_MARGIN)} headroom)`);
+        throw new WeightsError(
+          "DiskFull",
+          `${opts.dir} has ${formatBytes(free)} free, the download needs ${formatBytes(needed)} more (plus ${formatBytes(FREE_SPACE_MARGIN)} headroom)`,
+        );
       }
       await progress.setPhase(
         "Downloading",
@@ -211,8 +240,14 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
       // Opened only when there is something to write: a run that finds everything in place writes nothing.
       directIo = (opts.directIo ?? process.env.DSO_DIRECT_IO !== "0") ? await DirectIo.open(opts.dir) : null;
       const io = directIo;
-      log.info({ directIo: io !== null, sha256: pool?.engine ?? "node:crypto" }, io ? "writing with O_DIRECT" : "writing through the page cache");
-      ranges = new RangeClient({ stallTimeoutMs: opts.http.stallSeconds * 1000, ...(io ? { allocate: (n: number) => io.allocate(n) } : {}) });
+      log.info(
+        { directIo: io !== null, sha256: pool?.engine ?? "node:crypto" },
+        io ? "writing with O_DIRECT" : "writing through the page cache",
+      );
+      ranges = new RangeClient({
+        stallTimeoutMs: opts.http.stallSeconds * 1000,
+        ...(io ? { allocate: (n: number) => io.allocate(n) } : {}),
+      });
       fetchedBytes = await downloadAll(jobs, {
         ranges,
         directIo,
@@ -234,7 +269,11 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
 
     await progress.setPhase("Verifying", "all files verified; writing the completion marker");
     const marker = await finish(opts, listing, state);
-    await progress.setPhase("Complete", `${files.length} files, ${formatBytes(progress.bytesTotal)} verified (sha256)`, opts.revision);
+    await progress.setPhase(
+      "Complete",
+      `${files.length} files, ${formatBytes(progress.bytesTotal)} verified (sha256)`,
+      opts.revision,
+    );
     return { ok: true, marker, fetchedBytes, skippedFiles: skipped };
   } catch (err) {
     const reason = run.signal.aborted ? run.signal.reason : err;
@@ -274,7 +313,8 @@ async function completeAlready(opts: PullOptions, state: StateStore): Promise<Ma
   const m = await readMarker(opts.dir);
   if (!m || m.repo !== opts.repo || m.revision !== opts.revision) return undefined;
   for (const f of m.files) {
-    if (!matchesRecord(await statOrUndefined(finalPath(opts.dir, f.path)), state.verified[f.path], f.sha256)) return undefined;
+    if (!matchesRecord(await statOrUndefined(finalPath(opts.dir, f.path)), state.verified[f.path], f.sha256))
+      return undefined;
   }
   return m;
 }
@@ -346,13 +386,19 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
     if (!ok) {
       job.checksumFailures++;
       const expected = job.file.sha256 ?? `git ${job.file.gitOid}`;
-      ctx.log.warn({ file: job.file.path, expected, got: job.file.sha256 ? sha256 : gitOid, attempt: job.checksumFailures }, "checksum mismatch; deleting the bytes and fetching the file again");
+      ctx.log.warn(
+        { file: job.file.path, expected, got: job.file.sha256 ? sha256 : gitOid, attempt: job.checksumFailures },
+        "checksum mismatch; deleting the bytes and fetching the file again",
+      );
       ctx.progress.bytesDone -= job.bytesOnDisk;
       await job.reset();
       ctx.state.partial[job.file.path] = job.record();
       ctx.state.markDirty();
       if (job.checksumFailures > ctx.maxChecksumRetries) {
-        throw new WeightsError("ChecksumMismatch", `${job.file.path}: sha256 did not match the listing after ${job.checksumFailures} full downloads (expected ${expected}, got ${sha256})`);
+        throw new WeightsError(
+          "ChecksumMismatch",
+          `${job.file.path}: sha256 did not match the listing after ${job.checksumFailures} full downloads (expected ${expected}, got ${sha256})`,
+        );
       }
       return;
     }
@@ -438,7 +484,8 @@ async function finish(opts: PullOptions, listing: Listing, state: StateStore): P
   for (const f of files) {
     const st = await lstat(finalPath(opts.dir, f.path));
     const rec = state.verified[f.path]!;
-    if (st.size !== rec.size || st.mtimeMs !== rec.mtimeMs) throw new WeightsError("ChecksumMismatch", `${f.path} changed on disk after it was verified`);
+    if (st.size !== rec.size || st.mtimeMs !== rec.mtimeMs)
+      throw new WeightsError("ChecksumMismatch", `${f.path} changed on disk after it was verified`);
   }
   const marker: Marker = {
     version: 1,
@@ -457,14 +504,22 @@ async function finish(opts: PullOptions, listing: Listing, state: StateStore): P
   return marker;
 }
 
-async function withRetry<T>(fn: () => Promise<T>, retry: RetryPolicy, random: () => number, signal: AbortSignal, log: Logger, what: string): Promise<T> {
+async function withRetry<T>(
+  fn: () => Promise<T>,
+  retry: RetryPolicy,
+  random: () => number,
+  signal: AbortSignal,
+  log: Logger,
+  what: string,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       const c = classify(err);
-      if (c.kind === "permanent" || attempt >= retry.maxAttempts) throw new WeightsError(c.reason, `${what}: ${c.message}`, { cause: err });
+      if (c.kind === "permanent" || attempt >= retry.maxAttempts)
+        throw new WeightsError(c.reason, `${what}: ${c.message}`, { cause: err });
       const delay = backoffDelayMs(retry, attempt, random(), c.retryAfterMs);
       log.warn({ attempt, delayMs: Math.round(delay), err: c.message }, `${what} failed; retrying`);
       await sleep(delay, undefined, { signal }).catch(() => {

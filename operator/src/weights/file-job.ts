@@ -84,7 +84,13 @@ export class FileJob {
   }
 
   record(): PartialRecord {
-    return { size: this.file.size, sha256: this.file.sha256, gitOid: this.file.gitOid, partSize: this.partSize, received: this.received };
+    return {
+      size: this.file.size,
+      sha256: this.file.sha256,
+      gitOid: this.file.gitOid,
+      partSize: this.partSize,
+      received: this.received,
+    };
   }
 
   /** End of the bytes on disk that follow the hash cursor without a gap. */

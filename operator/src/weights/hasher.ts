@@ -91,7 +91,7 @@ export class SequentialHasher {
     let next = this.cursor;
     try {
       for (;;) {
-        for (let limit = upTo(); queue.length < READ_DEPTH && next < limit; ) {
+        for (let limit = upTo(); queue.length < READ_DEPTH && next < limit;) {
           const want = Math.min(READ_CHUNK, limit - next);
           const buf = await buffers.take();
           const read = fh.read(buf, 0, want, next).then((r) => r.bytesRead);

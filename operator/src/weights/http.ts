@@ -7,7 +7,13 @@ import { HttpStatusError, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
 
 /** `firstHeaders` are those of the first hop: the Hub puts X-Linked-Size/Etag on its redirect, not on the CDN's answer. */
-export type Response = { status: number; headers: IncomingHttpHeaders; firstHeaders: IncomingHttpHeaders; body: IncomingMessage; url: string };
+export type Response = {
+  status: number;
+  headers: IncomingHttpHeaders;
+  firstHeaders: IncomingHttpHeaders;
+  body: IncomingMessage;
+  url: string;
+};
 
 export type RequestOptions = {
   method?: "GET" | "HEAD";
@@ -56,7 +62,11 @@ export class HttpClient {
     let firstHeaders: IncomingHttpHeaders | undefined;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const sameOrigin = new URL(current).origin === origin;
-      const headers: Record<string, string> = { "user-agent": this.userAgent, "accept-encoding": "identity", ...opts.headers };
+      const headers: Record<string, string> = {
+        "user-agent": this.userAgent,
+        "accept-encoding": "identity",
+        ...opts.headers,
+      };
       if (opts.token && sameOrigin) headers.authorization = `Bearer ${opts.token}`;
       const res = await this.once(current, opts.method ?? "GET", headers, opts.signal);
       const status = res.statusCode ?? 0;
@@ -85,7 +95,12 @@ export class HttpClient {
     }
   }
 
-  private once(url: string, method: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private once(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<IncomingMessage> {
     const u = new URL(url);
     const isHttps = u.protocol === "https:";
     if (!isHttps && u.protocol !== "http:") return Promise.reject(new Error(`unsupported URL scheme in ${url}`));
@@ -114,7 +129,12 @@ export class HttpClient {
 }
 
 /** Reads a whole (small) body as text, with the stall watchdog. */
-export async function readBody(body: IncomingMessage, stallMs: number, url: string, limit = 64 * 1024 * 1024): Promise<string> {
+export async function readBody(
+  body: IncomingMessage,
+  stallMs: number,
+  url: string,
+  limit = 64 * 1024 * 1024,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   const watch = stallWatch(stallMs, () => body.destroy(new StallError(url, stallMs / 1000)));
@@ -168,5 +188,11 @@ async function statusError(res: IncomingMessage, url: string): Promise<HttpStatu
       }
     }
   }
-  return new HttpStatusError(res.statusCode ?? 0, url, header("x-error-code"), parseRetryAfter(header("retry-after"), Date.now()), detail);
+  return new HttpStatusError(
+    res.statusCode ?? 0,
+    url,
+    header("x-error-code"),
+    parseRetryAfter(header("retry-after"), Date.now()),
+    detail,
+  );
 }

@@ -24,7 +24,8 @@ export function markerPath(dir: string): string {
  * "../../etc/x" or "/abs" must never escape the weights directory.
  */
 export function safeRelativePath(p: string): string {
-  if (p.length === 0 || p.includes("\0") || p.includes("\\")) throw new Error(`unsafe file path in listing: ${JSON.stringify(p)}`);
+  if (p.length === 0 || p.includes("\0") || p.includes("\\"))
+    throw new Error(`unsafe file path in listing: ${JSON.stringify(p)}`);
   const segments = p.split("/");
   if (p.startsWith("/") || segments.some((s) => s === "" || s === "." || s === "..")) {
     throw new Error(`unsafe file path in listing: ${JSON.stringify(p)}`);

@@ -10,13 +10,16 @@ describe("locationExpiry", () => {
   });
 
   it("ends an S3-signed target a minute before X-Amz-Date + X-Amz-Expires", () => {
-    const url = "https://cas-bridge.example/xet/abc?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261129T115500Z&X-Amz-Expires=600&X-Amz-Signature=f00";
+    const url =
+      "https://cas-bridge.example/xet/abc?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261129T115500Z&X-Amz-Expires=600&X-Amz-Signature=f00";
     expect(locationExpiry(url, NOW)).toBe(Date.UTC(2026, 10, 29, 11, 55, 0) + 600_000 - 60_000);
   });
 
   it("ends a CloudFront-signed target a minute before Expires, and ignores a malformed one", () => {
     const expires = NOW / 1000 + 300;
-    expect(locationExpiry(`https://cdn-lfs.example/repos/x?Expires=${expires}&Signature=s&Key-Pair-Id=k`, NOW)).toBe(NOW + 240_000);
+    expect(locationExpiry(`https://cdn-lfs.example/repos/x?Expires=${expires}&Signature=s&Key-Pair-Id=k`, NOW)).toBe(
+      NOW + 240_000,
+    );
     expect(locationExpiry("https://cdn-lfs.example/repos/x?Expires=soon", NOW)).toBe(NOW + LOCATION_TTL_MS);
   });
 });
@@ -29,7 +32,10 @@ describe("Locations", () => {
     expect(l.get("https://hub/a")).toBeUndefined();
 
     l.remember("https://hub/a", "https://cdn/a?Expires=" + (NOW / 1000 + 120), { "x-repo-commit": "c" });
-    expect(l.get("https://hub/a")).toMatchObject({ url: expect.stringContaining("https://cdn/a"), firstHeaders: { "x-repo-commit": "c" } });
+    expect(l.get("https://hub/a")).toMatchObject({
+      url: expect.stringContaining("https://cdn/a"),
+      firstHeaders: { "x-repo-commit": "c" },
+    });
     now += 59_000;
     expect(l.get("https://hub/a")).toBeDefined();
     now += 2_000; // within a minute of the stated expiry

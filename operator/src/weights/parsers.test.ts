@@ -15,8 +15,15 @@ import { parseSha256Sums } from "./source-url.ts";
 
 describe("Hub tree listing", () => {
   it("follows rel=next in a Link header, relative or absolute", () => {
-    expect(nextPageUrl('<https://hf.co/api/models/a/b/tree/x?cursor=abc>; rel="next"', "https://hf.co/api/models/a/b/tree/x")).toBe("https://hf.co/api/models/a/b/tree/x?cursor=abc");
-    expect(nextPageUrl('</api/x?cursor=2>; rel="prev", </api/x?cursor=4>; rel="next"', "http://127.0.0.1:9/api/x")).toBe("http://127.0.0.1:9/api/x?cursor=4");
+    expect(
+      nextPageUrl(
+        '<https://hf.co/api/models/a/b/tree/x?cursor=abc>; rel="next"',
+        "https://hf.co/api/models/a/b/tree/x",
+      ),
+    ).toBe("https://hf.co/api/models/a/b/tree/x?cursor=abc");
+    expect(
+      nextPageUrl('</api/x?cursor=2>; rel="prev", </api/x?cursor=4>; rel="next"', "http://127.0.0.1:9/api/x"),
+    ).toBe("http://127.0.0.1:9/api/x?cursor=4");
     expect(nextPageUrl(undefined, "http://x")).toBeUndefined();
     expect(nextPageUrl('<http://x/1>; rel="last"', "http://x")).toBeUndefined();
   });
@@ -26,19 +33,39 @@ describe("Hub tree listing", () => {
     const files = filesFromTree(
       [
         { type: "directory", path: "inference", oid: "0".repeat(40), size: 0 },
-        { type: "file", path: "model-00001-of-00046.safetensors", size: 134, oid: "1".repeat(40), lfs: { oid: sha, size: 1_059_061_856, pointerSize: 134 } },
+        {
+          type: "file",
+          path: "model-00001-of-00046.safetensors",
+          size: 134,
+          oid: "1".repeat(40),
+          lfs: { oid: sha, size: 1_059_061_856, pointerSize: 134 },
+        },
         { type: "file", path: "config.json", size: 1500, oid: "2".repeat(40) },
       ],
       (p) => `http://h/${p}`,
     );
     expect(files).toEqual([
       { path: "config.json", size: 1500, sha256: null, gitOid: "2".repeat(40), url: "http://h/config.json" },
-      { path: "model-00001-of-00046.safetensors", size: 1_059_061_856, sha256: sha.toLowerCase(), gitOid: "1".repeat(40), url: "http://h/model-00001-of-00046.safetensors" },
+      {
+        path: "model-00001-of-00046.safetensors",
+        size: 1_059_061_856,
+        sha256: sha.toLowerCase(),
+        gitOid: "1".repeat(40),
+        url: "http://h/model-00001-of-00046.safetensors",
+      },
     ]);
   });
 
   it("refuses paths that would leave the weights directory", () => {
-    for (const p of ["../etc/passwd", "/abs", "a/../../b", "a//b", ".deepseek-operator/complete.json", "x.incomplete", "a\\b"]) {
+    for (const p of [
+      "../etc/passwd",
+      "/abs",
+      "a/../../b",
+      "a//b",
+      ".deepseek-operator/complete.json",
+      "x.incomplete",
+      "a\\b",
+    ]) {
       expect(() => safeRelativePath(p)).toThrow(/unsafe|collides/);
     }
     expect(safeRelativePath("inference/model.py")).toBe("inference/model.py");
@@ -73,10 +100,19 @@ describe("safetensors headers", () => {
 
   it("detects a truncated or padded file and broken headers", () => {
     expect(checkHeader(json, 4000, header.length - 8)).toMatchObject({ ok: false });
-    expect(checkHeader(json, 5000, header.length - 8)).toMatchObject({ ok: false, error: expect.stringContaining("truncated or padded") });
+    expect(checkHeader(json, 5000, header.length - 8)).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("truncated or padded"),
+    });
     expect(checkHeader("{", 4096, 1)).toMatchObject({ ok: false, error: expect.stringContaining("not JSON") });
-    const gap = JSON.stringify({ a: { dtype: "I8", shape: [1], data_offsets: [0, 1] }, b: { dtype: "I8", shape: [1], data_offsets: [2, 3] } });
-    expect(checkHeader(gap, 8 + gap.length + 3, gap.length)).toMatchObject({ ok: false, error: expect.stringContaining("gap") });
+    const gap = JSON.stringify({
+      a: { dtype: "I8", shape: [1], data_offsets: [0, 1] },
+      b: { dtype: "I8", shape: [1], data_offsets: [2, 3] },
+    });
+    expect(checkHeader(gap, 8 + gap.length + 3, gap.length)).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("gap"),
+    });
   });
 });
 

@@ -36,7 +36,13 @@ export type Expected = { path: string; size: number; sha256: string | null; gitO
 export type VerifiedRecord = { size: number; mtimeMs: number; sha256: string; gitOid: string | null };
 
 /** A download in progress: which part size it used and how many bytes of each part are on disk. */
-export type PartialRecord = { size: number; sha256: string | null; gitOid: string | null; partSize: number; received: number[] };
+export type PartialRecord = {
+  size: number;
+  sha256: string | null;
+  gitOid: string | null;
+  partSize: number;
+  received: number[];
+};
 
 export type LocalEvidence = {
   finalStat?: { size: number; mtimeMs: number } | undefined;
@@ -71,11 +77,20 @@ export function decideFile(expected: Expected, partSize: number, local: LocalEvi
     if (finalStat.size === expected.size) return { action: "hash" };
     return { action: "fresh", partSize, replaceFinal: true };
   }
-  if (partial && partial.size === expected.size && sameIdentity(partial, expected) && local.incompleteSize !== undefined) {
+  if (
+    partial &&
+    partial.size === expected.size &&
+    sameIdentity(partial, expected) &&
+    local.incompleteSize !== undefined
+  ) {
     const parts = splitParts(partial.size, partial.partSize);
     if (parts.length === partial.received.length) {
-      const furthest = parts.reduce((acc, p, i) => (partial.received[i]! > 0 ? Math.max(acc, p.start + partial.received[i]!) : acc), 0);
-      if (furthest <= local.incompleteSize) return { action: "resume", partSize: partial.partSize, received: [...partial.received] };
+      const furthest = parts.reduce(
+        (acc, p, i) => (partial.received[i]! > 0 ? Math.max(acc, p.start + partial.received[i]!) : acc),
+        0,
+      );
+      if (furthest <= local.incompleteSize)
+        return { action: "resume", partSize: partial.partSize, received: [...partial.received] };
     }
   }
   return { action: "fresh", partSize, replaceFinal: false };

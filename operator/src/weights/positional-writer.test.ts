@@ -32,7 +32,9 @@ type FakeOpts = {
 };
 
 function fakeDirect(fh: FileHandle, calls: Call[], opts: FakeOpts = {}): DirectTarget {
-  const io = { congruent: (buf: Buffer, pos: number) => (buf.byteOffset - pos) % DIO_ALIGN === 0 } as unknown as DirectIo;
+  const io = {
+    congruent: (buf: Buffer, pos: number) => (buf.byteOffset - pos) % DIO_ALIGN === 0,
+  } as unknown as DirectIo;
   const dfh = {
     write: async (buf: Buffer, off: number, len: number, pos: number) => {
       calls.push({ pos, len, direct: true });
@@ -129,11 +131,16 @@ describe("PositionalWriter", () => {
       },
     });
     let reported = 0;
-    const w = new PositionalWriter(fh, 0, (n) => {
-      // Every byte up to the new mark must be finished.
-      for (let p = reported; p < reported + n; p += DIO_ALIGN) expect(finished.has(p)).toBe(true);
-      reported += n;
-    }, target);
+    const w = new PositionalWriter(
+      fh,
+      0,
+      (n) => {
+        // Every byte up to the new mark must be finished.
+        for (let p = reported; p < reported + n; p += DIO_ALIGN) expect(finished.has(p)).toBe(true);
+        reported += n;
+      },
+      target,
+    );
     const run = placed(data, 0);
     for (let i = 0; i < data.length; i += DIO_ALIGN) await w.write(run.subarray(i, i + DIO_ALIGN));
     await w.flush();
@@ -151,7 +158,10 @@ describe("PositionalWriter", () => {
     let settled = 0;
     const target = fakeDirect(fh, calls, {
       delayMs: (pos) => (pos > failAt ? 30 : 5),
-      fail: (pos, len) => (pos <= failAt && failAt < pos + len ? Object.assign(new Error("no space left on device"), { code: "ENOSPC" }) : undefined),
+      fail: (pos, len) =>
+        pos <= failAt && failAt < pos + len
+          ? Object.assign(new Error("no space left on device"), { code: "ENOSPC" })
+          : undefined,
       settled: () => settled++,
     });
     const w = new PositionalWriter(fh, 0, (n) => reports.push(n), target);
@@ -176,7 +186,9 @@ describe("PositionalWriter", () => {
     const { fh, total, reports } = await track(file);
     const calls: Call[] = [];
     const data = pattern(12 * DIO_ALIGN);
-    const target = fakeDirect(fh, calls, { fail: () => Object.assign(new Error("invalid argument"), { code: "EINVAL" }) });
+    const target = fakeDirect(fh, calls, {
+      fail: () => Object.assign(new Error("invalid argument"), { code: "EINVAL" }),
+    });
     const w = new PositionalWriter(fh, 0, (n) => reports.push(n), target);
     const run = placed(data, 0);
     for (let i = 0; i < data.length; i += 3 * DIO_ALIGN) await w.write(run.subarray(i, i + 3 * DIO_ALIGN));

@@ -44,7 +44,14 @@ export class ProgressTracker {
   private ticker: NodeJS.Timeout | undefined;
   private pending: Promise<void> | undefined;
 
-  constructor(opts: { repo: string; revision: string; reporters: Reporter[]; intervalMs: number; now?: Clock; windowMs?: number }) {
+  constructor(opts: {
+    repo: string;
+    revision: string;
+    reporters: Reporter[];
+    intervalMs: number;
+    now?: Clock;
+    windowMs?: number;
+  }) {
     this.repo = opts.repo;
     this.revision = opts.revision;
     this.reporters = opts.reporters;

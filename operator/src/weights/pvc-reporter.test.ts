@@ -9,7 +9,13 @@ import { ANNOTATION_PROGRESS, ANNOTATION_VERIFIED, parseProgressAnnotation, type
 import { ProgressTracker } from "./progress.ts";
 import { PvcReporter, buildPvcPatch, parsePvcRef } from "./pvc-reporter.ts";
 
-type Seen = { method: string; url: string; contentType: string | undefined; authorization: string | undefined; body: unknown };
+type Seen = {
+  method: string;
+  url: string;
+  contentType: string | undefined;
+  authorization: string | undefined;
+  body: unknown;
+};
 const seen: Seen[] = [];
 let status = 200;
 let server: http.Server;
@@ -21,9 +27,21 @@ beforeAll(async () => {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const text = Buffer.concat(chunks).toString("utf8");
-      seen.push({ method: req.method!, url: req.url!, contentType: req.headers["content-type"], authorization: req.headers.authorization, body: text ? JSON.parse(text) : undefined });
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        contentType: req.headers["content-type"],
+        authorization: req.headers.authorization,
+        body: text ? JSON.parse(text) : undefined,
+      });
       res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(status === 200 ? { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "weights", namespace: "models" } } : { kind: "Status", code: status }));
+      res.end(
+        JSON.stringify(
+          status === 200
+            ? { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "weights", namespace: "models" } }
+            : { kind: "Status", code: status },
+        ),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -63,7 +81,10 @@ describe("buildPvcPatch", () => {
   });
 
   it("parses namespace/name references", () => {
-    expect(parsePvcRef("models/weights-v4-flash-60d8d707")).toEqual({ namespace: "models", name: "weights-v4-flash-60d8d707" });
+    expect(parsePvcRef("models/weights-v4-flash-60d8d707")).toEqual({
+      namespace: "models",
+      name: "weights-v4-flash-60d8d707",
+    });
     expect(() => parsePvcRef("weights")).toThrow(/namespace/);
     expect(() => parsePvcRef("Models/x")).toThrow();
   });
@@ -78,7 +99,9 @@ describe("PvcReporter", () => {
     expect(seen).toHaveLength(1);
     const req = seen[0]!;
     expect(req.method).toBe("PATCH");
-    expect(req.url).toBe("/api/v1/namespaces/models/persistentvolumeclaims/weights?fieldManager=deepseek-operator-downloader");
+    expect(req.url).toBe(
+      "/api/v1/namespaces/models/persistentvolumeclaims/weights?fieldManager=deepseek-operator-downloader",
+    );
     expect(req.contentType).toBe("application/merge-patch+json");
     expect(req.authorization).toBe("Bearer sa-token");
     expect(req.body).toEqual(buildPvcPatch(report, null));
@@ -96,7 +119,12 @@ describe("PvcReporter", () => {
   it("carries a tracker's phases in order, the verified mark only on Complete", async () => {
     seen.length = 0;
     status = 200;
-    const t = new ProgressTracker({ repo: report.repo, revision: report.revision, reporters: [new PvcReporter(kc, { namespace: "models", name: "weights" }, rootLogger)], intervalMs: 10_000 });
+    const t = new ProgressTracker({
+      repo: report.repo,
+      revision: report.revision,
+      reporters: [new PvcReporter(kc, { namespace: "models", name: "weights" }, rootLogger)],
+      intervalMs: 10_000,
+    });
     t.bytesTotal = 10;
     t.filesTotal = 2;
     await t.setPhase("Downloading", undefined, null);

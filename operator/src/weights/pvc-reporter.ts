@@ -3,14 +3,23 @@
 // DeepSeekDeployment using them sees the same progress, and it outlives any one of them.
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { ANNOTATION_PROGRESS, ANNOTATION_VERIFIED, FIELD_MANAGER, formatProgressAnnotation, type ProgressReport } from "./contract.ts";
+import {
+  ANNOTATION_PROGRESS,
+  ANNOTATION_VERIFIED,
+  FIELD_MANAGER,
+  formatProgressAnnotation,
+  type ProgressReport,
+} from "./contract.ts";
 import type { Reporter } from "./progress.ts";
 
 /**
  * The merge patch for one report. `verified`: a revision sets the weights-verified annotation, null
  * removes it (a run that is about to change files), undefined leaves it alone.
  */
-export function buildPvcPatch(report: ProgressReport, verified: string | null | undefined): { metadata: { annotations: Record<string, string | null> } } {
+export function buildPvcPatch(
+  report: ProgressReport,
+  verified: string | null | undefined,
+): { metadata: { annotations: Record<string, string | null> } } {
   const annotations: Record<string, string | null> = { [ANNOTATION_PROGRESS]: formatProgressAnnotation(report) };
   if (verified !== undefined) annotations[ANNOTATION_VERIFIED] = verified;
   return { metadata: { annotations } };
@@ -19,7 +28,8 @@ export function buildPvcPatch(report: ProgressReport, verified: string | null | 
 /** "namespace/name" → its parts. */
 export function parsePvcRef(ref: string): { namespace: string; name: string } {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(ref);
-  if (!m) throw new Error(`--report-pvc must be <namespace>/<name> of a PersistentVolumeClaim, got ${JSON.stringify(ref)}`);
+  if (!m)
+    throw new Error(`--report-pvc must be <namespace>/<name> of a PersistentVolumeClaim, got ${JSON.stringify(ref)}`);
   return { namespace: m[1]!, name: m[3]! };
 }
 
@@ -49,7 +59,12 @@ export class PvcReporter implements Reporter {
   async report(report: ProgressReport, verified?: string | null): Promise<void> {
     try {
       await this.api.patchNamespacedPersistentVolumeClaim(
-        { name: this.name, namespace: this.namespace, body: buildPvcPatch(report, verified), fieldManager: FIELD_MANAGER },
+        {
+          name: this.name,
+          namespace: this.namespace,
+          body: buildPvcPatch(report, verified),
+          fieldManager: FIELD_MANAGER,
+        },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );
       this.failures = 0;
@@ -58,7 +73,10 @@ export class PvcReporter implements Reporter {
       // Log the first failure and then every tenth, so a long outage does not flood the log.
       if (this.failures === 1 || this.failures % 10 === 0) {
         const code = (err as { code?: number }).code;
-        this.log.warn({ err: (err as Error).message, code, failures: this.failures }, "could not patch progress onto the weights PVC");
+        this.log.warn(
+          { err: (err as Error).message, code, failures: this.failures },
+          "could not patch progress onto the weights PVC",
+        );
       }
     }
   }

@@ -25,7 +25,11 @@ beforeAll(async () => {
     }
     if (req.url === "/signed") {
       resolves++;
-      res.writeHead(302, { location: `${base}/file?sig=${signature}`, "x-repo-commit": `c${signature}`, "content-length": 0 });
+      res.writeHead(302, {
+        location: `${base}/file?sig=${signature}`,
+        "x-repo-commit": `c${signature}`,
+        "content-length": 0,
+      });
       return res.end();
     }
     const sig = /[?&]sig=(\d+)/.exec(req.url ?? "");
@@ -34,7 +38,11 @@ beforeAll(async () => {
       return res.end();
     }
     if (req.url === "/gone") {
-      res.writeHead(404, { "x-error-code": "EntryNotFound", "x-error-message": "Entry not found", "content-length": 0 });
+      res.writeHead(404, {
+        "x-error-code": "EntryNotFound",
+        "x-error-message": "Entry not found",
+        "content-length": 0,
+      });
       return res.end();
     }
     const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "");
@@ -48,7 +56,11 @@ beforeAll(async () => {
       return res.end(FILE);
     }
     const [s, e] = [Number(m[1]), Number(m[2]) + 1];
-    res.writeHead(206, { "content-length": e - s, "content-range": `bytes ${s}-${e - 1}/${FILE.length}`, connection: mode === "close-idle" ? "keep-alive" : "keep-alive" });
+    res.writeHead(206, {
+      "content-length": e - s,
+      "content-range": `bytes ${s}-${e - 1}/${FILE.length}`,
+      connection: mode === "close-idle" ? "keep-alive" : "keep-alive",
+    });
     res.end(FILE.subarray(s, e));
     // A server that drops idle connections right after answering: the next reuse hits a closed socket.
     if (mode === "close-idle") res.once("finish", () => setTimeout(() => req.socket.destroy(), 5));

@@ -114,7 +114,8 @@ class Conn {
     const onread = {
       buffer: () => {
         if (this.slab.length - this.fill < this.minRoom || this.misplaced()) this.rotate();
-        if (this.pool.allocate && this.fileBase === undefined) return this.slab.subarray(this.fill, this.fill + HEAD_READ);
+        if (this.pool.allocate && this.fileBase === undefined)
+          return this.slab.subarray(this.fill, this.fill + HEAD_READ);
         return this.slab.subarray(this.fill);
       },
       callback: (n: number) => {
@@ -125,7 +126,15 @@ class Conn {
     this.socket =
       u.protocol === "https:"
         ? // Loaded at the first https: connection: TLS costs a plain-HTTP mirror 20 ms at every start.
-          process.getBuiltinModule("node:tls").connect({ host: u.hostname, port, servername: net.isIP(u.hostname) ? undefined : u.hostname, ALPNProtocols: ["http/1.1"], onread } as ConnectionOptions)
+          process
+            .getBuiltinModule("node:tls")
+            .connect({
+              host: u.hostname,
+              port,
+              servername: net.isIP(u.hostname) ? undefined : u.hostname,
+              ALPNProtocols: ["http/1.1"],
+              onread,
+            } as ConnectionOptions)
         : net.connect({ host: u.hostname, port, onread } as net.NetConnectOpts);
     this.socket.setNoDelay(true);
     const end = (err: Error) => {
@@ -215,7 +224,12 @@ export class RangeClient {
   private readonly locations: Locations;
 
   /** `allocate`: aligned slab memory (DirectIo.allocate), so the consumer can write slabs directly. */
-  constructor(opts: { stallTimeoutMs: number; userAgent?: string; allocate?: (size: number) => Buffer; now?: () => number }) {
+  constructor(opts: {
+    stallTimeoutMs: number;
+    userAgent?: string;
+    allocate?: (size: number) => Buffer;
+    now?: () => number;
+  }) {
     this.stallMs = opts.stallTimeoutMs;
     this.userAgent = opts.userAgent ?? "deepseek-operator-downloader/0.1";
     this.slabs = new SlabPool(32, opts.allocate);
@@ -246,7 +260,14 @@ export class RangeClient {
   }
 
   /** The redirect chain from `from` (`url` itself, or where it led before, with that first answer's headers). */
-  private async follow(url: string, from: string, knownFirstHeaders: HeaderMap | undefined, start: number, end: number, req: RangeRequest): Promise<void> {
+  private async follow(
+    url: string,
+    from: string,
+    knownFirstHeaders: HeaderMap | undefined,
+    start: number,
+    end: number,
+    req: RangeRequest,
+  ): Promise<void> {
     const origin = new URL(url).origin;
     let current = from;
     let firstHeaders = knownFirstHeaders;
@@ -266,7 +287,13 @@ export class RangeClient {
       }
       if (head.status !== 200 && head.status !== 206) {
         conn.destroy();
-        throw new HttpStatusError(head.status, current, h["x-error-code"], parseRetryAfter(h["retry-after"], Date.now()), h["x-error-message"]);
+        throw new HttpStatusError(
+          head.status,
+          current,
+          h["x-error-code"],
+          parseRetryAfter(h["retry-after"], Date.now()),
+          h["x-error-message"],
+        );
       }
       try {
         req.onResponse?.({ status: head.status, headers: h, firstHeaders, url: current });
@@ -276,14 +303,18 @@ export class RangeClient {
       }
       if (h["transfer-encoding"] && h["transfer-encoding"] !== "identity") {
         conn.destroy();
-        throw new Error(`${current} answered with Transfer-Encoding ${h["transfer-encoding"]}; a file body needs a Content-Length`);
+        throw new Error(
+          `${current} answered with Transfer-Encoding ${h["transfer-encoding"]}; a file body needs a Content-Length`,
+        );
       }
       let skip = 0;
       if (head.status === 206) {
         const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h["content-range"] ?? "");
         if (!m || Number(m[1]) !== start) {
           conn.destroy();
-          throw new Error(`${current}: asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(h["content-range"])}`);
+          throw new Error(
+            `${current}: asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(h["content-range"])}`,
+          );
         }
       } else {
         skip = start; // the server ignored Range: skip what we already have
@@ -322,7 +353,11 @@ export class RangeClient {
   }
 
   /** Sends `request` and waits for the response head; a reused connection the server had closed is replaced once. */
-  private async exchange(u: URL, request: string, signal: AbortSignal | undefined): Promise<{ conn: Conn; head: Head }> {
+  private async exchange(
+    u: URL,
+    request: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ conn: Conn; head: Head }> {
     for (let attempt = 0; ; attempt++) {
       // The retry takes a new connection: the other idle ones likely timed out at the same moment.
       const conn = attempt === 0 ? this.acquire(u) : new Conn(u, this.slabs);
@@ -408,7 +443,15 @@ export class RangeClient {
   }
 
   /** Streams the body to onData in slab-sized pieces; bytes past `end` (a whole-file 200) are not read. */
-  private body(conn: Conn, url: string, length: number | undefined, skipBytes: number, start: number, end: number, req: RangeRequest): Promise<void> {
+  private body(
+    conn: Conn,
+    url: string,
+    length: number | undefined,
+    skipBytes: number,
+    start: number,
+    end: number,
+    req: RangeRequest,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let skip = skipBytes;
       let offset = start;
@@ -422,7 +465,8 @@ export class RangeClient {
       const deliver = (all: boolean): boolean => {
         let avail = conn.fill - conn.consumed;
         if (avail === 0) return true;
-        if (!all && conn.slab.length - conn.fill >= conn.minRoom && offset + avail < end && avail < bodyLeft) return true;
+        if (!all && conn.slab.length - conn.fill >= conn.minRoom && offset + avail < end && avail < bodyLeft)
+          return true;
         avail = Math.min(avail, bodyLeft);
         if (skip > 0) {
           const s = Math.min(skip, avail);
@@ -525,7 +569,10 @@ export class RangeClient {
 }
 
 function prematureEnd(url: string, got: number, want: number, cause?: Error): Error {
-  const err = new Error(`${url}: connection closed after ${got} of ${want} bytes${cause ? ` (${cause.message})` : ""}`) as NodeJS.ErrnoException;
-  err.code = (cause as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "ECONNRESET" : "ERR_STREAM_PREMATURE_CLOSE";
+  const err = new Error(
+    `${url}: connection closed after ${got} of ${want} bytes${cause ? ` (${cause.message})` : ""}`,
+  ) as NodeJS.ErrnoException;
+  err.code =
+    (cause as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "ECONNRESET" : "ERR_STREAM_PREMATURE_CLOSE";
   return err;
 }

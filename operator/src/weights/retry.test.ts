@@ -8,21 +8,38 @@ const errno = (code: string) => Object.assign(new Error(code), { code });
 describe("classify", () => {
   it("stops on credentials and missing repos or revisions", () => {
     expect(classify(new HttpStatusError(401, "u"))).toMatchObject({ kind: "permanent", reason: "Unauthorized" });
-    expect(classify(new HttpStatusError(403, "u", "GatedRepo"))).toMatchObject({ kind: "permanent", reason: "Unauthorized", message: expect.stringContaining("gated") });
-    expect(classify(new HttpStatusError(404, "u", "RevisionNotFound"))).toMatchObject({ kind: "permanent", reason: "NotFound", message: expect.stringContaining("revision not found") });
-    expect(classify(new HttpStatusError(404, "u", "RepoNotFound"))).toMatchObject({ kind: "permanent", reason: "NotFound" });
+    expect(classify(new HttpStatusError(403, "u", "GatedRepo"))).toMatchObject({
+      kind: "permanent",
+      reason: "Unauthorized",
+      message: expect.stringContaining("gated"),
+    });
+    expect(classify(new HttpStatusError(404, "u", "RevisionNotFound"))).toMatchObject({
+      kind: "permanent",
+      reason: "NotFound",
+      message: expect.stringContaining("revision not found"),
+    });
+    expect(classify(new HttpStatusError(404, "u", "RepoNotFound"))).toMatchObject({
+      kind: "permanent",
+      reason: "NotFound",
+    });
     expect(classify(errno("ENOSPC"))).toMatchObject({ kind: "permanent", reason: "DiskFull" });
   });
 
   it("retries server errors, rate limits, resets and stalls", () => {
     expect(classify(new HttpStatusError(503, "u"))).toMatchObject({ kind: "transient", reason: "NetworkError" });
-    expect(classify(new HttpStatusError(429, "u", undefined, 7))).toMatchObject({ kind: "transient", retryAfterMs: 7000 });
+    expect(classify(new HttpStatusError(429, "u", undefined, 7))).toMatchObject({
+      kind: "transient",
+      retryAfterMs: 7000,
+    });
     expect(classify(errno("ECONNRESET"))).toMatchObject({ kind: "transient", reason: "NetworkError" });
     expect(classify(new StallError("u", 60))).toMatchObject({ kind: "transient", reason: "Stalled" });
   });
 
   it("keeps the reason of a WeightsError", () => {
-    expect(classify(new WeightsError("ChecksumMismatch", "x"))).toMatchObject({ kind: "transient", reason: "ChecksumMismatch" });
+    expect(classify(new WeightsError("ChecksumMismatch", "x"))).toMatchObject({
+      kind: "transient",
+      reason: "ChecksumMismatch",
+    });
     expect(classify(new WeightsError("DiskFull", "x"))).toMatchObject({ kind: "permanent", reason: "DiskFull" });
   });
 });

@@ -37,16 +37,25 @@ export function classify(err: unknown): Classified {
       ? { kind: "permanent", reason: err.reason, message: err.message }
       : { kind: "transient", reason: err.reason, message: err.message };
   }
-  if (isEnospc(err)) return { kind: "permanent", reason: "DiskFull", message: `no space left on device: ${(err as Error).message}` };
+  if (isEnospc(err))
+    return { kind: "permanent", reason: "DiskFull", message: `no space left on device: ${(err as Error).message}` };
   if (err instanceof StallError) return { kind: "transient", reason: "Stalled", message: err.message };
   if (err instanceof HttpStatusError) {
     const s = err.status;
     if (s === 401 || s === 403) {
-      const why = err.hubErrorCode === "GatedRepo" ? "the repository is gated and this token has not been granted access" : "the token is missing, invalid or lacks access";
+      const why =
+        err.hubErrorCode === "GatedRepo"
+          ? "the repository is gated and this token has not been granted access"
+          : "the token is missing, invalid or lacks access";
       return { kind: "permanent", reason: "Unauthorized", message: `${err.message}: ${why}` };
     }
     if (s === 404) {
-      const what = err.hubErrorCode === "RevisionNotFound" ? "revision" : err.hubErrorCode === "EntryNotFound" ? "file" : "repository or revision";
+      const what =
+        err.hubErrorCode === "RevisionNotFound"
+          ? "revision"
+          : err.hubErrorCode === "EntryNotFound"
+            ? "file"
+            : "repository or revision";
       return { kind: "permanent", reason: "NotFound", message: `${err.message}: ${what} not found` };
     }
     if (s === 429 || s === 408 || s >= 500) {
@@ -59,7 +68,8 @@ export function classify(err: unknown): Classified {
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
-  if (code && TRANSIENT_CODES.has(code)) return { kind: "transient", reason: "NetworkError", message: `${code}: ${message}` };
+  if (code && TRANSIENT_CODES.has(code))
+    return { kind: "transient", reason: "NetworkError", message: `${code}: ${message}` };
   // Unknown socket-level failures (aborted responses, parser errors) are worth another try.
   return { kind: "transient", reason: "NetworkError", message };
 }

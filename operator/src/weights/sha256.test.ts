@@ -83,7 +83,9 @@ it("says whether this CPU has the SHA extensions, as /proc/cpuinfo does", () => 
     expect(() => native!.compress(s, new Uint8Array(63))).toThrow(/whole 64-byte blocks/);
     expect(() => native!.compress(new Uint32Array(7), new Uint8Array(64))).toThrow(/state must be a Uint32Array of 8/);
     expect(() => native!.compress2(s, new Uint8Array(64), s, new Uint8Array(64))).toThrow(/two states must differ/);
-    expect(() => native!.compress2(s, new Uint8Array(64), new Uint32Array(8), new Uint8Array(128))).toThrow(/same whole number/);
+    expect(() => native!.compress2(s, new Uint8Array(64), new Uint32Array(8), new Uint8Array(128))).toThrow(
+      /same whole number/,
+    );
   });
 
   it("gives a hash thread's digests for files whose shared-memory slabs arrive interleaved", async () => {

@@ -12,7 +12,15 @@ import type { IncomingHttpHeaders } from "node:http";
 import { WeightsError } from "./errors.ts";
 import type { HttpClient } from "./http.ts";
 import { safeRelativePath } from "./layout.ts";
-import { encodePath, headerValue, normalizeEtag, type Listing, type RemoteFile, type Source, type TransferHeaders } from "./source.ts";
+import {
+  encodePath,
+  headerValue,
+  normalizeEtag,
+  type Listing,
+  type RemoteFile,
+  type Source,
+  type TransferHeaders,
+} from "./source.ts";
 import { compareStrings } from "../util/compare.ts";
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -44,7 +52,8 @@ export function filesFromTree(entries: readonly TreeEntry[], fileUrl: (path: str
     const size = e.lfs?.size ?? e.size;
     if (typeof size !== "number" || size < 0) throw new Error(`tree entry ${e.path} has no size`);
     const sha256 = e.lfs?.oid ? e.lfs.oid.toLowerCase() : null;
-    if (sha256 !== null && !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`tree entry ${e.path} has an LFS oid that is not a sha256: ${e.lfs?.oid}`);
+    if (sha256 !== null && !/^[0-9a-f]{64}$/.test(sha256))
+      throw new Error(`tree entry ${e.path} has an LFS oid that is not a sha256: ${e.lfs?.oid}`);
     files.push({ path, size, sha256, gitOid: e.oid?.toLowerCase() ?? null, url: fileUrl(path) });
   }
   return files.sort((a, b) => compareStrings(a.path, b.path));
@@ -82,10 +91,13 @@ export class HubSource implements Source {
       if (typeof info.sha === "string" && info.sha) commit = info.sha;
     }
     const entries: TreeEntry[] = [];
-    let url: string | undefined = `${this.endpoint}/api/models/${this.repo}/tree/${encodeURIComponent(commit)}?recursive=true`;
+    let url: string | undefined =
+      `${this.endpoint}/api/models/${this.repo}/tree/${encodeURIComponent(commit)}?recursive=true`;
     for (let page = 0; url; page++) {
       if (page > 10_000) throw new Error(`tree listing of ${this.repo} did not end after 10000 pages`);
-      const { json, headers }: { json: TreeEntry[]; headers: IncomingHttpHeaders } = await this.http.getJson<TreeEntry[]>(url, { token: this.token, signal });
+      const { json, headers }: { json: TreeEntry[]; headers: IncomingHttpHeaders } = await this.http.getJson<
+        TreeEntry[]
+      >(url, { token: this.token, signal });
       if (!Array.isArray(json)) throw new Error(`tree listing ${url} is not a JSON array`);
       entries.push(...json);
       url = nextPageUrl(headerValue(headers, "link"), url);
@@ -97,15 +109,24 @@ export class HubSource implements Source {
     const h = headers.first;
     const repoCommit = headerValue(h, "x-repo-commit");
     if (commit && repoCommit && repoCommit !== commit) {
-      throw new WeightsError("ChecksumMismatch", `${file.path}: the Hub served commit ${repoCommit}, the listing is of ${commit}`);
+      throw new WeightsError(
+        "ChecksumMismatch",
+        `${file.path}: the Hub served commit ${repoCommit}, the listing is of ${commit}`,
+      );
     }
     const linkedSize = headerValue(h, "x-linked-size");
     if (linkedSize !== undefined && Number(linkedSize) !== file.size) {
-      throw new WeightsError("ChecksumMismatch", `${file.path}: the Hub says ${linkedSize} bytes (X-Linked-Size), the listing says ${file.size}`);
+      throw new WeightsError(
+        "ChecksumMismatch",
+        `${file.path}: the Hub says ${linkedSize} bytes (X-Linked-Size), the listing says ${file.size}`,
+      );
     }
     const linkedEtag = normalizeEtag(headerValue(h, "x-linked-etag"))?.toLowerCase();
     if (file.sha256 && linkedEtag && /^[0-9a-f]{64}$/.test(linkedEtag) && linkedEtag !== file.sha256) {
-      throw new WeightsError("ChecksumMismatch", `${file.path}: the Hub's X-Linked-Etag ${linkedEtag} differs from the listed sha256 ${file.sha256}`);
+      throw new WeightsError(
+        "ChecksumMismatch",
+        `${file.path}: the Hub's X-Linked-Etag ${linkedEtag} differs from the listed sha256 ${file.sha256}`,
+      );
     }
   }
 }

@@ -17,7 +17,10 @@ export function parseSha256Sums(text: string): { path: string; sha256: string }[
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === "" || line.startsWith("#")) return;
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
-    if (!m) throw new Error(`${MANIFEST_NAME} line ${i + 1} is not "<sha256>  <path>": ${JSON.stringify(line.slice(0, 120))}`);
+    if (!m)
+      throw new Error(
+        `${MANIFEST_NAME} line ${i + 1} is not "<sha256>  <path>": ${JSON.stringify(line.slice(0, 120))}`,
+      );
     const path = safeRelativePath(m[2]!.replace(/^\.\//, ""));
     if (seen.has(path)) throw new Error(`${MANIFEST_NAME} lists ${path} twice`);
     seen.add(path);
@@ -67,7 +70,10 @@ export class UrlSource implements Source {
     const range = headerValue(headers.final, "content-range");
     const total = range ? /\/(\d+)$/.exec(range)?.[1] : undefined;
     if (total !== undefined && Number(total) !== file.size) {
-      throw new WeightsError("ChecksumMismatch", `${file.path}: the server now has ${total} bytes, HEAD said ${file.size}`);
+      throw new WeightsError(
+        "ChecksumMismatch",
+        `${file.path}: the server now has ${total} bytes, HEAD said ${file.size}`,
+      );
     }
   }
 }

@@ -44,7 +44,12 @@ export async function runPull(o: {
   const source = o.baseUrl
     ? new UrlSource({ baseUrl: o.baseUrl, token: o.token, http })
     : new HubSource({ endpoint: o.endpoint, repo: o.repo, revision: o.revision, token: o.token, http });
-  const progress = new ProgressTracker({ repo: o.repo, revision: o.revision, reporters: [reporter], intervalMs: o.intervalMs ?? 10_000 });
+  const progress = new ProgressTracker({
+    repo: o.repo,
+    revision: o.revision,
+    reporters: [reporter],
+    intervalMs: o.intervalMs ?? 10_000,
+  });
   try {
     const result = await pullWeights({
       dir: o.dir,

@@ -48,10 +48,17 @@ export async function fetchPart(ctx: TransferContext, job: FileJob, part: number
       if (p.start + job.received[part]! > start) attempt = 0;
       attempt++;
       if (attempt >= ctx.retry.maxAttempts) {
-        throw new WeightsError(c.reason, `${job.file.path} bytes ${start}-${p.end - 1}: gave up after ${attempt} attempts: ${c.message}`, { cause: err });
+        throw new WeightsError(
+          c.reason,
+          `${job.file.path} bytes ${start}-${p.end - 1}: gave up after ${attempt} attempts: ${c.message}`,
+          { cause: err },
+        );
       }
       const delay = backoffDelayMs(ctx.retry, attempt, ctx.random(), c.retryAfterMs);
-      ctx.log.warn({ file: job.file.path, part, attempt, delayMs: Math.round(delay), reason: c.reason, err: c.message }, "transfer failed; retrying from the last byte written");
+      ctx.log.warn(
+        { file: job.file.path, part, attempt, delayMs: Math.round(delay), reason: c.reason, err: c.message },
+        "transfer failed; retrying from the last byte written",
+      );
       await sleep(delay, undefined, { signal: ctx.signal }).catch(() => {
         throw ctx.signal.reason;
       });
@@ -60,11 +67,22 @@ export async function fetchPart(ctx: TransferContext, job: FileJob, part: number
 }
 
 // The writes' promise travels in an object: an async function returning a promise would wait for it.
-async function transferRange(ctx: TransferContext, job: FileJob, part: number, start: number, end: number): Promise<{ written: Promise<void> }> {
+async function transferRange(
+  ctx: TransferContext,
+  job: FileJob,
+  part: number,
+  start: number,
+  end: number,
+): Promise<{ written: Promise<void> }> {
   const { file } = job;
   const fh = await job.open();
   const dfh = ctx.directIo ? await job.openDirect(ctx.directIo) : undefined;
-  const writer = new PositionalWriter(fh, start, (n) => ctx.onWritten(job, part, n), dfh && ctx.directIo ? { fh: dfh, io: ctx.directIo } : undefined);
+  const writer = new PositionalWriter(
+    fh,
+    start,
+    (n) => ctx.onWritten(job, part, n),
+    dfh && ctx.directIo ? { fh: dfh, io: ctx.directIo } : undefined,
+  );
   let failure: unknown;
   try {
     await ctx.ranges.fetch(file.url, start, end, {

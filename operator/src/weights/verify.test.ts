@@ -31,7 +31,9 @@ afterAll(async () => {
 async function verify(dir: string, endpoint: string | undefined, revision = V4_FLASH_REVISION) {
   const reporter = new CapturingReporter();
   const progress = new ProgressTracker({ repo: V4_FLASH_REPO, revision, reporters: [reporter], intervalMs: 10_000 });
-  const source = endpoint ? new HubSource({ endpoint, repo: V4_FLASH_REPO, revision, token: undefined, http }) : undefined;
+  const source = endpoint
+    ? new HubSource({ endpoint, repo: V4_FLASH_REPO, revision, token: undefined, http })
+    : undefined;
   const result = await verifyWeights({ dir, repo: V4_FLASH_REPO, revision, source, log: rootLogger, progress });
   return { result, reporter };
 }
@@ -78,7 +80,9 @@ describe("weights verify", () => {
       await flipByte(path.join(dir, "model-00003-of-00006.safetensors"), 5000);
       const { result } = await verify(dir, hub.url);
       expect(result.ok).toBe(false);
-      expect(result.problems).toEqual([expect.stringMatching(/^model-00003-of-00006\.safetensors: sha256 [0-9a-f]{64}, expected/)]);
+      expect(result.problems).toEqual([
+        expect.stringMatching(/^model-00003-of-00006\.safetensors: sha256 [0-9a-f]{64}, expected/),
+      ]);
       await expect(stat(markerPath(dir))).rejects.toThrow();
       await writeFile(path.join(dir, "config.json"), "{}");
       const again = await verify(dir, hub.url);
@@ -124,7 +128,9 @@ describe("weights verify", () => {
       await truncate(path.join(dir, "model-00004-of-00006.safetensors"), 8000);
       const bad = await verify(dir, undefined);
       expect(bad.result).toMatchObject({ ok: false, against: "structure" });
-      expect(bad.result.problems).toEqual([expect.stringMatching(/^model-00004-of-00006\.safetensors: .*(truncated|outside)/)]);
+      expect(bad.result.problems).toEqual([
+        expect.stringMatching(/^model-00004-of-00006\.safetensors: .*(truncated|outside)/),
+      ]);
     } finally {
       await cleanup();
     }
@@ -136,7 +142,11 @@ describe("weights verify", () => {
       await writeRepo(dir);
       expect((await verify(dir, hub.url)).result.ok).toBe(true);
       const { result } = await verify(dir, undefined, "0".repeat(40));
-      expect(result).toMatchObject({ ok: false, against: "marker", problems: [expect.stringContaining("not deepseek-ai/DeepSeek-V4-Flash@0000")] });
+      expect(result).toMatchObject({
+        ok: false,
+        against: "marker",
+        problems: [expect.stringContaining("not deepseek-ai/DeepSeek-V4-Flash@0000")],
+      });
     } finally {
       await cleanup();
     }

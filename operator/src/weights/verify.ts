@@ -47,8 +47,12 @@ export async function verifyWeights(opts: VerifyOptions): Promise<VerifyResult> 
     } catch (err) {
       const c = classify(err);
       // A wrong token or a missing revision is an answer, not an outage: do not paper over it.
-      if (c.kind === "permanent") throw new WeightsError(c.reason, `listing ${opts.source.description}: ${c.message}`, { cause: err });
-      log.warn({ err: c.message, source: opts.source.description }, "source unreachable; verifying against the marker or the structure instead");
+      if (c.kind === "permanent")
+        throw new WeightsError(c.reason, `listing ${opts.source.description}: ${c.message}`, { cause: err });
+      log.warn(
+        { err: c.message, source: opts.source.description },
+        "source unreachable; verifying against the marker or the structure instead",
+      );
     }
   }
   if (listing) {
@@ -59,7 +63,13 @@ export async function verifyWeights(opts: VerifyOptions): Promise<VerifyResult> 
   const marker = await readMarker(dir);
   if (marker) {
     if (marker.repo !== opts.repo || marker.revision !== opts.revision) {
-      return { ok: false, against: "marker", files: 0, bytes: 0, problems: [`the marker is for ${marker.repo}@${marker.revision}, not ${opts.repo}@${opts.revision}`] };
+      return {
+        ok: false,
+        against: "marker",
+        files: 0,
+        bytes: 0,
+        problems: [`the marker is for ${marker.repo}@${marker.revision}, not ${opts.repo}@${opts.revision}`],
+      };
     }
     const checks = marker.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, gitOid: null }));
     return runChecks(opts, "marker", checks);
@@ -67,7 +77,12 @@ export async function verifyWeights(opts: VerifyOptions): Promise<VerifyResult> 
   return verifyStructure(opts);
 }
 
-async function checkAndMark(opts: VerifyOptions, against: "hub" | "manifest" | "structure", checks: Check[], commit: string | null): Promise<VerifyResult> {
+async function checkAndMark(
+  opts: VerifyOptions,
+  against: "hub" | "manifest" | "structure",
+  checks: Check[],
+  commit: string | null,
+): Promise<VerifyResult> {
   const results = await hashAll(opts, checks);
   const problems = results.flatMap((r) => (r.problem ? [r.problem] : []));
   const bytes = results.reduce((a, r) => a + (r.file?.size ?? 0), 0);
@@ -103,7 +118,13 @@ async function runChecks(opts: VerifyOptions, against: "marker", checks: Check[]
   const problems = results.flatMap((r) => (r.problem ? [r.problem] : []));
   // A marker that no longer tells the truth must go: engine pods trust it.
   if (problems.length > 0) await removeMarker(opts.dir);
-  return { ok: problems.length === 0, against, files: checks.length, bytes: results.reduce((a, r) => a + (r.file?.size ?? 0), 0), problems };
+  return {
+    ok: problems.length === 0,
+    against,
+    files: checks.length,
+    bytes: results.reduce((a, r) => a + (r.file?.size ?? 0), 0),
+    problems,
+  };
 }
 
 type Hashed = { file?: MarkerFile; gitOid?: string | null; mtimeMs?: number; problem?: string };
@@ -136,8 +157,10 @@ async function hashOne(dir: string, c: Check): Promise<Hashed> {
     const st = await fh.stat();
     if (c.size !== null && st.size !== c.size) return { problem: `${c.path}: ${st.size} bytes, expected ${c.size}` };
     const h = await hashFile(fh, st.size, c.sha256 === null);
-    if (c.sha256 !== null && h.sha256 !== c.sha256) return { problem: `${c.path}: sha256 ${h.sha256}, expected ${c.sha256}` };
-    if (c.sha256 === null && c.gitOid !== null && h.gitOid !== c.gitOid) return { problem: `${c.path}: git blob ${h.gitOid}, expected ${c.gitOid}` };
+    if (c.sha256 !== null && h.sha256 !== c.sha256)
+      return { problem: `${c.path}: sha256 ${h.sha256}, expected ${c.sha256}` };
+    if (c.sha256 === null && c.gitOid !== null && h.gitOid !== c.gitOid)
+      return { problem: `${c.path}: git blob ${h.gitOid}, expected ${c.gitOid}` };
     return { file: { path: c.path, size: st.size, sha256: h.sha256 }, gitOid: h.gitOid, mtimeMs: st.mtimeMs };
   } finally {
     await fh.close();
@@ -165,7 +188,13 @@ async function verifyStructure(opts: VerifyOptions): Promise<VerifyResult> {
   } else if (await stat(path.join(dir, "model.safetensors")).catch(() => undefined)) {
     shardTensors.set("model.safetensors", []);
   } else {
-    return { ok: false, against: "structure", files: 0, bytes: 0, problems: [`neither ${INDEX} (with a weight_map) nor model.safetensors in ${dir}`] };
+    return {
+      ok: false,
+      against: "structure",
+      files: 0,
+      bytes: 0,
+      problems: [`neither ${INDEX} (with a weight_map) nor model.safetensors in ${dir}`],
+    };
   }
   for (const [shard, tensors] of shardTensors) {
     const check = await checkSafetensorsFile(finalPath(dir, shard));
@@ -175,7 +204,8 @@ async function verifyStructure(opts: VerifyOptions): Promise<VerifyResult> {
     }
     const have = new Set(check.tensors);
     const missing = tensors.filter((t) => !have.has(t));
-    if (missing.length > 0) problems.push(`${shard}: lacks ${missing.length} tensors the index puts there (first: ${missing[0]})`);
+    if (missing.length > 0)
+      problems.push(`${shard}: lacks ${missing.length} tensors the index puts there (first: ${missing[0]})`);
   }
   if (problems.length > 0) {
     await removeMarker(dir);
@@ -183,7 +213,12 @@ async function verifyStructure(opts: VerifyOptions): Promise<VerifyResult> {
   }
   // Sound structure: record what is there (every file but our own and partial ones) in the marker.
   const all = await listFiles(dir);
-  return checkAndMark(opts, "structure", all.map((p) => ({ path: p, size: null, sha256: null, gitOid: null })), null);
+  return checkAndMark(
+    opts,
+    "structure",
+    all.map((p) => ({ path: p, size: null, sha256: null, gitOid: null })),
+    null,
+  );
 }
 
 async function listFiles(dir: string, rel = ""): Promise<string[]> {

@@ -48,12 +48,26 @@ export async function mintServiceAccountKubeconfig(opts: MintOptions): Promise<S
   const username = `system:serviceaccount:${namespace}:${name}`;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
-    clusters: [{ name: cluster.name, server: cluster.server, caData: cluster.caData, caFile: cluster.caFile, skipTLSVerify: false }],
+    clusters: [
+      {
+        name: cluster.name,
+        server: cluster.server,
+        caData: cluster.caData,
+        caFile: cluster.caFile,
+        skipTLSVerify: false,
+      },
+    ],
     users: [{ name: username, token }],
     contexts: [{ name: username, cluster: cluster.name, user: username, namespace }],
     currentContext: username,
   });
-  const kubeconfigYaml = kubeconfigFile({ server: cluster.server, caData: cluster.caData ?? "", user: username, token, namespace });
+  const kubeconfigYaml = kubeconfigFile({
+    server: cluster.server,
+    caData: cluster.caData ?? "",
+    user: username,
+    token,
+    namespace,
+  });
   return {
     token,
     username,
@@ -67,16 +81,22 @@ export async function mintServiceAccountKubeconfig(opts: MintOptions): Promise<S
 
 function kubeconfigFile(c: { server: string; caData: string; user: string; token: string; namespace: string }): string {
   // JSON is valid YAML, and every kubeconfig reader accepts it.
-  return JSON.stringify(
-    {
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "deepseek-operator-test", cluster: { server: c.server, "certificate-authority-data": c.caData } }],
-      users: [{ name: c.user, user: { token: c.token } }],
-      contexts: [{ name: c.user, context: { cluster: "deepseek-operator-test", user: c.user, namespace: c.namespace } }],
-      "current-context": c.user,
-    },
-    null,
-    2,
-  ) + "\n";
+  return (
+    JSON.stringify(
+      {
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          { name: "deepseek-operator-test", cluster: { server: c.server, "certificate-authority-data": c.caData } },
+        ],
+        users: [{ name: c.user, user: { token: c.token } }],
+        contexts: [
+          { name: c.user, context: { cluster: "deepseek-operator-test", user: c.user, namespace: c.namespace } },
+        ],
+        "current-context": c.user,
+      },
+      null,
+      2,
+    ) + "\n"
+  );
 }

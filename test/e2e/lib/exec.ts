@@ -21,7 +21,11 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     const child = execFile(
       file,
       args,
-      { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? adminKubeconfigPath() } },
+      {
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? adminKubeconfigPath() },
+      },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== "number") {
           reject(new Error(`${file} ${args.join(" ")}: ${err.message}\n${stderr}`));

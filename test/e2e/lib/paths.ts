@@ -12,7 +12,14 @@ const cache = process.env.DSO_CACHE ?? join(homedir(), ".cache", "deepseek-opera
 export const BIN_DIR = join(cache, "k8s", K8S_VERSION);
 export const KUBECTL = join(BIN_DIR, "kubectl");
 export const HELM = join(cache, "tools", "helm");
-export const CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"] as const;
+export const CONTROL_PLANE_BINARIES = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kubectl",
+  "kwok",
+] as const;
 
 /** The admin kubeconfig written by test/cluster/up.sh (DSO_KUBECONFIG once global-setup ran). */
 export function adminKubeconfigPath(): string {

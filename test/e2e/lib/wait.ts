@@ -12,7 +12,10 @@ export interface WaitOptions {
  * Calls `probe` until it returns a value other than undefined/false and returns that value.
  * A probe that throws is retried; on timeout the error names `what` and the last result or error.
  */
-export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: WaitOptions = {},
+): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const intervalMs = opts.intervalMs ?? 250;
   const deadline = Date.now() + timeoutMs;

@@ -17,25 +17,33 @@ export const AutoscalingSpec = withRules(
         .positive({ message: "spec.autoscaling.targetQueueDepth must be greater than 0" })
         .max(100000)
         .default(4)
-        .describe("Waiting requests per replica (vllm:num_requests_waiting, sglang:num_queue_reqs) above which it scales up."),
+        .describe(
+          "Waiting requests per replica (vllm:num_requests_waiting, sglang:num_queue_reqs) above which it scales up.",
+        ),
       targetTokensPerSecond: z
         .number()
         .positive({ message: "spec.autoscaling.targetTokensPerSecond must be greater than 0" })
         .max(1e9)
         .optional()
-        .describe("Generated tokens per second per replica (rate of vllm:generation_tokens_total) above which it scales up."),
+        .describe(
+          "Generated tokens per second per replica (rate of vllm:generation_tokens_total) above which it scales up.",
+        ),
       scaleUpStabilizationSeconds: z
         .int()
         .min(0)
         .max(3600)
         .default(60)
-        .describe("Window over which the highest recommendation wins before scaling up; replicas still loading count as capacity."),
+        .describe(
+          "Window over which the highest recommendation wins before scaling up; replicas still loading count as capacity.",
+        ),
       scaleDownStabilizationSeconds: z
         .int()
         .min(0)
         .max(86400)
         .default(1800)
-        .describe("Window over which the highest recommendation wins before scaling down; long because a new replica takes many minutes to load."),
+        .describe(
+          "Window over which the highest recommendation wins before scaling down; long because a new replica takes many minutes to load.",
+        ),
     })
     .describe("How the number of replicas follows load."),
   [

@@ -7,7 +7,9 @@ export const MAX_OUTPUT = 393_216;
 
 const Offload = z
   .object({
-    tier: z.enum(["CPU", "Disk"]).describe("Where KV blocks that do not fit in GPU memory are kept: host memory or local disk."),
+    tier: z
+      .enum(["CPU", "Disk"])
+      .describe("Where KV blocks that do not fit in GPU memory are kept: host memory or local disk."),
     size: quantity("Capacity of the offload tier per replica."),
   })
   .describe("An optional second tier for the KV cache; long idle contexts spill there instead of being recomputed.");
@@ -33,7 +35,10 @@ export const ContextSpec = withRules(
         .max(4096)
         .default(4)
         .describe("Sequences of maxModelLen tokens that one replica must hold at once; the planner sizes GPUs for it."),
-      kvCacheDtype: z.enum(["auto", "fp8", "bf16"]).default("fp8").describe("Data type of the KV cache; fp8 halves its size."),
+      kvCacheDtype: z
+        .enum(["auto", "fp8", "bf16"])
+        .default("fp8")
+        .describe("Data type of the KV cache; fp8 halves its size."),
       offload: Offload.optional(),
     })
     .describe("Context length and KV-cache sizing."),

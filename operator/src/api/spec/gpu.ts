@@ -9,7 +9,12 @@ export const GpuSpec = withRules(
   z
     .object({
       type: z.enum(GPU_TYPES).default("H200").describe("GPU model of the nodes to run on."),
-      perNode: z.int().min(1).max(64).default(8).describe("GPUs per node of that type; decides when a replica spans nodes."),
+      perNode: z
+        .int()
+        .min(1)
+        .max(64)
+        .default(8)
+        .describe("GPUs per node of that type; decides when a replica spans nodes."),
       count: z
         .int()
         .min(1)

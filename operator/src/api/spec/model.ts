@@ -13,7 +13,9 @@ const HuggingFaceSource = z
       .max(2048)
       .default("https://huggingface.co")
       .describe("Hub endpoint; point it at a mirror to download from inside your network."),
-    tokenSecretRef: secretKeyRef("Secret holding a Hugging Face access token (needed for gated or private repos).").optional(),
+    tokenSecretRef: secretKeyRef(
+      "Secret holding a Hugging Face access token (needed for gated or private repos).",
+    ).optional(),
   })
   .describe("Download from the Hugging Face Hub (or a mirror that speaks its API).");
 
@@ -30,7 +32,11 @@ const UrlSource = z
 const PvcSource = z
   .object({
     claimName: dnsLabel("Existing PersistentVolumeClaim that already holds the model files."),
-    subPath: z.string().max(1024).optional().describe("Folder inside the volume that holds the files; the root by default."),
+    subPath: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("Folder inside the volume that holds the files; the root by default."),
   })
   .describe("Use weights already present on a PVC: they are verified, not downloaded.");
 
@@ -64,7 +70,9 @@ export const ModelSpec = withRules(
       name: z
         .string()
         .max(96)
-        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "must be a repo id such as deepseek-ai/DeepSeek-V4-Flash" })
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+          message: "must be a repo id such as deepseek-ai/DeepSeek-V4-Flash",
+        })
         .default(DEFAULT_MODEL)
         .describe("Hugging Face repo id of the model; selects the model profile used for planning."),
       revision: z

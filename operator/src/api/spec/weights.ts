@@ -3,8 +3,14 @@ import { positiveInt, quantity } from "../fields.ts";
 
 export const WeightsSpec = z
   .object({
-    storageClassName: z.string().max(253).optional().describe("StorageClass of the shared weights PVC; the cluster default when unset."),
-    size: quantity("Size of the weights PVC; defaults to the model's known size plus 10% headroom. Must hold the whole model.").optional(),
+    storageClassName: z
+      .string()
+      .max(253)
+      .optional()
+      .describe("StorageClass of the shared weights PVC; the cluster default when unset."),
+    size: quantity(
+      "Size of the weights PVC; defaults to the model's known size plus 10% headroom. Must hold the whole model.",
+    ).optional(),
     accessMode: z
       .enum(["ReadWriteMany", "ReadWriteOnce", "ReadOnlyMany"])
       .default("ReadWriteMany")
@@ -12,11 +18,16 @@ export const WeightsSpec = z
     reclaimPolicy: z
       .enum(["Retain", "Delete"])
       .default("Retain")
-      .describe("Retain (default) keeps the weights PVC when the DeepSeekDeployment is deleted; Delete removes it with the last DeepSeekDeployment using it."),
+      .describe(
+        "Retain (default) keeps the weights PVC when the DeepSeekDeployment is deleted; Delete removes it with the last DeepSeekDeployment using it.",
+      ),
     download: z
       .object({
         concurrency: positiveInt("Files downloaded at once.", 64).default(8),
-        stallTimeoutSeconds: positiveInt("A transfer that receives no bytes for this long is abandoned and retried.", 3600).default(120),
+        stallTimeoutSeconds: positiveInt(
+          "A transfer that receives no bytes for this long is abandoned and retried.",
+          3600,
+        ).default(120),
         timeoutSeconds: positiveInt("The whole download fails after this long.", 7 * 24 * 3600).default(6 * 3600),
       })
       .default({ concurrency: 8, stallTimeoutSeconds: 120, timeoutSeconds: 6 * 3600 })

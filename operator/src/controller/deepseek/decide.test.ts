@@ -12,7 +12,9 @@ const cond = (d: ReturnType<typeof decide>, type: string) => d.status?.condition
 /** Feed the decision's applied objects back as the live state, as the apiserver would. */
 function live(objs: KubeObject[], kind: string, status?: Record<string, unknown>): Obj | undefined {
   const o = objs.find((x) => x.kind === kind);
-  return o ? ({ ...structuredClone(o), metadata: { ...o.metadata, uid: `${kind}-uid` }, ...(status ? { status } : {}) } as Obj) : undefined;
+  return o
+    ? ({ ...structuredClone(o), metadata: { ...o.metadata, uid: `${kind}-uid` }, ...(status ? { status } : {}) } as Obj)
+    : undefined;
 }
 
 describe("a new DeepSeekDeployment", () => {
@@ -30,7 +32,14 @@ describe("a new DeepSeekDeployment", () => {
     const d = decide(world(aDsd()));
     const pvc = d.apply.find((o) => o.kind === "PersistentVolumeClaim") as any;
     expect(pvc.spec.resources.requests.storage).toBe("164Gi"); // 148.66 GiB × 1.1, rounded up
-    expect(pvc.metadata.ownerReferences).toEqual([{ apiVersion: "serving.deepseek-operator.io/v1alpha1", kind: "DeepSeekDeployment", name: "flash", uid: "uid-flash" }]);
+    expect(pvc.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: "serving.deepseek-operator.io/v1alpha1",
+        kind: "DeepSeekDeployment",
+        name: "flash",
+        uid: "uid-flash",
+      },
+    ]);
   });
 
   it("starts the download Job under a ServiceAccount that may patch only its PVC", () => {
@@ -38,11 +47,32 @@ describe("a new DeepSeekDeployment", () => {
     const d = decide(world(dsd, { pvc: aPvc(dsd) }));
     expect(kinds(d.apply)).toEqual(["Job", "Role", "RoleBinding", "Service", "ServiceAccount"]);
     const role = d.apply.find((o) => o.kind === "Role") as any;
-    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["persistentvolumeclaims"], resourceNames: [weightsName(dsd.spec.model.name, REV)], verbs: ["get", "patch"] }]);
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [""],
+        resources: ["persistentvolumeclaims"],
+        resourceNames: [weightsName(dsd.spec.model.name, REV)],
+        verbs: ["get", "patch"],
+      },
+    ]);
     const job = d.apply.find((o) => o.kind === "Job") as any;
-    expect(job.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["weights", "pull", "--revision", REV, "--report-pvc", `team/${weightsName(dsd.spec.model.name, REV)}`]));
+    expect(job.spec.template.spec.containers[0].args).toEqual(
+      expect.arrayContaining([
+        "weights",
+        "pull",
+        "--revision",
+        REV,
+        "--report-pvc",
+        `team/${weightsName(dsd.spec.model.name, REV)}`,
+      ]),
+    );
     // The start of the download and the move into Downloading are one Event, not two.
-    expect(d.events).toEqual([expect.objectContaining({ reason: "Downloading", note: `New → Downloading: pulling deepseek-ai/DeepSeek-V4-Flash@${REV} into PVC ${weightsName(dsd.spec.model.name, REV)}` })]);
+    expect(d.events).toEqual([
+      expect.objectContaining({
+        reason: "Downloading",
+        note: `New → Downloading: pulling deepseek-ai/DeepSeek-V4-Flash@${REV} into PVC ${weightsName(dsd.spec.model.name, REV)}`,
+      }),
+    ]);
   });
 
   it("reports a download restarted while already Downloading as WeightsDownloadStarted, but not a Job the cache has yet to see", () => {
@@ -53,7 +83,9 @@ describe("a new DeepSeekDeployment", () => {
     expect(lagging.apply.some((o) => o.kind === "Job")).toBe(true);
     expect(lagging.events).toEqual([]);
     // The Job went away after the downloader had reported: a restart.
-    const d = decide(world({ ...dsd, status: first.status! }, { pvc: aPvc(dsd, progress({ bytesDone: 370, bytesTotal: 1000 })) }));
+    const d = decide(
+      world({ ...dsd, status: first.status! }, { pvc: aPvc(dsd, progress({ bytesDone: 370, bytesTotal: 1000 })) }),
+    );
     expect(d.events.map((e) => e.reason)).toEqual(["WeightsDownloadStarted"]);
   });
 });
@@ -61,14 +93,37 @@ describe("a new DeepSeekDeployment", () => {
 describe("weights progress", () => {
   it("mirrors the downloader's report into status", () => {
     const dsd = aDsd();
-    const d = decide(world(dsd, { pvc: aPvc(dsd, progress({ bytesDone: 370, bytesTotal: 1000, filesDone: 17, bytesPerSecond: 50, etaSeconds: 12.6 })), pullJob: aJob("x", { active: 1 }) }));
-    expect(d.status?.weights).toMatchObject({ phase: "Downloading", progress: "37%", bytesDone: 370, bytesTotal: 1000, filesDone: 17, filesTotal: 47, bytesPerSecond: 50, etaSeconds: 13, verified: false });
+    const d = decide(
+      world(dsd, {
+        pvc: aPvc(
+          dsd,
+          progress({ bytesDone: 370, bytesTotal: 1000, filesDone: 17, bytesPerSecond: 50, etaSeconds: 12.6 }),
+        ),
+        pullJob: aJob("x", { active: 1 }),
+      }),
+    );
+    expect(d.status?.weights).toMatchObject({
+      phase: "Downloading",
+      progress: "37%",
+      bytesDone: 370,
+      bytesTotal: 1000,
+      filesDone: 17,
+      filesTotal: 47,
+      bytesPerSecond: 50,
+      etaSeconds: 13,
+      verified: false,
+    });
     expect(d.apply.filter((o) => o.kind !== "Service")).toEqual([]);
   });
 
   it("creates no engine before the weights are verified, even at 100% of bytes", () => {
     const dsd = aDsd();
-    const d = decide(world(dsd, { pvc: aPvc(dsd, progress({ phase: "Verifying", bytesDone: 1000, bytesTotal: 1000 })), pullJob: aJob("x", { active: 1 }) }));
+    const d = decide(
+      world(dsd, {
+        pvc: aPvc(dsd, progress({ phase: "Verifying", bytesDone: 1000, bytesTotal: 1000 })),
+        pullJob: aJob("x", { active: 1 }),
+      }),
+    );
     expect(kinds(d.apply)).not.toContain("Deployment");
     expect(cond(d, "WeightsReady")?.status).toBe("False");
   });
@@ -76,7 +131,10 @@ describe("weights progress", () => {
   it("schedules a retry after a failure and retries once the delay has passed", () => {
     const dsd = aDsd();
     const failedAt = new Date(NOW.getTime() - 10_000).toISOString();
-    const job = aJob("x", { failed: 1, conditions: [{ type: "Failed", status: "True", lastTransitionTime: failedAt, message: "BackoffLimitExceeded" }] });
+    const job = aJob("x", {
+      failed: 1,
+      conditions: [{ type: "Failed", status: "True", lastTransitionTime: failedAt, message: "BackoffLimitExceeded" }],
+    });
     const pvc = aPvc(dsd, progress({ phase: "Failed", reason: "NetworkError", message: "connection reset 5 times" }));
     const early = decide(world(dsd, { pvc, pullJob: job }));
     expect(early.delete).toEqual([]);
@@ -91,8 +149,25 @@ describe("weights progress", () => {
 
   it("fails the deployment on a 401 and says why", () => {
     const dsd = aDsd();
-    const job = aJob("x", { failed: 1, conditions: [{ type: "Failed", status: "True", lastTransitionTime: NOW.toISOString(), message: "PodFailurePolicy" }] });
-    const d = decide(world(dsd, { pvc: aPvc(dsd, progress({ phase: "Failed", reason: "Unauthorized", message: "401 from the Hub: check spec.model.source.huggingFace.tokenSecretRef" })), pullJob: job }));
+    const job = aJob("x", {
+      failed: 1,
+      conditions: [
+        { type: "Failed", status: "True", lastTransitionTime: NOW.toISOString(), message: "PodFailurePolicy" },
+      ],
+    });
+    const d = decide(
+      world(dsd, {
+        pvc: aPvc(
+          dsd,
+          progress({
+            phase: "Failed",
+            reason: "Unauthorized",
+            message: "401 from the Hub: check spec.model.source.huggingFace.tokenSecretRef",
+          }),
+        ),
+        pullJob: job,
+      }),
+    );
     expect(d.status?.phase).toBe("Failed");
     expect(cond(d, "WeightsReady")).toMatchObject({ status: "False", reason: "Unauthorized" });
     expect(cond(d, "WeightsReady")?.message).toContain("tokenSecretRef");
@@ -118,10 +193,26 @@ describe("serving", () => {
   });
 
   it("replaces one replica at a time when no spare GPUs are known, and surges when they are", () => {
-    const tight = decide(world(dsd, { pvc: aPvc(dsd, verified()), gpus: { gpuType: "H200", nodes: 2, total: 16, free: 0, largestFreeBlock: 0 } }));
-    expect((tight.apply.find((o) => o.kind === "Deployment") as any).spec.strategy.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
-    const roomy = decide(world(dsd, { pvc: aPvc(dsd, verified()), gpus: { gpuType: "H200", nodes: 2, total: 16, free: 8, largestFreeBlock: 8 } }));
-    expect((roomy.apply.find((o) => o.kind === "Deployment") as any).spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    const tight = decide(
+      world(dsd, {
+        pvc: aPvc(dsd, verified()),
+        gpus: { gpuType: "H200", nodes: 2, total: 16, free: 0, largestFreeBlock: 0 },
+      }),
+    );
+    expect((tight.apply.find((o) => o.kind === "Deployment") as any).spec.strategy.rollingUpdate).toEqual({
+      maxSurge: 0,
+      maxUnavailable: 1,
+    });
+    const roomy = decide(
+      world(dsd, {
+        pvc: aPvc(dsd, verified()),
+        gpus: { gpuType: "H200", nodes: 2, total: 16, free: 8, largestFreeBlock: 8 },
+      }),
+    );
+    expect((roomy.apply.find((o) => o.kind === "Deployment") as any).spec.strategy.rollingUpdate).toEqual({
+      maxSurge: 1,
+      maxUnavailable: 0,
+    });
   });
 
   it("reaches Serving, then makes no writes while nothing changes", () => {
@@ -135,7 +226,9 @@ describe("serving", () => {
     const serving = decide(world(dsd, state));
     expect(serving.status?.phase).toBe("Serving");
     expect(cond(serving, "Ready")?.status).toBe("True");
-    const steady = decide(world({ ...dsd, status: serving.status! }, { ...state, now: new Date(NOW.getTime() + 60_000) }));
+    const steady = decide(
+      world({ ...dsd, status: serving.status! }, { ...state, now: new Date(NOW.getTime() + 60_000) }),
+    );
     expect(steady.apply).toEqual([]);
     expect(steady.delete).toEqual([]);
     expect(steady.status).toBeUndefined();
@@ -146,13 +239,36 @@ describe("serving", () => {
     const first = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));
     const edited = live(first.apply, "Deployment") as any;
     edited.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"] = "1";
-    const d = decide(world(dsd, { pvc: aPvc(dsd, verified()), deployment: edited, service: live(first.apply, "Service"), pdb: live(first.apply, "PodDisruptionBudget") }));
+    const d = decide(
+      world(dsd, {
+        pvc: aPvc(dsd, verified()),
+        deployment: edited,
+        service: live(first.apply, "Service"),
+        pdb: live(first.apply, "PodDisruptionBudget"),
+      }),
+    );
     expect(kinds(d.apply)).toEqual(["Deployment"]);
   });
 
   it("explains Pending pods with GPU counts", () => {
-    const pending = aPod("flash-1", { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/6 nodes are available: 2 Insufficient nvidia.com/gpu." }] });
-    const d = decide(world(dsd, { pvc: aPvc(dsd, verified()), pods: [pending], gpus: { gpuType: "H200", nodes: 2, total: 16, free: 4, largestFreeBlock: 2 } }));
+    const pending = aPod("flash-1", {
+      phase: "Pending",
+      conditions: [
+        {
+          type: "PodScheduled",
+          status: "False",
+          reason: "Unschedulable",
+          message: "0/6 nodes are available: 2 Insufficient nvidia.com/gpu.",
+        },
+      ],
+    });
+    const d = decide(
+      world(dsd, {
+        pvc: aPvc(dsd, verified()),
+        pods: [pending],
+        gpus: { gpuType: "H200", nodes: 2, total: 16, free: 4, largestFreeBlock: 2 },
+      }),
+    );
     const c = cond(d, "GPUsAvailable");
     expect(c).toMatchObject({ status: "False", reason: "InsufficientGPUs" });
     expect(c?.message).toContain(`needs ${expected.gpusPerReplica} × H200`);
@@ -162,7 +278,9 @@ describe("serving", () => {
 
   it("keeps lastTransitionTime when a condition's status does not change", () => {
     const a = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));
-    const b = decide(world({ ...dsd, status: a.status! }, { pvc: aPvc(dsd, verified()), now: new Date(NOW.getTime() + 3_600_000) }));
+    const b = decide(
+      world({ ...dsd, status: a.status! }, { pvc: aPvc(dsd, verified()), now: new Date(NOW.getTime() + 3_600_000) }),
+    );
     expect(b.status).toBeUndefined();
   });
 });
@@ -178,7 +296,11 @@ describe("plans that cannot run", () => {
   });
 
   it("says so when a multi-node replica needs LeaderWorkerSet and the CRD is missing", () => {
-    const dsd = aDsd("flash", { gpu: { type: "H100", count: 16 }, parallelism: { data: 16, expert: true, nodesPerReplica: 2 }, context: { targetConcurrency: 16 } });
+    const dsd = aDsd("flash", {
+      gpu: { type: "H100", count: 16 },
+      parallelism: { data: 16, expert: true, nodesPerReplica: 2 },
+      context: { targetConcurrency: 16 },
+    });
     const d = decide(world(dsd, { pvc: aPvc(dsd, verified()), lwsServed: false }));
     expect(kinds(d.apply)).not.toContain("LeaderWorkerSet");
     expect(cond(d, "Progressing")).toMatchObject({ status: "False", reason: "MissingAPI" });
@@ -189,7 +311,8 @@ describe("plans that cannot run", () => {
 });
 
 describe("deletion", () => {
-  const deleting = (policy: "Retain" | "Delete") => aDsd("flash", { weights: { reclaimPolicy: policy } }, { deletionTimestamp: NOW.toISOString() });
+  const deleting = (policy: "Retain" | "Delete") =>
+    aDsd("flash", { weights: { reclaimPolicy: policy } }, { deletionTimestamp: NOW.toISOString() });
 
   it("releases a retained PVC from this owner, then removes the finalizer", () => {
     const dsd = deleting("Retain");

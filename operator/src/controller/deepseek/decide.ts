@@ -46,11 +46,25 @@ export interface Decision {
 
 const DOWNLOAD_STARTED = "WeightsDownloadStarted";
 
-const refOf = (o: Obj): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace ?? "", name: o.metadata.name });
+const refOf = (o: Obj): ObjectRef => ({
+  apiVersion: o.apiVersion,
+  kind: o.kind,
+  namespace: o.metadata.namespace ?? "",
+  name: o.metadata.name,
+});
 
 function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string } {
   if (!job) return { exists: false, active: false, succeeded: false, failed: false };
-  const st = (job as { status?: { active?: number; succeeded?: number; conditions?: { type: string; status: string; message?: string; lastTransitionTime?: string }[] } }).status ?? {};
+  const st =
+    (
+      job as {
+        status?: {
+          active?: number;
+          succeeded?: number;
+          conditions?: { type: string; status: string; message?: string; lastTransitionTime?: string }[];
+        };
+      }
+    ).status ?? {};
   const failed = st.conditions?.find((c) => c.type === "Failed" && c.status === "True");
   const complete = st.conditions?.find((c) => c.type === "Complete" && c.status === "True");
   return {
@@ -83,14 +97,25 @@ function podFacts(pods: Pod[]): PodFacts {
       crashMessage ??= `${p.metadata.name}: ${waiting.state?.waiting?.message ?? "CrashLoopBackOff"} (restarts: ${waiting.restartCount ?? 0})`;
     }
   }
-  return { pending, unschedulable, crashLooping, ...(schedulerMessage ? { schedulerMessage } : {}), ...(crashMessage ? { crashMessage } : {}) };
+  return {
+    pending,
+    unschedulable,
+    crashLooping,
+    ...(schedulerMessage ? { schedulerMessage } : {}),
+    ...(crashMessage ? { crashMessage } : {}),
+  };
 }
 
 function workloadFacts(w: Obj | undefined, missingApi?: string): WorkloadFacts | undefined {
   if (missingApi) return { exists: false, missingApi, replicas: 0, readyReplicas: 0, updatedReplicas: 0 };
   if (!w) return undefined;
   const st = (w as { status?: { replicas?: number; readyReplicas?: number; updatedReplicas?: number } }).status ?? {};
-  return { exists: true, replicas: st.replicas ?? 0, readyReplicas: st.readyReplicas ?? 0, updatedReplicas: st.updatedReplicas ?? 0 };
+  return {
+    exists: true,
+    replicas: st.replicas ?? 0,
+    readyReplicas: st.readyReplicas ?? 0,
+    updatedReplicas: st.updatedReplicas ?? 0,
+  };
 }
 
 /** Apply only what the live object lacks: a steady state makes no writes. */
@@ -108,7 +133,11 @@ function desiredReplicas(dsd: Dsd): number {
 function users(o: Observed): Dsd[] {
   return o.sharingWeights
     .filter((d) => !d.spec.model.source.pvc)
-    .sort((a, b) => compareStrings(a.metadata.creationTimestamp ?? "", b.metadata.creationTimestamp ?? "") || compareStrings(a.metadata.name, b.metadata.name));
+    .sort(
+      (a, b) =>
+        compareStrings(a.metadata.creationTimestamp ?? "", b.metadata.creationTimestamp ?? "") ||
+        compareStrings(a.metadata.name, b.metadata.name),
+    );
 }
 
 /**
@@ -124,15 +153,26 @@ function finalize(o: Observed): Decision {
   if (!o.dsd.metadata.finalizers?.includes(FINALIZER)) return d;
   if (!o.dsd.spec.model.source.pvc && o.pvc) {
     // The full object with the live size: an apply that omitted spec would drop our ownership of it.
-    const liveSize = (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ?? "0";
+    const liveSize =
+      (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ??
+      "0";
     const pvc = renderWeightsPvc(o.dsd, users(o), liveSize);
     const keep = new Set((pvc.metadata.ownerReferences ?? []).map((r) => r.uid));
     const stale = (o.pvc.metadata.ownerReferences ?? []).filter((r) => r.kind === o.dsd.kind && !keep.has(r.uid));
     if (stale.length > 0) {
       (pvc.metadata as { resourceVersion?: string }).resourceVersion = o.pvc.metadata.resourceVersion;
-      pvc.metadata.annotations = { ...pvc.metadata.annotations, ...pick(o.pvc.metadata.annotations, ANNOTATION.attempts) };
+      pvc.metadata.annotations = {
+        ...pvc.metadata.annotations,
+        ...pick(o.pvc.metadata.annotations, ANNOTATION.attempts),
+      };
       d.apply.push(pvc);
-      if (o.dsd.spec.weights.reclaimPolicy === "Retain") d.events.push({ type: "Normal", reason: "WeightsRetained", action: "Finalize", note: `kept PVC ${o.pvc.metadata.name} (reclaimPolicy Retain)` });
+      if (o.dsd.spec.weights.reclaimPolicy === "Retain")
+        d.events.push({
+          type: "Normal",
+          reason: "WeightsRetained",
+          action: "Finalize",
+          note: `kept PVC ${o.pvc.metadata.name} (reclaimPolicy Retain)`,
+        });
     }
   }
   d.finalizer = "remove";
@@ -151,10 +191,18 @@ export function decide(o: Observed): Decision {
   if (!dsd.metadata.finalizers?.includes(FINALIZER)) actions.finalizer = "add";
   const previous = dsd.status;
   const generation = dsd.metadata.generation ?? 0;
-  const base = { generation, previous, desiredReplicas: desiredReplicas(dsd), selector: engineSelector(dsd.metadata.name), endpoint: endpointUrl(dsd) };
+  const base = {
+    generation,
+    previous,
+    desiredReplicas: desiredReplicas(dsd),
+    selector: engineSelector(dsd.metadata.name),
+    endpoint: endpointUrl(dsd),
+  };
 
   // What CEL could not check (or an object stored before a rule existed): report, create nothing.
-  const planned = o.specErrors ? { facts: { ok: false, reason: "InvalidSpec", message: o.specErrors } } : planSpec(dsd.spec);
+  const planned = o.specErrors
+    ? { facts: { ok: false, reason: "InvalidSpec", message: o.specErrors } }
+    : planSpec(dsd.spec);
   if (!planned.facts.ok || !planned.plan) {
     actions.status = computeStatus({ ...base, plan: planned.facts }, o.now);
     return withEvents(actions, previous);
@@ -172,7 +220,13 @@ export function decide(o: Observed): Decision {
     weights = job.succeeded
       ? { phase: "Complete", verified: true, permanent: false }
       : job.failed
-        ? { phase: "Failed", verified: false, permanent: true, reason: "VerificationFailed", message: `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ${job.failureMessage ?? "see the verify Job's logs"}` }
+        ? {
+            phase: "Failed",
+            verified: false,
+            permanent: true,
+            reason: "VerificationFailed",
+            message: `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ${job.failureMessage ?? "see the verify Job's logs"}`,
+          }
         : { phase: "Verifying", verified: false, permanent: false };
   } else {
     const pvc = renderWeightsPvc(o.dsd, users(o), defaultWeightsSize(planned.modelBytes));
@@ -188,9 +242,15 @@ export function decide(o: Observed): Decision {
         for (const obj of renderWeightsPull(dsd, o.pvc, o.jobs)) actions.apply.push(obj);
         // While already Downloading, a missing Job is either one the cache has not seen yet (created a
         // moment ago: nothing to tell) or one that went away after it reported (a restart worth an Event).
-        const restart = dsd.status?.phase === "Downloading" && o.pvc.metadata.annotations?.[ANNOTATION_PROGRESS] !== undefined;
+        const restart =
+          dsd.status?.phase === "Downloading" && o.pvc.metadata.annotations?.[ANNOTATION_PROGRESS] !== undefined;
         if (attempts === 0 && (dsd.status?.phase !== "Downloading" || restart)) {
-          actions.events.push({ type: "Normal", reason: DOWNLOAD_STARTED, action: "Download", note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}` });
+          actions.events.push({
+            type: "Normal",
+            reason: DOWNLOAD_STARTED,
+            action: "Download",
+            note: `pulling ${dsd.spec.model.name}@${dsd.spec.model.revision} into PVC ${pvcName}`,
+          });
         }
       } else if (job.failed) {
         const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();
@@ -202,7 +262,12 @@ export function decide(o: Observed): Decision {
           pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts + 1);
           actions.apply = actions.apply.filter((a) => a !== pvc);
           actions.apply.push(pvc);
-          actions.events.push({ type: "Normal", reason: "WeightsRetry", action: "Download", note: `retrying the weights download (attempt ${attempts + 2})` });
+          actions.events.push({
+            type: "Normal",
+            reason: "WeightsRetry",
+            action: "Download",
+            note: `retrying the weights download (attempt ${attempts + 2})`,
+          });
         } else {
           actions.requeueAfterMs = retryAt - o.now.getTime();
         }
@@ -215,7 +280,10 @@ export function decide(o: Observed): Decision {
 
   // Engine: only once the weights are complete and verified.
   const multiNode = plan.nodesPerReplica > 1;
-  const missingApi = multiNode && !o.lwsServed ? `spec needs ${plan.nodesPerReplica} nodes per replica, which is rendered as a LeaderWorkerSet, but the apiserver does not serve ${LWS_API}; install LeaderWorkerSet (https://lws.sigs.k8s.io) or fit a replica on one node` : undefined;
+  const missingApi =
+    multiNode && !o.lwsServed
+      ? `spec needs ${plan.nodesPerReplica} nodes per replica, which is rendered as a LeaderWorkerSet, but the apiserver does not serve ${LWS_API}; install LeaderWorkerSet (https://lws.sigs.k8s.io) or fit a replica on one node`
+      : undefined;
   ensure(actions, renderService(dsd, multiNode), o.service);
   let workload: Obj | undefined = multiNode ? o.lws : o.deployment;
   if (weights.verified && !missingApi) {
@@ -249,17 +317,36 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
   if (next.phase !== previous?.phase) {
     const failing = next.phase === "Failed" || next.phase === "Degraded";
     // The condition that explains the new phase.
-    const explains = failing ? "Degraded" : next.phase === "Downloading" ? "WeightsReady" : next.phase === "Loading" ? "Progressing" : "Ready";
+    const explains = failing
+      ? "Degraded"
+      : next.phase === "Downloading"
+        ? "WeightsReady"
+        : next.phase === "Loading"
+          ? "Progressing"
+          : "Ready";
     const why = next.conditions?.find((c) => c.type === explains)?.message ?? "";
     // A download that starts with the move into Downloading is one story, told in one Event (an Event
     // is a write: two per new deployment cost the apiserver a fifth of the operator's writes).
     const started = actions.events.findIndex((e) => e.reason === DOWNLOAD_STARTED);
     const detail = next.phase === "Downloading" && started >= 0 ? actions.events.splice(started, 1)[0]!.note : why;
-    actions.events.push({ type: failing ? "Warning" : "Normal", reason: next.phase ?? "Unknown", action: "Reconcile", note: `${previous?.phase ?? "New"} → ${next.phase}: ${detail}`.slice(0, 1024) });
+    actions.events.push({
+      type: failing ? "Warning" : "Normal",
+      reason: next.phase ?? "Unknown",
+      action: "Reconcile",
+      note: `${previous?.phase ?? "New"} → ${next.phase}: ${detail}`.slice(0, 1024),
+    });
   }
   const prevWeights = previous?.weights;
-  if (next.weights?.phase === "Failed" && (prevWeights?.phase !== "Failed" || prevWeights.attempts !== next.weights.attempts)) {
-    actions.events.push({ type: "Warning", reason: next.weights.reason ?? "WeightsFailed", action: "Download", note: (next.weights.message ?? "weights download failed").slice(0, 1024) });
+  if (
+    next.weights?.phase === "Failed" &&
+    (prevWeights?.phase !== "Failed" || prevWeights.attempts !== next.weights.attempts)
+  ) {
+    actions.events.push({
+      type: "Warning",
+      reason: next.weights.reason ?? "WeightsFailed",
+      action: "Download",
+      note: (next.weights.message ?? "weights download failed").slice(0, 1024),
+    });
   }
   if (equalStatus(previous, next)) delete actions.status;
   return actions;
@@ -271,6 +358,12 @@ export function equalStatus(a: unknown, b: unknown): boolean {
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => compareStrings(a, b)).map(([k, x]) => [k, canonical(x)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => compareStrings(a, b))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
   return v;
 }

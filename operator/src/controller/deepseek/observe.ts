@@ -43,7 +43,9 @@ function parseOnce(dsd: DeepSeekDeployment): { dsd: Dsd; errors?: string } {
   const hit = parsedOnce.get(dsd);
   if (hit) return hit;
   const parsed = parseSpec(dsd.spec);
-  const out = parsed.ok ? { dsd: { ...dsd, spec: parsed.value } as Dsd } : { dsd: dsd as Dsd, errors: parsed.errors.map((e) => e.message).join("; ") };
+  const out = parsed.ok
+    ? { dsd: { ...dsd, spec: parsed.value } as Dsd }
+    : { dsd: dsd as Dsd, errors: parsed.errors.map((e) => e.message).join("; ") };
   parsedOnce.set(dsd, out);
   return out;
 }
@@ -53,7 +55,9 @@ export const withDefaults = (dsd: DeepSeekDeployment): Dsd => parseOnce(dsd).dsd
 /** Deployments of the namespace that may share this one's weights (same model and revision). */
 function sameWeights(dsd: Dsd, all: DeepSeekDeployment[]): Dsd[] {
   const { name: model, revision } = dsd.spec.model;
-  return all.filter((d) => (d.spec?.model?.name ?? model) === model && d.spec?.model?.revision === revision).map(withDefaults);
+  return all
+    .filter((d) => (d.spec?.model?.name ?? model) === model && d.spec?.model?.revision === revision)
+    .map(withDefaults);
 }
 
 export function observe(ctx: ObserveContext, namespace: string, name: string): Observed | undefined {
@@ -66,7 +70,11 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
   let gpus: Observed["gpus"];
   try {
     const g = resolveGpu(dsd.spec.gpu.type);
-    gpus = summarizeInventory({ id: g.id, resourceName: g.resourceName, nodeLabel: { key: g.nodeLabel.key, value: g.nodeLabel.values[0]! } }, c.nodes.list(), ctx.gpuPods());
+    gpus = summarizeInventory(
+      { id: g.id, resourceName: g.resourceName, nodeLabel: { key: g.nodeLabel.key, value: g.nodeLabel.values[0]! } },
+      c.nodes.list(),
+      ctx.gpuPods(),
+    );
   } catch {
     gpus = undefined; // an unknown GPU type is reported by the planner
   }

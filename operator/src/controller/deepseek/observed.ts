@@ -3,7 +3,14 @@
 import type { Dsd, JobConfig, KubeObject } from "../../render/index.ts";
 import type { GpuInventory } from "../status.ts";
 
-export type Obj = KubeObject & { metadata: KubeObject["metadata"] & { uid?: string; resourceVersion?: string; deletionTimestamp?: string; creationTimestamp?: string } };
+export type Obj = KubeObject & {
+  metadata: KubeObject["metadata"] & {
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+  };
+};
 
 export interface Pod {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -11,7 +18,11 @@ export interface Pod {
   status?: {
     phase?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
-    containerStatuses?: { ready?: boolean; restartCount?: number; state?: { waiting?: { reason?: string; message?: string } } }[];
+    containerStatuses?: {
+      ready?: boolean;
+      restartCount?: number;
+      state?: { waiting?: { reason?: string; message?: string } };
+    }[];
   };
 }
 

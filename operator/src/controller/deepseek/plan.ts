@@ -38,8 +38,18 @@ function computePlan(spec: DeepSeekDeploymentSpec): PlanOutcome {
     plan = runPlanner(planInputFromSpec(spec));
   } catch (err) {
     if (err instanceof UnknownProfileError) {
-      const field = /gpu/i.test(err.message) ? "spec.gpu.type" : /engine/i.test(err.message) ? "spec.engine.type" : "spec.model.name";
-      return { facts: { ok: false, reason: field === "spec.model.name" ? "UnknownModel" : "Unsupported", message: `${field}: ${err.message}` } };
+      const field = /gpu/i.test(err.message)
+        ? "spec.gpu.type"
+        : /engine/i.test(err.message)
+          ? "spec.engine.type"
+          : "spec.model.name";
+      return {
+        facts: {
+          ok: false,
+          reason: field === "spec.model.name" ? "UnknownModel" : "Unsupported",
+          message: `${field}: ${err.message}`,
+        },
+      };
     }
     throw err;
   }

@@ -7,7 +7,10 @@ import type { Caches } from "./observe.ts";
 import { reconcileDeepSeekDeployment, type Writer } from "./reconciler.ts";
 
 function cache<T extends { metadata: { name: string; namespace?: string } }>(items: T[] = []) {
-  return { get: (ns: string | undefined, n: string) => items.find((i) => i.metadata.name === n && i.metadata.namespace === ns), list: (ns?: string) => items.filter((i) => !ns || i.metadata.namespace === ns) };
+  return {
+    get: (ns: string | undefined, n: string) => items.find((i) => i.metadata.name === n && i.metadata.namespace === ns),
+    list: (ns?: string) => items.filter((i) => !ns || i.metadata.namespace === ns),
+  };
 }
 
 function fakeWorld(dsds: DeepSeekDeployment[]) {
@@ -40,8 +43,23 @@ function fakeWorld(dsds: DeepSeekDeployment[]) {
       calls.push(`event ${e.reason}`);
     },
   };
-  const caches: Caches = { dsds: cache(dsds as never[]), pvcs: cache(), jobs: cache(), deployments: cache(), services: cache(), pdbs: cache(), pods: cache(), nodes: cache() } as unknown as Caches;
-  const ctx = { caches, lwsServed: () => false, gpuPods: () => undefined, jobs: { image: "op:1", podLabels: {}, podAnnotations: {} }, now: () => NOW };
+  const caches: Caches = {
+    dsds: cache(dsds as never[]),
+    pvcs: cache(),
+    jobs: cache(),
+    deployments: cache(),
+    services: cache(),
+    pdbs: cache(),
+    pods: cache(),
+    nodes: cache(),
+  } as unknown as Caches;
+  const ctx = {
+    caches,
+    lwsServed: () => false,
+    gpuPods: () => undefined,
+    jobs: { image: "op:1", podLabels: {}, podAnnotations: {} },
+    now: () => NOW,
+  };
   return { calls, spans, writer, ctx };
 }
 
@@ -52,7 +70,14 @@ describe("reconcile executor", () => {
     const r = await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "flash", rootLogger);
     expect(w.calls[0]).toBe("finalizer +");
     const applies = w.calls.filter((c) => c.startsWith("apply"));
-    expect([...applies].sort()).toEqual(["apply Job", "apply PersistentVolumeClaim", "apply Role", "apply RoleBinding", "apply Service", "apply ServiceAccount"]);
+    expect([...applies].sort()).toEqual([
+      "apply Job",
+      "apply PersistentVolumeClaim",
+      "apply Role",
+      "apply RoleBinding",
+      "apply Service",
+      "apply ServiceAccount",
+    ]);
     // Storage first, identities before the Job that runs as them.
     expect(applies[0]).toBe("apply PersistentVolumeClaim");
     expect(applies.at(-1)).toBe("apply Job");

@@ -15,7 +15,11 @@ export interface Writer {
   applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus): Promise<void>;
   setFinalizer(dsd: Dsd, present: boolean): Promise<void>;
   /** The weights PVC and the deployments of the same model and revision, read from the apiserver (not the cache). */
-  readFresh(namespace: string, pvcName: string, model: { name: string; revision: string }): Promise<{ pvc: Obj | undefined; dsds: DeepSeekDeployment[] }>;
+  readFresh(
+    namespace: string,
+    pvcName: string,
+    model: { name: string; revision: string },
+  ): Promise<{ pvc: Obj | undefined; dsds: DeepSeekDeployment[] }>;
   /** Recorded asynchronously; recording never fails a reconcile. */
   event(dsd: Dsd, e: EventSpec): void;
 }
@@ -27,7 +31,11 @@ export interface Writer {
  * escalation check reads the Role, so it must exist) and the workloads (a Job's pods are refused
  * while their ServiceAccount does not exist). Within a wave the writes go out together.
  */
-const WAVES = [["PersistentVolumeClaim", "Service"], ["ServiceAccount", "Role"], ["RoleBinding", "Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"]];
+const WAVES = [
+  ["PersistentVolumeClaim", "Service"],
+  ["ServiceAccount", "Role"],
+  ["RoleBinding", "Job", "Deployment", "LeaderWorkerSet", "PodDisruptionBudget"],
+];
 const waveOf = (o: KubeObject) => {
   const i = WAVES.findIndex((w) => w.includes(o.kind));
   return i < 0 ? WAVES.length : i;
@@ -70,7 +78,10 @@ export async function reconcileDeepSeekDeployment(
   // response, so the Job is created in a second pass now instead of after the cache catches up.
   // That pass decides again from more facts, so the first one's status and Events are not sent:
   // one status write and one set of Events per reconcile.
-  const createsPvc = !observed.pvc && !observed.dsd.metadata.deletionTimestamp && d.apply.some((o) => o.kind === "PersistentVolumeClaim");
+  const createsPvc =
+    !observed.pvc &&
+    !observed.dsd.metadata.deletionTimestamp &&
+    d.apply.some((o) => o.kind === "PersistentVolumeClaim");
   if (createsPvc) {
     const first = await execute(observed, { ...d, status: undefined, events: [] }, writer, log);
     observed = withStored({ ...observed, dsd: first.dsd }, first.stored);
@@ -94,7 +105,9 @@ async function execute(observed: Observed, d: Decision, writer: Writer, log: Log
     dsd = { ...dsd, metadata: { ...dsd.metadata, finalizers: [...(dsd.metadata.finalizers ?? []), FINALIZER] } };
   }
   const status = d.status && !dsd.metadata.deletionTimestamp ? d.status : undefined;
-  const waves = Array.from({ length: WAVES.length + 1 }, (_, w) => d.apply.filter((o) => waveOf(o) === w)).filter((w) => w.length > 0);
+  const waves = Array.from({ length: WAVES.length + 1 }, (_, w) => d.apply.filter((o) => waveOf(o) === w)).filter(
+    (w) => w.length > 0,
+  );
   // Deletes come after every apply; with deletes (or no applies) the status comes last.
   const statusWith = d.delete.length > 0 ? -1 : waves.length - 1;
   const writeStatus = async (s: DeepSeekDeploymentStatus) => {

@@ -6,7 +6,13 @@ import { KindNotServedError, isConflict, isInvalid, isKindNotServed } from "./er
 import { CORE_RESOURCES, FakeApiServer } from "./fakeapiserver.ts";
 import { OperatorMetrics } from "./metrics.ts";
 
-const DSD = { group: "serving.deepseek-operator.io", version: "v1alpha1", kind: "DeepSeekDeployment", plural: "deepseekdeployments", namespaced: true };
+const DSD = {
+  group: "serving.deepseek-operator.io",
+  version: "v1alpha1",
+  kind: "DeepSeekDeployment",
+  plural: "deepseekdeployments",
+  namespaced: true,
+};
 
 let server: FakeApiServer;
 let metrics: OperatorMetrics;
@@ -29,7 +35,10 @@ function deployment(): KubernetesObject & Record<string, unknown> {
       replicas: 2,
       unknownField: "a typo the apiserver must see", // client-node's typed serializer would drop this
       selector: { matchLabels: { app: "engine" } },
-      template: { metadata: { labels: { app: "engine" } }, spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0" }] } },
+      template: {
+        metadata: { labels: { app: "engine" } },
+        spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0" }] },
+      },
     },
   };
 }
@@ -47,7 +56,11 @@ describe("ApplyClient.apply", () => {
     const req = server.requestsTo("PATCH", "/apis/apps/v1/namespaces/team-a/deployments/engine")[0]!;
     expect(req.headers["content-type"]).toBe("application/apply-patch+yaml");
     expect(req.body).toBe(before);
-    expect(Object.fromEntries(req.query)).toEqual({ fieldManager: "deepseek-operator", force: "true", fieldValidation: "Strict" });
+    expect(Object.fromEntries(req.query)).toEqual({
+      fieldManager: "deepseek-operator",
+      force: "true",
+      fieldValidation: "Strict",
+    });
     expect(JSON.stringify(obj)).toBe(before); // the caller's object is not touched
     // The response is plain JSON too: no Date objects.
     expect(typeof out.metadata!.resourceVersion).toBe("string");
@@ -65,23 +78,40 @@ describe("ApplyClient.apply", () => {
   it("honours per-call options (field manager, no force, Warn validation, dry run)", async () => {
     await client.apply(deployment(), { fieldManager: "other", force: false, fieldValidation: "Warn", dryRun: true });
     const req = server.requestsTo("PATCH", "/apis/apps/v1/")[0]!;
-    expect(Object.fromEntries(req.query)).toEqual({ fieldManager: "other", force: "false", fieldValidation: "Warn", dryRun: "All" });
+    expect(Object.fromEntries(req.query)).toEqual({
+      fieldManager: "other",
+      force: "false",
+      fieldValidation: "Warn",
+      dryRun: "All",
+    });
   });
 
   it("wraps API errors with verb, kind, namespace/name and HTTP code", async () => {
     server.override((req, res) => {
       if (req.method !== "PATCH") return false;
       res.writeHead(422, { "content-type": "application/json" });
-      res.end(JSON.stringify({ kind: "Status", code: 422, reason: "Invalid", message: 'Deployment.apps "engine" is invalid: spec.replicas: Invalid value: -1' }));
+      res.end(
+        JSON.stringify({
+          kind: "Status",
+          code: 422,
+          reason: "Invalid",
+          message: 'Deployment.apps "engine" is invalid: spec.replicas: Invalid value: -1',
+        }),
+      );
       return true;
     });
     const err = await client.apply(deployment()).catch((e: unknown) => e);
     expect(isInvalid(err)).toBe(true);
-    expect(String(err)).toContain("apply Deployment team-a/engine: HTTP 422: Deployment.apps \"engine\" is invalid");
+    expect(String(err)).toContain('apply Deployment team-a/engine: HTTP 422: Deployment.apps "engine" is invalid');
   });
 
   it("reports a kind the server does not serve (LeaderWorkerSet CRD absent) as KindNotServedError", async () => {
-    const lws = { apiVersion: "leaderworkerset.x-k8s.io/v1", kind: "LeaderWorkerSet", metadata: { name: "engine", namespace: "team-a" }, spec: {} };
+    const lws = {
+      apiVersion: "leaderworkerset.x-k8s.io/v1",
+      kind: "LeaderWorkerSet",
+      metadata: { name: "engine", namespace: "team-a" },
+      spec: {},
+    };
     const err = await client.apply(lws).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KindNotServedError);
     expect(isKindNotServed(err)).toBe(true);
@@ -90,7 +120,9 @@ describe("ApplyClient.apply", () => {
   });
 
   it("rejects objects without apiVersion, kind or name before sending anything", async () => {
-    await expect(client.apply({ kind: "Deployment", metadata: { name: "x" } })).rejects.toThrow(/apiVersion, kind and metadata.name are required/);
+    await expect(client.apply({ kind: "Deployment", metadata: { name: "x" } })).rejects.toThrow(
+      /apiVersion, kind and metadata.name are required/,
+    );
     expect(server.requests).toHaveLength(0);
   });
 });
@@ -105,8 +137,15 @@ describe("ApplyClient status, get, list, patch, delete", () => {
 
   it("applyStatus sends only identity + status to the /status subresource", async () => {
     server.put(cr);
-    await client.applyStatus({ ...cr, metadata: { ...cr.metadata, resourceVersion: "1", labels: { a: "b" } }, status: { phase: "Downloading", observedGeneration: 1 } });
-    const req = server.requestsTo("PATCH", "/apis/serving.deepseek-operator.io/v1alpha1/namespaces/team-a/deepseekdeployments/flash/status")[0]!;
+    await client.applyStatus({
+      ...cr,
+      metadata: { ...cr.metadata, resourceVersion: "1", labels: { a: "b" } },
+      status: { phase: "Downloading", observedGeneration: 1 },
+    });
+    const req = server.requestsTo(
+      "PATCH",
+      "/apis/serving.deepseek-operator.io/v1alpha1/namespaces/team-a/deepseekdeployments/flash/status",
+    )[0]!;
     expect(req.json).toEqual({
       apiVersion: "serving.deepseek-operator.io/v1alpha1",
       kind: "DeepSeekDeployment",
@@ -129,14 +168,23 @@ describe("ApplyClient status, get, list, patch, delete", () => {
 
   it("list and listPath pass selectors and return plain JSON", async () => {
     server.put(cr);
-    const list = await client.list("serving.deepseek-operator.io/v1alpha1", "DeepSeekDeployment", { namespace: "team-a", labelSelector: "a=b" });
+    const list = await client.list("serving.deepseek-operator.io/v1alpha1", "DeepSeekDeployment", {
+      namespace: "team-a",
+      labelSelector: "a=b",
+    });
     expect(list.items.map((o) => o.metadata!.name)).toEqual(["flash"]);
-    const req = server.requestsTo("GET", "/apis/serving.deepseek-operator.io/v1alpha1/namespaces/team-a/deepseekdeployments").at(-1)!;
+    const req = server
+      .requestsTo("GET", "/apis/serving.deepseek-operator.io/v1alpha1/namespaces/team-a/deepseekdeployments")
+      .at(-1)!;
     expect(req.query.get("labelSelector")).toBe("a=b");
     expect(req.query.has("limit")).toBe(false);
     await client.listPath("/api/v1/pods", { fieldSelector: "status.phase!=Failed", limit: 500, continue: "tok" });
     const page = server.requestsTo("GET", "/api/v1/pods").at(-1)!;
-    expect([page.query.get("limit"), page.query.get("continue"), page.query.get("fieldSelector")]).toEqual(["500", "tok", "status.phase!=Failed"]);
+    expect([page.query.get("limit"), page.query.get("continue"), page.query.get("fieldSelector")]).toEqual([
+      "500",
+      "tok",
+      "status.phase!=Failed",
+    ]);
   });
 
   it("patch sends a merge patch (optionally to a subresource)", async () => {
@@ -149,10 +197,17 @@ describe("ApplyClient status, get, list, patch, delete", () => {
 
   it("delete sends DeleteOptions and reports whether the object existed", async () => {
     server.put(cr);
-    expect(await client.delete(cr, { propagationPolicy: "Foreground", preconditions: { uid: "uid-flash" } })).toBe(true);
+    expect(await client.delete(cr, { propagationPolicy: "Foreground", preconditions: { uid: "uid-flash" } })).toBe(
+      true,
+    );
     expect(await client.delete(cr)).toBe(false);
     const req = server.requestsTo("DELETE", "/apis/serving.deepseek-operator.io/")[0]!;
-    expect(req.json).toEqual({ apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Foreground", preconditions: { uid: "uid-flash" } });
+    expect(req.json).toEqual({
+      apiVersion: "v1",
+      kind: "DeleteOptions",
+      propagationPolicy: "Foreground",
+      preconditions: { uid: "uid-flash" },
+    });
     expect(await writes()).toEqual(["delete/DeepSeekDeployment=2"]);
   });
 
@@ -160,7 +215,9 @@ describe("ApplyClient status, get, list, patch, delete", () => {
     server.override((req, res) => {
       if (req.method !== "PATCH") return false;
       res.writeHead(409, { "content-type": "application/json" });
-      res.end(JSON.stringify({ kind: "Status", code: 409, reason: "Conflict", message: "Apply failed with 1 conflict" }));
+      res.end(
+        JSON.stringify({ kind: "Status", code: 409, reason: "Conflict", message: "Apply failed with 1 conflict" }),
+      );
       return true;
     });
     expect(isConflict(await client.apply(cr).catch((e: unknown) => e))).toBe(true);

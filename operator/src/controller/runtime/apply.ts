@@ -6,7 +6,16 @@
 // against plain JSON, so this client reuses KubernetesObjectApi only for what it does well — API discovery (the
 // kind → resource path mapping, cached per group/version), authentication and the HTTP transport — and does the
 // body and response handling itself: JSON.stringify out, JSON.parse in, no models.
-import { ApiException, HttpMethod, KubeConfig, KubernetesObjectApi, ResponseContext, type KubernetesListObject, type KubernetesObject, type RequestContext } from "@kubernetes/client-node";
+import {
+  ApiException,
+  HttpMethod,
+  KubeConfig,
+  KubernetesObjectApi,
+  ResponseContext,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type RequestContext,
+} from "@kubernetes/client-node";
 import { rootLogger, type Logger } from "../../util/log.ts";
 import { KindNotServedError, KubeApiError, describeRef, isNotFound, type ObjectRef } from "./errors.ts";
 import type { ListOptions } from "./informer.ts";
@@ -197,7 +206,12 @@ export class ApplyClient {
   async applyStatus<T extends KubernetesObject & { status?: unknown }>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const header = headerOf(obj);
     const path = await this.#api.pathFor(header, "patch");
-    const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: header.metadata.name, namespace: header.metadata.namespace }, status: obj.status };
+    const body = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      metadata: { name: header.metadata.name, namespace: header.metadata.namespace },
+      status: obj.status,
+    };
     return (await this.#write("status", header, {
       method: HttpMethod.PATCH,
       path: `${path}/status`,
@@ -209,7 +223,12 @@ export class ApplyClient {
   }
 
   /** A merge patch (RFC 7386) or JSON patch (RFC 6902), e.g. a JSON patch with a `test` op as a precondition. */
-  async patch<T extends KubernetesObject>(target: ObjectHeader, patch: unknown, type: PatchType, opts: PatchOptions = {}): Promise<T> {
+  async patch<T extends KubernetesObject>(
+    target: ObjectHeader,
+    patch: unknown,
+    type: PatchType,
+    opts: PatchOptions = {},
+  ): Promise<T> {
     const path = await this.#api.pathFor(target, "patch");
     return (await this.#write(opts.subresource === "status" ? "status" : "patch", target, {
       method: HttpMethod.PATCH,
@@ -242,10 +261,19 @@ export class ApplyClient {
   }
 
   /** GET one object (plain JSON); undefined if it does not exist. Reads are not counted as writes. */
-  async get<T extends KubernetesObject>(target: ObjectHeader, opts: { signal?: AbortSignal } = {}): Promise<T | undefined> {
+  async get<T extends KubernetesObject>(
+    target: ObjectHeader,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<T | undefined> {
     const path = await this.#api.pathFor(target, "read");
     try {
-      return (await this.#api.send({ verb: "get", ref: refOf(target), method: HttpMethod.GET, path, signal: this.#signal(opts.signal) })) as T;
+      return (await this.#api.send({
+        verb: "get",
+        ref: refOf(target),
+        method: HttpMethod.GET,
+        path,
+        signal: this.#signal(opts.signal),
+      })) as T;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -253,7 +281,11 @@ export class ApplyClient {
   }
 
   /** LIST a kind (optionally in one namespace) as plain JSON. */
-  async list<T extends KubernetesObject>(apiVersion: string, kind: string, opts: ListOptions & { namespace?: string } = {}): Promise<KubernetesListObject<T>> {
+  async list<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions & { namespace?: string } = {},
+  ): Promise<KubernetesListObject<T>> {
     const path = await this.#api.pathFor({ apiVersion, kind, metadata: { namespace: opts.namespace } }, "list");
     return this.listPath<T>(path, opts, { apiVersion, kind, namespace: opts.namespace });
   }
@@ -262,13 +294,22 @@ export class ApplyClient {
    * LIST a collection path as plain JSON: the list function for informers, so cached objects look exactly like
    * watch events (client-node's watch hands out raw JSON; a typed list would mix Date objects into the cache).
    */
-  async listPath<T extends KubernetesObject>(path: string, opts: ListOptions & PageOptions = {}, ref: ObjectRef = { name: path }): Promise<KubernetesListObject<T>> {
+  async listPath<T extends KubernetesObject>(
+    path: string,
+    opts: ListOptions & PageOptions = {},
+    ref: ObjectRef = { name: path },
+  ): Promise<KubernetesListObject<T>> {
     return (await this.#api.send({
       verb: "list",
       ref,
       method: HttpMethod.GET,
       path,
-      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit?.toString(), continue: opts.continue },
+      query: {
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        limit: opts.limit?.toString(),
+        continue: opts.continue,
+      },
       signal: this.#signal(undefined),
     })) as KubernetesListObject<T>;
   }
@@ -300,9 +341,17 @@ function headerOf(obj: KubernetesObject): ObjectHeader {
   if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) {
     throw new Error(`cannot write ${describeRef(refOf(obj))}: apiVersion, kind and metadata.name are required`);
   }
-  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } };
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+  };
 }
 
-function refOf(obj: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }): ObjectRef {
+function refOf(obj: {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+}): ObjectRef {
   return { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata?.namespace, name: obj.metadata?.name };
 }

@@ -25,10 +25,13 @@ export class RealClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.#next++;
-    const t = setTimeout(() => {
-      this.#timers.delete(id);
-      fn();
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(id);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     // Timers never keep the process alive on their own: the HTTP servers and watch sockets do that in
     // production, and a stray backoff timer must not hold a test run or a CLI command open.
     t.unref();

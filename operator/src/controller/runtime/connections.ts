@@ -24,7 +24,9 @@ function connectOptionsOf(d: Dispatcher): Record<string, unknown> | undefined {
   if (!(d instanceof Agent)) return undefined;
   const sym = Object.getOwnPropertySymbols(d).find((s) => s.description === "options");
   const opts = sym ? (d as unknown as Record<symbol, { connect?: unknown }>)[sym] : undefined;
-  return opts && typeof opts.connect === "object" && opts.connect !== null ? (opts.connect as Record<string, unknown>) : undefined;
+  return opts && typeof opts.connect === "object" && opts.connect !== null
+    ? (opts.connect as Record<string, unknown>)
+    : undefined;
 }
 
 /** A digest of the connect options (buffers hashed, so key material is not kept as a map key). */

@@ -22,7 +22,12 @@ interface Harness {
 function harness(reconcile: (key: string, ctx: ReconcileContext) => Promise<Result | void>, workers = 1): Harness {
   const clock = new FakeClock();
   const metrics = new OperatorMetrics({ processMetrics: false });
-  const queue = new WorkQueue({ name: "dsd", clock, metrics, rateLimiter: new ItemExponentialFailureRateLimiter(5, 60_000) });
+  const queue = new WorkQueue({
+    name: "dsd",
+    clock,
+    metrics,
+    rateLimiter: new ItemExponentialFailureRateLimiter(5, 60_000),
+  });
   const calls: Harness["calls"] = [];
   const controller = new Controller({
     name: "dsd",
@@ -45,8 +50,12 @@ describe("Controller result handling", () => {
     h.queue.add("ns/a");
     await h.clock.advance(0);
     expect(h.calls.map((c) => c.key)).toEqual(["ns/a"]);
-    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "success" })).toBe(1);
-    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "error" })).toBe(0);
+    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "success" })).toBe(
+      1,
+    );
+    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "error" })).toBe(
+      0,
+    );
     expect(h.queue.numRequeues("ns/a")).toBe(0);
     await h.controller.stop();
   });
@@ -64,7 +73,9 @@ describe("Controller result handling", () => {
     expect(times).toEqual([0, 5, 15, 35]); // 5, 10, 20 ms gaps
     expect(h.queue.numRequeues("ns/a")).toBe(0);
     expect(await value(h.metrics, "controller_runtime_reconcile_errors_total", { controller: "dsd" })).toBe(3);
-    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "error" })).toBe(3);
+    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "error" })).toBe(
+      3,
+    );
     await h.controller.stop();
   });
 
@@ -97,7 +108,9 @@ describe("Controller result handling", () => {
     expect(h.calls).toHaveLength(2);
     await h.clock.advance(1);
     expect(h.calls).toHaveLength(3);
-    expect(await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "requeue_after" })).toBe(1);
+    expect(
+      await value(h.metrics, "controller_runtime_reconcile_total", { controller: "dsd", result: "requeue_after" }),
+    ).toBe(1);
     await h.controller.stop();
   });
 
@@ -218,7 +231,12 @@ describe("Controller concurrency and shutdown", () => {
     });
     await expect(c.start()).rejects.toThrow(/pods cache to sync/);
     synced = true;
-    const c2 = new Controller({ name: "y", clock, sources: [{ name: "pods", waitForSync: async () => synced }], reconcile: async (k) => void calls.push(k) });
+    const c2 = new Controller({
+      name: "y",
+      clock,
+      sources: [{ name: "pods", waitForSync: async () => synced }],
+      reconcile: async (k) => void calls.push(k),
+    });
     c2.queue.add("k");
     await c2.start();
     await clock.advance(0);

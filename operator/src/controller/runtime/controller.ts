@@ -71,7 +71,9 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
 export function isPanic(err: unknown): boolean {
   if (!(err instanceof Error)) return true;
   if (err instanceof TypeError) return err.cause === undefined;
-  return err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError || err instanceof EvalError;
+  return (
+    err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError || err instanceof EvalError
+  );
 }
 
 export class Controller {
@@ -93,7 +95,8 @@ export class Controller {
     this.name = opts.name;
     this.#reconcile = opts.reconcile;
     this.#workers = opts.workers ?? 1;
-    if (!Number.isInteger(this.#workers) || this.#workers < 1) throw new Error(`controller ${opts.name}: workers must be an integer ≥ 1, got ${opts.workers}`);
+    if (!Number.isInteger(this.#workers) || this.#workers < 1)
+      throw new Error(`controller ${opts.name}: workers must be an integer ≥ 1, got ${opts.workers}`);
     this.#log = (opts.log ?? rootLogger).child({ controller: opts.name });
     this.#metrics = opts.metrics ?? new OperatorMetrics({ processMetrics: false });
     this.#clock = opts.clock ?? realClock;
@@ -113,7 +116,9 @@ export class Controller {
     this.#initMetrics();
     for (const src of this.#sources) {
       if (!(await src.waitForSync(this.#cacheSyncTimeoutMs))) {
-        throw new Error(`controller ${this.name}: timed out after ${this.#cacheSyncTimeoutMs} ms waiting for the ${src.name} cache to sync`);
+        throw new Error(
+          `controller ${this.name}: timed out after ${this.#cacheSyncTimeoutMs} ms waiting for the ${src.name} cache to sync`,
+        );
       }
     }
     this.#log.info({ workers: this.#workers }, "starting workers");
@@ -134,7 +139,10 @@ export class Controller {
     const finished = await Promise.race([all, deadline]);
     this.#clock.clearTimeout(timer.handle);
     if (!finished) {
-      this.#log.warn({ inFlight: this.queue.inFlight(), graceMs }, "reconciles still running after the shutdown grace period; aborting them");
+      this.#log.warn(
+        { inFlight: this.queue.inFlight(), graceMs },
+        "reconciles still running after the shutdown grace period; aborting them",
+      );
     } else {
       this.#log.info("all workers finished");
     }

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { EventsV1Api, type EventsV1Event, type EventsV1EventSeries, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  EventsV1Api,
+  type EventsV1Event,
+  type EventsV1EventSeries,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 import { EventRecorder, KubeEventSink, REPORTING_CONTROLLER, truncateUtf8, type EventSink } from "./events.ts";
 import { FakeApiServer } from "./fakeapiserver.ts";
 import { OperatorMetrics } from "./metrics.ts";
@@ -38,11 +43,18 @@ function setup(opts: { spamBurst?: number } = {}) {
   const metrics = new OperatorMetrics({ processMetrics: false });
   const rec = new EventRecorder({ sink, reportingInstance: "operator-0", clock, metrics, spamBurst: opts.spamBurst });
   const dropped = async (reason: string) =>
-    (await metrics.registry.getSingleMetric("deepseek_operator_events_dropped_total")!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    (await metrics.registry.getSingleMetric("deepseek_operator_events_dropped_total")!.get()).values.find(
+      (v) => v.labels.reason === reason,
+    )?.value ?? 0;
   return { clock, sink, rec, dropped };
 }
 
-const stalled = { type: "Warning", reason: "WeightsDownloadStalled", action: "Download", note: "no progress for 10m" } as const;
+const stalled = {
+  type: "Warning",
+  reason: "WeightsDownloadStalled",
+  action: "Download",
+  note: "no progress for 10m",
+} as const;
 
 describe("EventRecorder", () => {
   it("writes an events.k8s.io/v1 Event with the reporting fields and a regarding reference", async () => {
@@ -61,7 +73,13 @@ describe("EventRecorder", () => {
       action: "Plan",
       type: "Normal",
       note: "8x H200, TP8",
-      regarding: { apiVersion: "serving.deepseek-operator.io/v1alpha1", kind: "DeepSeekDeployment", namespace: "team-a", name: "flash", uid: "u-1" },
+      regarding: {
+        apiVersion: "serving.deepseek-operator.io/v1alpha1",
+        kind: "DeepSeekDeployment",
+        namespace: "team-a",
+        name: "flash",
+        uid: "u-1",
+      },
     });
     expect(event.metadata!.name).toMatch(/^flash\.[0-9a-f]+$/);
     expect(JSON.parse(JSON.stringify(event)).eventTime).toMatch(/\.\d{6}Z$/);
@@ -166,12 +184,23 @@ describe("KubeEventSink on the wire", () => {
     await rec.flush();
     const post = server.requestsTo("POST", "/apis/events.k8s.io/v1/namespaces/team-a/events")[0]!;
     expect(post.json.eventTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
-    expect(post.json).toMatchObject({ reason: "WeightsDownloadStalled", action: "Download", type: "Warning", reportingInstance: "operator-0" });
-    const patch = server.requestsTo("PATCH", `/apis/events.k8s.io/v1/namespaces/team-a/events/${post.json.metadata.name}`)[0]!;
+    expect(post.json).toMatchObject({
+      reason: "WeightsDownloadStalled",
+      action: "Download",
+      type: "Warning",
+      reportingInstance: "operator-0",
+    });
+    const patch = server.requestsTo(
+      "PATCH",
+      `/apis/events.k8s.io/v1/namespaces/team-a/events/${post.json.metadata.name}`,
+    )[0]!;
     expect(patch.headers["content-type"]).toBe("application/merge-patch+json");
     expect(patch.json.series.count).toBe(2);
     expect(patch.json.series.lastObservedTime).toMatch(/\.\d{6}Z$/);
     const writes = (await metrics.registry.getSingleMetric("deepseek_operator_api_writes_total")!.get()).values;
-    expect(writes.map((v) => `${v.labels.verb}/${v.labels.kind}=${v.value}`).sort()).toEqual(["create/Event=1", "patch/Event=1"]);
+    expect(writes.map((v) => `${v.labels.verb}/${v.labels.kind}=${v.value}`).sort()).toEqual([
+      "create/Event=1",
+      "patch/Event=1",
+    ]);
   });
 });

@@ -12,7 +12,14 @@
 //
 // Recording never throws and never blocks the reconcile: writes are asynchronous, failures are logged and counted.
 import { createHash } from "node:crypto";
-import { V1MicroTime, type EventsV1Api, type EventsV1Event, type EventsV1EventSeries, type KubernetesObject, type V1ObjectReference } from "@kubernetes/client-node";
+import {
+  V1MicroTime,
+  type EventsV1Api,
+  type EventsV1Event,
+  type EventsV1EventSeries,
+  type KubernetesObject,
+  type V1ObjectReference,
+} from "@kubernetes/client-node";
 import { rootLogger, type Logger } from "../../util/log.ts";
 import { realClock, type Clock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
@@ -54,7 +61,10 @@ export class KubeEventSink implements EventSink {
 
   async create(namespace: string, event: EventsV1Event): Promise<void> {
     this.#metrics.apiWrites.inc({ verb: "create", kind: "Event" });
-    await this.#api.createNamespacedEvent({ namespace, body: event }, requestOptions({ signal: AbortSignal.timeout(this.#timeoutMs) }));
+    await this.#api.createNamespacedEvent(
+      { namespace, body: event },
+      requestOptions({ signal: AbortSignal.timeout(this.#timeoutMs) }),
+    );
   }
 
   async patchSeries(namespace: string, name: string, series: EventsV1EventSeries): Promise<void> {
@@ -108,10 +118,23 @@ const MAX_TRACKED = 4096;
 
 function toReference(o: KubernetesObject | V1ObjectReference): V1ObjectReference {
   if ("metadata" in o && o.metadata) {
-    return { apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name, uid: o.metadata.uid };
+    return {
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      namespace: o.metadata.namespace,
+      name: o.metadata.name,
+      uid: o.metadata.uid,
+    };
   }
   const r = o as V1ObjectReference;
-  return { apiVersion: r.apiVersion, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, fieldPath: r.fieldPath };
+  return {
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    namespace: r.namespace,
+    name: r.name,
+    uid: r.uid,
+    fieldPath: r.fieldPath,
+  };
 }
 
 /** Cut to at most `max` UTF-8 bytes without splitting a character. */
@@ -186,7 +209,11 @@ export class EventRecorder {
     const action = spec.action.slice(0, 128);
     const objKey = [regarding.apiVersion, regarding.kind, regarding.namespace, regarding.name, regarding.uid].join("|");
     // A digest, not the text: the key lives as long as the aggregate, and the note alone is up to 1 KB.
-    const key = createHash("sha256").update(JSON.stringify([objKey, related?.kind, related?.namespace, related?.name, spec.type, reason, action, note])).digest("base64");
+    const key = createHash("sha256")
+      .update(
+        JSON.stringify([objKey, related?.kind, related?.namespace, related?.name, spec.type, reason, action, note]),
+      )
+      .digest("base64");
     this.#expire(now);
 
     const agg = this.#aggregates.get(key);
@@ -221,7 +248,17 @@ export class EventRecorder {
       note,
       type: spec.type,
     };
-    const created: Aggregate = { namespace, name, event, count: 1, lastObserved: now, written: 0, lastFlush: now, flushScheduled: false, chain: Promise.resolve() };
+    const created: Aggregate = {
+      namespace,
+      name,
+      event,
+      count: 1,
+      lastObserved: now,
+      written: 0,
+      lastFlush: now,
+      flushScheduled: false,
+      chain: Promise.resolve(),
+    };
     this.#aggregates.set(key, created);
     if (this.#aggregates.size > MAX_TRACKED) this.#aggregates.delete(this.#aggregates.keys().next().value!);
     this.#enqueue(created, async () => {
@@ -262,7 +299,11 @@ export class EventRecorder {
       if (isNotFound(err)) {
         // The Event expired (default TTL 1 h) while the series went on: start a new one, as client-go does.
         agg.name = `${agg.event.regarding?.name ?? "object"}.${(BigInt(this.#clock.now()) * 1_000_000n + BigInt(this.#seq++ % 1_000_000)).toString(16)}`;
-        const fresh: EventsV1Event = { ...agg.event, metadata: { name: agg.name, namespace: agg.namespace }, eventTime: new V1MicroTime(this.#clock.now()) };
+        const fresh: EventsV1Event = {
+          ...agg.event,
+          metadata: { name: agg.name, namespace: agg.namespace },
+          eventTime: new V1MicroTime(this.#clock.now()),
+        };
         try {
           await this.#sink.create(agg.namespace, fresh);
           agg.count = agg.written = 1;

@@ -132,9 +132,14 @@ export class FakeApiServer {
 
   /** Store an object directly (bumps and assigns resourceVersion). */
   put(obj: any): any {
-    const r = this.resources.find((x) => x.kind === obj.kind && (x.group ? `${x.group}/${x.version}` : x.version) === obj.apiVersion);
+    const r = this.resources.find(
+      (x) => x.kind === obj.kind && (x.group ? `${x.group}/${x.version}` : x.version) === obj.apiVersion,
+    );
     if (!r) throw new Error(`fake apiserver: unknown kind ${obj.apiVersion} ${obj.kind}`);
-    const stored = { ...obj, metadata: { uid: `uid-${obj.metadata.name}`, ...obj.metadata, resourceVersion: String(++this.rv) } };
+    const stored = {
+      ...obj,
+      metadata: { uid: `uid-${obj.metadata.name}`, ...obj.metadata, resourceVersion: String(++this.rv) },
+    };
     this.objects.set(`${this.#collectionPath(r, obj.metadata.namespace)}/${obj.metadata.name}`, stored);
     return stored;
   }
@@ -172,7 +177,13 @@ export class FakeApiServer {
     }
     const resource = this.resources.find((r) => r.group === group && r.version === version && r.plural === rest[0]);
     if (!resource) return undefined;
-    return { resource, namespace, name: rest[1], subresource: rest[2], collection: this.#collectionPath(resource, namespace) };
+    return {
+      resource,
+      namespace,
+      name: rest[1],
+      subresource: rest[2],
+      collection: this.#collectionPath(resource, namespace),
+    };
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -186,7 +197,14 @@ export class FakeApiServer {
     } catch {
       json = undefined;
     }
-    const rec: RecordedRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, body, json };
+    const rec: RecordedRequest = {
+      method: req.method ?? "GET",
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      json,
+    };
     this.requests.push(rec);
     for (const o of this.#overrides) if (await o(rec, res)) return;
     this.#builtin(rec, res);
@@ -203,53 +221,96 @@ export class FakeApiServer {
       const group = disco[2] ?? "";
       const version = disco[1] ?? disco[3]!;
       const rs = this.resources.filter((r) => r.group === group && r.version === version);
-      if (rs.length === 0) return this.#reply(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
+      if (rs.length === 0)
+        return this.#reply(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
       return this.#reply(res, 200, {
         kind: "APIResourceList",
         apiVersion: "v1",
         groupVersion: group ? `${group}/${version}` : version,
-        resources: rs.map((r) => ({ name: r.plural, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] })),
+        resources: rs.map((r) => ({
+          name: r.plural,
+          singularName: r.kind.toLowerCase(),
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+        })),
       });
     }
     const p = this.#parse(req.path);
     if (!p) return this.#reply(res, 404, status(404, "NotFound", `no route for ${req.path}`));
     const key = p.name ? `${p.collection}/${p.name}` : undefined;
     const apiVersion = p.resource.group ? `${p.resource.group}/${p.resource.version}` : p.resource.version;
-    const notFound = (): void => this.#reply(res, 404, status(404, "NotFound", `${p.resource.plural} "${p.name}" not found`));
+    const notFound = (): void =>
+      this.#reply(res, 404, status(404, "NotFound", `${p.resource.plural} "${p.name}" not found`));
 
     if (req.method === "GET" && !key && req.query.get("watch") === "true") return this.#watch(p.collection, req, res);
     if (req.method === "GET" && !key) {
-      const items = [...this.objects.entries()].filter(([k]) => k.startsWith(`${p.collection}/`) || (!p.namespace && this.#sameResource(k, p))).map(([, v]) => v);
+      const items = [...this.objects.entries()]
+        .filter(([k]) => k.startsWith(`${p.collection}/`) || (!p.namespace && this.#sameResource(k, p)))
+        .map(([, v]) => v);
       // Like the real apiserver, list items carry no apiVersion/kind (the list does).
       const bare = items.map(({ apiVersion: _v, kind: _k, ...rest }) => rest);
-      return this.#reply(res, 200, { apiVersion, kind: `${p.resource.kind}List`, metadata: { resourceVersion: String(this.rv) }, items: bare });
+      return this.#reply(res, 200, {
+        apiVersion,
+        kind: `${p.resource.kind}List`,
+        metadata: { resourceVersion: String(this.rv) },
+        items: bare,
+      });
     }
-    if (req.method === "GET") return this.objects.has(key!) ? this.#reply(res, 200, this.objects.get(key!)) : notFound();
+    if (req.method === "GET")
+      return this.objects.has(key!) ? this.#reply(res, 200, this.objects.get(key!)) : notFound();
     if (req.method === "POST") {
       const name = req.json?.metadata?.name;
       const k = `${p.collection}/${name}`;
-      if (this.objects.has(k)) return this.#reply(res, 409, status(409, "AlreadyExists", `${p.resource.plural} "${name}" already exists`));
-      return this.#reply(res, 201, this.put({ ...req.json, metadata: { ...req.json.metadata, namespace: p.namespace } }));
+      if (this.objects.has(k))
+        return this.#reply(res, 409, status(409, "AlreadyExists", `${p.resource.plural} "${name}" already exists`));
+      return this.#reply(
+        res,
+        201,
+        this.put({ ...req.json, metadata: { ...req.json.metadata, namespace: p.namespace } }),
+      );
     }
     if (req.method === "PUT") {
       const cur = this.objects.get(key!);
       if (!cur) return notFound();
       if (req.json?.metadata?.resourceVersion !== cur.metadata.resourceVersion) {
-        return this.#reply(res, 409, status(409, "Conflict", `Operation cannot be fulfilled on ${p.resource.plural} "${p.name}": the object has been modified`));
+        return this.#reply(
+          res,
+          409,
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on ${p.resource.plural} "${p.name}": the object has been modified`,
+          ),
+        );
       }
-      return this.#reply(res, 200, this.put({ ...req.json, metadata: { ...req.json.metadata, uid: cur.metadata.uid } }));
+      return this.#reply(
+        res,
+        200,
+        this.put({ ...req.json, metadata: { ...req.json.metadata, uid: cur.metadata.uid } }),
+      );
     }
     if (req.method === "PATCH") {
       const ct = String(req.headers["content-type"] ?? "");
       const cur = this.objects.get(key!);
       if (ct.startsWith("application/apply-patch+yaml")) {
-        if (!req.query.get("fieldManager")) return this.#reply(res, 400, status(400, "BadRequest", "PATCH request must have fieldManager"));
+        if (!req.query.get("fieldManager"))
+          return this.#reply(res, 400, status(400, "BadRequest", "PATCH request must have fieldManager"));
         if (p.subresource === "status") {
           if (!cur) return notFound();
           return this.#reply(res, 200, this.put({ ...cur, status: req.json?.status }));
         }
         const merged = mergePatch(cur ?? {}, req.json) as any;
-        return this.#reply(res, cur ? 200 : 201, this.put({ ...merged, apiVersion, kind: p.resource.kind, metadata: { ...merged.metadata, namespace: p.namespace } }));
+        return this.#reply(
+          res,
+          cur ? 200 : 201,
+          this.put({
+            ...merged,
+            apiVersion,
+            kind: p.resource.kind,
+            metadata: { ...merged.metadata, namespace: p.namespace },
+          }),
+        );
       }
       if (ct.startsWith("application/merge-patch+json")) {
         if (!cur) return notFound();
@@ -261,7 +322,12 @@ export class FakeApiServer {
       const cur = this.objects.get(key!);
       if (!cur) return notFound();
       this.objects.delete(key!);
-      return this.#reply(res, 200, { kind: "Status", apiVersion: "v1", status: "Success", details: { name: p.name, kind: p.resource.plural, uid: cur.metadata.uid } });
+      return this.#reply(res, 200, {
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Success",
+        details: { name: p.name, kind: p.resource.plural, uid: cur.metadata.uid },
+      });
     }
     return this.#reply(res, 405, status(405, "MethodNotAllowed", `${req.method} not allowed`));
   }

@@ -6,7 +6,11 @@ import { key, objectKey } from "./keys.ts";
 const owner = { group: "serving.deepseek-operator.io", kind: "DeepSeekDeployment" };
 
 function owned(refs: Array<Record<string, unknown>>, ns = "team-a"): KubernetesObject {
-  return { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "flash-engine", namespace: ns, ownerReferences: refs as never } };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "flash-engine", namespace: ns, ownerReferences: refs as never },
+  };
 }
 
 describe("key mappers", () => {
@@ -18,14 +22,31 @@ describe("key mappers", () => {
 
   it("ownerKeyMapper follows only the controller reference of the right group and kind, any version", () => {
     const m = ownerKeyMapper(owner);
-    const ctrl = { apiVersion: "serving.deepseek-operator.io/v1beta1", kind: "DeepSeekDeployment", name: "flash", uid: "u", controller: true };
+    const ctrl = {
+      apiVersion: "serving.deepseek-operator.io/v1beta1",
+      kind: "DeepSeekDeployment",
+      name: "flash",
+      uid: "u",
+      controller: true,
+    };
     expect(m(owned([ctrl]))).toEqual(["team-a/flash"]);
     expect(m(owned([{ ...ctrl, controller: false }]))).toEqual([]);
     expect(m(owned([{ ...ctrl, kind: "Other" }]))).toEqual([]);
     expect(m(owned([{ ...ctrl, apiVersion: "other.io/v1alpha1" }]))).toEqual([]);
-    expect(m(owned([{ ...ctrl, controller: undefined }, { ...ctrl, name: "real", controller: true }]))).toEqual(["team-a/real"]);
+    expect(
+      m(
+        owned([
+          { ...ctrl, controller: undefined },
+          { ...ctrl, name: "real", controller: true },
+        ]),
+      ),
+    ).toEqual(["team-a/real"]);
     expect(m({ metadata: { name: "x" } })).toEqual([]);
-    expect(ownerKeyMapper({ group: "", kind: "Pod" })(owned([{ apiVersion: "v1", kind: "Pod", name: "p", uid: "u", controller: true }]))).toEqual(["team-a/p"]);
+    expect(
+      ownerKeyMapper({ group: "", kind: "Pod" })(
+        owned([{ apiVersion: "v1", kind: "Pod", name: "p", uid: "u", controller: true }]),
+      ),
+    ).toEqual(["team-a/p"]);
   });
 
   it("labelPrefixMapper maps a shared object to every user named in its labels", () => {
@@ -34,7 +55,12 @@ describe("key mappers", () => {
       metadata: {
         name: "weights-v4-flash",
         namespace: "team-a",
-        labels: { "users.serving.deepseek-operator.io/flash-a": "", "users.serving.deepseek-operator.io/flash-b": "", "app.kubernetes.io/name": "weights", "users.serving.deepseek-operator.io/": "" },
+        labels: {
+          "users.serving.deepseek-operator.io/flash-a": "",
+          "users.serving.deepseek-operator.io/flash-b": "",
+          "app.kubernetes.io/name": "weights",
+          "users.serving.deepseek-operator.io/": "",
+        },
       },
     };
     expect(m(pvc).sort()).toEqual(["team-a/flash-a", "team-a/flash-b"]);

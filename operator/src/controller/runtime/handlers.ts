@@ -9,7 +9,11 @@ import { key, objectKey } from "./keys.ts";
 export type KeyMapper<T extends KubernetesObject = KubernetesObject> = (obj: T) => string[];
 
 /** Decides whether an event should enqueue at all (controller-runtime predicates). */
-export type Predicate<T extends KubernetesObject = KubernetesObject> = (obj: T, type: InformerEventType, old?: T) => boolean;
+export type Predicate<T extends KubernetesObject = KubernetesObject> = (
+  obj: T,
+  type: InformerEventType,
+  old?: T,
+) => boolean;
 
 /** Anything with add(key); the WorkQueue, or a test spy. */
 export interface KeyQueue {
@@ -64,7 +68,11 @@ export const generationChanged: Predicate = (obj, type, old) =>
  * An informer handler that adds the mapped keys to the queue. On an update, keys mapped from the old object are
  * enqueued too, so an object that changed owner or lost a user label still wakes the one it left.
  */
-export function enqueueFor<T extends KubernetesObject>(queue: KeyQueue, mapper: KeyMapper<T>, predicate?: Predicate<T>): InformerHandler<T> {
+export function enqueueFor<T extends KubernetesObject>(
+  queue: KeyQueue,
+  mapper: KeyMapper<T>,
+  predicate?: Predicate<T>,
+): InformerHandler<T> {
   return (obj, type, old) => {
     if (predicate && !predicate(obj, type, old)) return;
     const keys = new Set(mapper(obj));

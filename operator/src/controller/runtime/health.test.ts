@@ -18,23 +18,40 @@ describe("HealthProbes (controller-runtime healthz semantics)", () => {
     const dsds = reporter("deepseekdeployments", { synced: false });
     const pods = reporter("pods", {});
     const informers = () => [dsds, pods];
-    const probes = new HealthProbes().addHealthzCheck("informers", informersLive(informers, 300_000)).addReadyzCheck("caches", informersSynced(informers));
+    const probes = new HealthProbes()
+      .addHealthzCheck("informers", informersLive(informers, 300_000))
+      .addReadyzCheck("caches", informersSynced(informers));
     const srv = await probes.serve({ host: "127.0.0.1", port: 0 });
     try {
       expect(await get(`${srv.url}/healthz`)).toEqual({ status: 200, body: "ok" });
-      expect(await get(`${srv.url}/readyz`)).toEqual({ status: 500, body: "[-]caches failed: reason withheld\nreadyz check failed\n" });
-      expect(await get(`${srv.url}/readyz/caches`)).toEqual({ status: 500, body: "internal server error: caches not synced: deepseekdeployments\n" });
+      expect(await get(`${srv.url}/readyz`)).toEqual({
+        status: 500,
+        body: "[-]caches failed: reason withheld\nreadyz check failed\n",
+      });
+      expect(await get(`${srv.url}/readyz/caches`)).toEqual({
+        status: 500,
+        body: "internal server error: caches not synced: deepseekdeployments\n",
+      });
       dsds.h.synced = true;
       expect(await get(`${srv.url}/readyz`)).toEqual({ status: 200, body: "ok" });
-      expect(await get(`${srv.url}/readyz?verbose`)).toEqual({ status: 200, body: "[+]caches ok\nreadyz check passed\n" });
+      expect(await get(`${srv.url}/readyz?verbose`)).toEqual({
+        status: 200,
+        body: "[+]caches ok\nreadyz check passed\n",
+      });
 
       pods.h.downForMs = 200_000;
       expect((await get(`${srv.url}/healthz`)).status).toBe(200);
       pods.h.downForMs = 400_000;
       pods.h.lastError = "Forbidden";
-      expect(await get(`${srv.url}/healthz`)).toEqual({ status: 500, body: "[-]informers failed: reason withheld\nhealthz check failed\n" });
+      expect(await get(`${srv.url}/healthz`)).toEqual({
+        status: 500,
+        body: "[-]informers failed: reason withheld\nhealthz check failed\n",
+      });
       expect((await get(`${srv.url}/healthz/informers`)).body).toMatch(/pods down for 400 s \(Forbidden\)/);
-      expect(await get(`${srv.url}/healthz?exclude=informers&verbose`)).toEqual({ status: 200, body: "[+]informers excluded: ok\nhealthz check passed\n" });
+      expect(await get(`${srv.url}/healthz?exclude=informers&verbose`)).toEqual({
+        status: 200,
+        body: "[+]informers excluded: ok\nhealthz check passed\n",
+      });
       expect((await get(`${srv.url}/nope`)).status).toBe(404);
       expect((await get(`${srv.url}/healthz/nope`)).status).toBe(404);
     } finally {
@@ -45,7 +62,10 @@ describe("HealthProbes (controller-runtime healthz semantics)", () => {
   it("with no checks registered both endpoints answer like a ping", async () => {
     const srv = await new HealthProbes().serve({ host: "127.0.0.1", port: 0 });
     try {
-      expect(await get(`${srv.url}/readyz?verbose`)).toEqual({ status: 200, body: "[+]ping ok\nreadyz check passed\n" });
+      expect(await get(`${srv.url}/readyz?verbose`)).toEqual({
+        status: 200,
+        body: "[+]ping ok\nreadyz check passed\n",
+      });
     } finally {
       await srv.close();
     }
@@ -58,7 +78,10 @@ describe("HealthProbes (controller-runtime healthz semantics)", () => {
       expect((await get(`${srv.url}/readyz`)).status).toBe(500);
       ready = true;
       expect(await get(`${srv.url}/readyz`)).toEqual({ status: 200, body: "ok" });
-      expect(await get(`${srv.url}/healthz?verbose`)).toEqual({ status: 200, body: "[+]manager ok\nhealthz check passed\n" });
+      expect(await get(`${srv.url}/healthz?verbose`)).toEqual({
+        status: 200,
+        body: "[+]manager ok\nhealthz check passed\n",
+      });
     } finally {
       await srv.close();
     }

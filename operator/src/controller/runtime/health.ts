@@ -27,7 +27,9 @@ export interface HealthReporter {
 /** Readiness: every informer's cache has completed its first list. */
 export function informersSynced(informers: () => readonly HealthReporter[]): HealthCheck {
   return () => {
-    const waiting = informers().filter((i) => !i.health().synced).map((i) => i.name);
+    const waiting = informers()
+      .filter((i) => !i.health().synced)
+      .map((i) => i.name);
     return waiting.length ? `caches not synced: ${waiting.join(", ")}` : undefined;
   };
 }
@@ -65,13 +67,21 @@ export class HealthProbes {
 
   /** Serve both endpoints on their own port (controller-runtime's --health-probe-bind-address, :8081). */
   serve(opts: ListenOptions): Promise<RunningServer> {
-    return listen(opts, (req, res) => this.handle(req, res), (err) => this.#log.error({ err }, "probe handler failed"));
+    return listen(
+      opts,
+      (req, res) => this.handle(req, res),
+      (err) => this.#log.error({ err }, "probe handler failed"),
+    );
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://probe");
     const [, endpoint, single, extra] = url.pathname.split("/");
-    if ((endpoint !== "healthz" && endpoint !== "readyz") || extra !== undefined || (req.method !== "GET" && req.method !== "HEAD")) {
+    if (
+      (endpoint !== "healthz" && endpoint !== "readyz") ||
+      extra !== undefined ||
+      (req.method !== "GET" && req.method !== "HEAD")
+    ) {
       return text(res, 404, "not found\n");
     }
     const checks = this.#checks[endpoint];
@@ -122,7 +132,11 @@ function text(res: ServerResponse, code: number, body: string): void {
  * Shorthand for a manager that already knows its own health: one check per endpoint, named "manager".
  * Equivalent to new HealthProbes().addHealthzCheck(...).addReadyzCheck(...).serve(opts).
  */
-export function serveHealth(opts: ListenOptions, checks: { healthz: () => boolean; readyz: () => boolean }, log?: Logger): Promise<RunningServer> {
+export function serveHealth(
+  opts: ListenOptions,
+  checks: { healthz: () => boolean; readyz: () => boolean },
+  log?: Logger,
+): Promise<RunningServer> {
   return new HealthProbes(log)
     .addHealthzCheck("manager", () => (checks.healthz() ? undefined : "manager reports unhealthy"))
     .addReadyzCheck("manager", () => (checks.readyz() ? undefined : "manager not ready"))

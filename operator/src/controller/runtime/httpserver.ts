@@ -17,7 +17,11 @@ export interface RunningServer {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export async function listen(opts: ListenOptions, handler: Handler, onError: (err: unknown) => void): Promise<RunningServer> {
+export async function listen(
+  opts: ListenOptions,
+  handler: Handler,
+  onError: (err: unknown) => void,
+): Promise<RunningServer> {
   const server: Server = createServer((req, res) => {
     Promise.resolve()
       .then(() => handler(req, res))

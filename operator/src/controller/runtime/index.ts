@@ -12,7 +12,16 @@ export {
   type RateLimiter,
 } from "./ratelimiter.ts";
 export { WorkQueue, type WorkQueueOptions } from "./workqueue.ts";
-export { Controller, isPanic, splitKey, type ControllerOptions, type ReconcileContext, type ReconcileFn, type Result, type SyncSource } from "./controller.ts";
+export {
+  Controller,
+  isPanic,
+  splitKey,
+  type ControllerOptions,
+  type ReconcileContext,
+  type ReconcileFn,
+  type Result,
+  type SyncSource,
+} from "./controller.ts";
 export {
   Informer,
   resourcePath,
@@ -25,14 +34,55 @@ export {
   type ResourceRef,
   type WatchLike,
 } from "./informer.ts";
-export { enqueueFor, generationChanged, labelPrefixMapper, ownerKeyMapper, selfKey, type KeyMapper, type KeyQueue, type OwnerKind, type Predicate } from "./handlers.ts";
+export {
+  enqueueFor,
+  generationChanged,
+  labelPrefixMapper,
+  ownerKeyMapper,
+  selfKey,
+  type KeyMapper,
+  type KeyQueue,
+  type OwnerKind,
+  type Predicate,
+} from "./handlers.ts";
 export { key, objectKey } from "./keys.ts";
-export { LeaderElector, type LeaderCallbacks, type LeaderElectionRecord, type LeaderElectorOptions, type LeaseLock } from "./leader.ts";
+export {
+  LeaderElector,
+  type LeaderCallbacks,
+  type LeaderElectionRecord,
+  type LeaderElectorOptions,
+  type LeaseLock,
+} from "./leader.ts";
 export { KubeLeaseLock, MemoryLeaseLock, MemoryLeaseStore, leaseSpecToRecord, recordToLeaseSpec } from "./leaselock.ts";
-export { OperatorMetrics, RECONCILE_TIME_BUCKETS, WORKQUEUE_BUCKETS, serveMetrics, type ApiWriteVerb, type OperatorMetricsOptions } from "./metrics.ts";
-export { HealthProbes, informersLive, informersSynced, ping, serveHealth, type HealthCheck, type HealthReporter } from "./health.ts";
+export {
+  OperatorMetrics,
+  RECONCILE_TIME_BUCKETS,
+  WORKQUEUE_BUCKETS,
+  serveMetrics,
+  type ApiWriteVerb,
+  type OperatorMetricsOptions,
+} from "./metrics.ts";
+export {
+  HealthProbes,
+  informersLive,
+  informersSynced,
+  ping,
+  serveHealth,
+  type HealthCheck,
+  type HealthReporter,
+} from "./health.ts";
 export type { ListenOptions, RunningServer } from "./httpserver.ts";
-export { EventRecorder, KubeEventSink, NOTE_MAX_BYTES, REPORTING_CONTROLLER, truncateUtf8, type EventRecorderOptions, type EventSink, type EventSpec, type EventType } from "./events.ts";
+export {
+  EventRecorder,
+  KubeEventSink,
+  NOTE_MAX_BYTES,
+  REPORTING_CONTROLLER,
+  truncateUtf8,
+  type EventRecorderOptions,
+  type EventSink,
+  type EventSpec,
+  type EventType,
+} from "./events.ts";
 export {
   ApplyClient,
   DEFAULT_FIELD_MANAGER,

@@ -18,7 +18,11 @@ class FakeStream {
   readonly #cb: (phase: string, o: any, raw?: any) => void;
   readonly #done: (err: any) => void;
   ended = false;
-  constructor(query: Record<string, unknown>, cb: (phase: string, o: any, raw?: any) => void, done: (err: any) => void) {
+  constructor(
+    query: Record<string, unknown>,
+    cb: (phase: string, o: any, raw?: any) => void,
+    done: (err: any) => void,
+  ) {
     this.query = query;
     this.#cb = cb;
     this.#done = done;
@@ -37,7 +41,12 @@ class FakeStream {
 
 class FakeWatch implements WatchLike {
   streams: FakeStream[] = [];
-  async watch(_path: string, query: Record<string, unknown>, cb: (phase: string, o: any) => void, done: (err: any) => void): Promise<AbortController> {
+  async watch(
+    _path: string,
+    query: Record<string, unknown>,
+    cb: (phase: string, o: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
     const s = new FakeStream(query, cb, done);
     this.streams.push(s);
     return s.controller;
@@ -87,7 +96,9 @@ function setup(opts: { resyncPeriodMs?: number; watchdogQuietMs?: number; maxCon
   const events: Array<[InformerEventType, string]> = [];
   informer.addHandler((o, type) => events.push([type, `${o.metadata.name}@${o.metadata.resourceVersion}`]));
   const restarts = async (reason: string) =>
-    (await metrics.registry.getSingleMetric("deepseek_operator_informer_restarts_total")!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    (await metrics.registry.getSingleMetric("deepseek_operator_informer_restarts_total")!.get()).values.find(
+      (v) => v.labels.reason === reason,
+    )?.value ?? 0;
   // The cache syncs inside the list call; the watch opens a few microtasks later.
   const synced = async () => {
     expect(await informer.waitForSync(1000)).toBe(true);
@@ -117,7 +128,12 @@ describe("Informer: list, watch and cache", () => {
       ["delete", "b@5"],
     ]);
     expect(t.informer.get("ns", "a")?.metadata.resourceVersion).toBe("3");
-    expect(t.informer.list("ns").map((o) => o.metadata.name).sort()).toEqual(["a", "c"]);
+    expect(
+      t.informer
+        .list("ns")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(["a", "c"]);
     expect(t.informer.list("other")).toEqual([]);
     t.informer.stop();
   });
@@ -312,8 +328,13 @@ describe("resourcePath", () => {
   it("builds core, grouped, namespaced and cluster-wide paths", () => {
     expect(resourcePath({ version: "v1", plural: "pods", namespace: "a" })).toBe("/api/v1/namespaces/a/pods");
     expect(resourcePath({ group: "apps", version: "v1", plural: "deployments" })).toBe("/apis/apps/v1/deployments");
-    expect(resourcePath({ group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments", namespace: "x" })).toBe(
-      "/apis/serving.deepseek-operator.io/v1alpha1/namespaces/x/deepseekdeployments",
-    );
+    expect(
+      resourcePath({
+        group: "serving.deepseek-operator.io",
+        version: "v1alpha1",
+        plural: "deepseekdeployments",
+        namespace: "x",
+      }),
+    ).toBe("/apis/serving.deepseek-operator.io/v1alpha1/namespaces/x/deepseekdeployments");
   });
 });

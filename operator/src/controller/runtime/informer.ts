@@ -354,16 +354,19 @@ export class Informer<T extends KubernetesObject> {
 
   #armWatchdog(): void {
     const due = this.#lastSignal + this.#quietMs;
-    this.#watchdogTimer = this.#clock.setTimeout(() => {
-      if (!this.#running) return;
-      const quiet = this.#clock.now() - this.#lastSignal;
-      // A scheduled restart is its own progress; the watchdog only judges a stream that should be running.
-      if (quiet >= this.#quietMs && !this.#restartTimer) {
-        this.#failed("watchdog", new Error(`no watch activity for ${quiet} ms`));
-        this.#alive();
-      }
-      this.#armWatchdog();
-    }, Math.max(1, due - this.#clock.now()));
+    this.#watchdogTimer = this.#clock.setTimeout(
+      () => {
+        if (!this.#running) return;
+        const quiet = this.#clock.now() - this.#lastSignal;
+        // A scheduled restart is its own progress; the watchdog only judges a stream that should be running.
+        if (quiet >= this.#quietMs && !this.#restartTimer) {
+          this.#failed("watchdog", new Error(`no watch activity for ${quiet} ms`));
+          this.#alive();
+        }
+        this.#armWatchdog();
+      },
+      Math.max(1, due - this.#clock.now()),
+    );
   }
 
   #armResync(): void {

@@ -41,11 +41,14 @@ function newInformer(clock: FakeClock, maxConsecutiveGone = 3) {
   const events: Array<[InformerEventType, string]> = [];
   informer.addHandler((o, type) => events.push([type, o.metadata!.name!]));
   const restarts = async (reason: string) =>
-    (await metrics.registry.getSingleMetric("deepseek_operator_informer_restarts_total")!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    (await metrics.registry.getSingleMetric("deepseek_operator_informer_restarts_total")!.get()).values.find(
+      (v) => v.labels.reason === reason,
+    )?.value ?? 0;
   return { informer, events, restarts };
 }
 
-const lists = () => server.requests.filter((r) => r.path === COLLECTION && r.method === "GET" && r.query.get("watch") !== "true");
+const lists = () =>
+  server.requests.filter((r) => r.path === COLLECTION && r.method === "GET" && r.query.get("watch") !== "true");
 const watches = () => server.requests.filter((r) => r.path === COLLECTION && r.query.get("watch") === "true");
 
 describe("Informer over client-node 2.x against a loopback apiserver", () => {
@@ -58,7 +61,14 @@ describe("Informer over client-node 2.x against a loopback apiserver", () => {
       (s) => {
         s.send("ADDED", server.put(cm("c")));
         server.remove(COLLECTION, "b"); // deleted while the informer is about to lose its watch
-        s.send("ERROR", { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Expired", code: 410, message: "too old resource version" });
+        s.send("ERROR", {
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          reason: "Expired",
+          code: 410,
+          message: "too old resource version",
+        });
         s.close();
       },
       (s) => s.fail(500, "InternalError"),
@@ -76,7 +86,12 @@ describe("Informer over client-node 2.x against a loopback apiserver", () => {
     expect(watches()[1]!.query.get("resourceVersion")).toBe(String(server.rv));
     expect(t.events).toContainEqual(["add", "c"]);
     expect(t.events).toContainEqual(["delete", "b"]);
-    expect(t.informer.list().map((o) => o.metadata!.name).sort()).toEqual(["a", "c"]);
+    expect(
+      t.informer
+        .list()
+        .map((o) => o.metadata!.name)
+        .sort(),
+    ).toEqual(["a", "c"]);
     // Listed items (the apiserver leaves out their apiVersion/kind) look like watched ones in the cache.
     expect(t.informer.get("ns", "a")).toMatchObject({ apiVersion: "v1", kind: "ConfigMap" });
 

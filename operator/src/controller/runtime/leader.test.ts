@@ -22,7 +22,12 @@ function candidate(
   opts: { releaseOnCancel?: boolean; onStarted?: (s: AbortSignal) => Promise<void> } = {},
 ): Candidate {
   const log: string[] = [];
-  const c: Partial<Candidate> = { id, log, stop: new AbortController(), metrics: new OperatorMetrics({ processMetrics: false }) };
+  const c: Partial<Candidate> = {
+    id,
+    log,
+    stop: new AbortController(),
+    metrics: new OperatorMetrics({ processMetrics: false }),
+  };
   const callbacks: LeaderCallbacks = {
     onStartedLeading: (signal) => {
       log.push(`started@${clock.now()}`);
@@ -62,7 +67,13 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
     await clock.advance(10_000);
     // create, an immediate first renewal (client-go's renew loop starts with one), then every 2 s.
     expect(store.writes.length).toBe(7);
-    expect(store.lease!.record).toMatchObject({ holderIdentity: "a", acquireTime: acquired, renewTime: clock.now(), leaderTransitions: 0, leaseDurationSeconds: 15 });
+    expect(store.lease!.record).toMatchObject({
+      holderIdentity: "a",
+      acquireTime: acquired,
+      renewTime: clock.now(),
+      leaderTransitions: 0,
+      leaseDurationSeconds: 15,
+    });
     a.stop.abort();
     await a.done;
     await expect(a.elector.run(new AbortController().signal)).rejects.toThrow(/only once/);
@@ -221,8 +232,14 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
   it("rejects unsafe timing like client-go", () => {
     const lock = new MemoryLeaseLock(new MemoryLeaseStore(), "a");
     const callbacks = { onStartedLeading: () => undefined, onStoppedLeading: () => undefined };
-    expect(() => new LeaderElector({ lock, name: "x", callbacks, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(/leaseDuration/);
-    expect(() => new LeaderElector({ lock, name: "x", callbacks, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/retryPeriod/);
-    expect(() => new LeaderElector({ lock: new MemoryLeaseLock(new MemoryLeaseStore(), ""), name: "x", callbacks })).toThrow(/identity/);
+    expect(
+      () => new LeaderElector({ lock, name: "x", callbacks, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }),
+    ).toThrow(/leaseDuration/);
+    expect(
+      () => new LeaderElector({ lock, name: "x", callbacks, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 }),
+    ).toThrow(/retryPeriod/);
+    expect(
+      () => new LeaderElector({ lock: new MemoryLeaseLock(new MemoryLeaseStore(), ""), name: "x", callbacks }),
+    ).toThrow(/identity/);
   });
 });

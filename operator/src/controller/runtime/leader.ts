@@ -99,8 +99,10 @@ export class LeaderElector {
     this.#random = opts.random ?? Math.random;
     // client-go NewLeaderElector's sanity checks.
     if (!opts.lock.identity) throw new Error("leader election: identity must not be empty");
-    if (!(this.#leaseMs > this.#renewDeadlineMs)) throw new Error("leader election: leaseDuration must be greater than renewDeadline");
-    if (!(this.#renewDeadlineMs > JITTER_FACTOR * this.#retryMs)) throw new Error("leader election: renewDeadline must be greater than retryPeriod*1.2");
+    if (!(this.#leaseMs > this.#renewDeadlineMs))
+      throw new Error("leader election: leaseDuration must be greater than renewDeadline");
+    if (!(this.#renewDeadlineMs > JITTER_FACTOR * this.#retryMs))
+      throw new Error("leader election: renewDeadline must be greater than retryPeriod*1.2");
     if (!(this.#retryMs > 0)) throw new Error("leader election: retryPeriod must be positive");
     this.#metrics.leaderMasterStatus.set({ name: this.#name }, 0);
   }
@@ -137,7 +139,10 @@ export class LeaderElector {
     this.#metrics.leaderMasterStatus.set({ name: this.#name }, 0);
     leading.abort(new Error(lost ? "leader election lost" : "leader election stopped"));
     if (lost) {
-      this.#log.error({ renewDeadlineMs: this.#renewDeadlineMs }, "leader election lost: could not renew the lease before the renew deadline");
+      this.#log.error(
+        { renewDeadlineMs: this.#renewDeadlineMs },
+        "leader election lost: could not renew the lease before the renew deadline",
+      );
     } else {
       await work; // the leader's work must stop before another candidate can take over
       if (this.#release) await this.#releaseLease();
@@ -192,11 +197,16 @@ export class LeaderElector {
       acquireTime: now,
       leaderTransitions: 0,
     };
-    const call = <T>(fn: (s: AbortSignal) => Promise<T>): Promise<T> => this.#bounded(fn, signal, deadlineAt - this.#clock.now());
+    const call = <T>(fn: (s: AbortSignal) => Promise<T>): Promise<T> =>
+      this.#bounded(fn, signal, deadlineAt - this.#clock.now());
 
     // 1. Fast path: the leader updates optimistically from what it observed last, without a GET.
     if (this.#observedIsMe() && this.#leaseValid(now) && this.#observed) {
-      const rec = { ...desired, acquireTime: this.#observed.acquireTime, leaderTransitions: this.#observed.leaderTransitions };
+      const rec = {
+        ...desired,
+        acquireTime: this.#observed.acquireTime,
+        leaderTransitions: this.#observed.leaderTransitions,
+      };
       try {
         await call((s) => this.#lock.update(rec, s));
         this.#setObserved(rec, undefined);

@@ -61,7 +61,10 @@ export class KubeLeaseLock implements LeaseLock {
 
   async get(signal: AbortSignal): Promise<{ record: LeaderElectionRecord; raw: string } | undefined> {
     try {
-      this.#lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace }, requestOptions({ signal }));
+      this.#lease = await this.#api.readNamespacedLease(
+        { name: this.#name, namespace: this.#namespace },
+        requestOptions({ signal }),
+      );
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw this.#wrap("get", err);
@@ -75,7 +78,12 @@ export class KubeLeaseLock implements LeaseLock {
       this.#lease = await this.#api.createNamespacedLease(
         {
           namespace: this.#namespace,
-          body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.#name, namespace: this.#namespace }, spec: recordToLeaseSpec(record) },
+          body: {
+            apiVersion: "coordination.k8s.io/v1",
+            kind: "Lease",
+            metadata: { name: this.#name, namespace: this.#namespace },
+            spec: recordToLeaseSpec(record),
+          },
         },
         requestOptions({ signal }),
       );
@@ -100,7 +108,13 @@ export class KubeLeaseLock implements LeaseLock {
   #wrap(verb: string, err: unknown): Error {
     const code = (err as { code?: unknown }).code;
     if (typeof code === "number") {
-      return new KubeApiError(verb, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: this.#namespace, name: this.#name }, code, (err as { body?: unknown }).body, { cause: err });
+      return new KubeApiError(
+        verb,
+        { apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: this.#namespace, name: this.#name },
+        code,
+        (err as { body?: unknown }).body,
+        { cause: err },
+      );
     }
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -126,7 +140,9 @@ export class MemoryLeaseStore {
   write(identity: string, record: LeaderElectionRecord, expectedRv: number | undefined): number {
     if (expectedRv !== undefined && this.lease?.rv !== expectedRv) {
       this.conflicts++;
-      throw Object.assign(new Error("Operation cannot be fulfilled on leases: the object has been modified"), { code: 409 });
+      throw Object.assign(new Error("Operation cannot be fulfilled on leases: the object has been modified"), {
+        code: 409,
+      });
     }
     this.lease = { record: { ...record }, rv: ++this.#rv };
     this.writes.push({ identity, record: { ...record } });
@@ -137,7 +153,9 @@ export class MemoryLeaseStore {
     if (this.#latency) await this.#latency.clock.sleep(this.#latency.ms, signal);
     if (this.mode === "fail") throw Object.assign(new Error("connection refused"), { code: 503 });
     if (this.mode === "hang") {
-      await new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
+      await new Promise<void>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+      );
     }
   }
 }
@@ -166,7 +184,8 @@ export class MemoryLeaseLock implements LeaseLock {
 
   async create(record: LeaderElectionRecord, signal: AbortSignal): Promise<void> {
     await this.#store.gate(signal);
-    if (this.#store.lease) throw Object.assign(new Error("leases already exists"), { code: 409, reason: "AlreadyExists" });
+    if (this.#store.lease)
+      throw Object.assign(new Error("leases already exists"), { code: 409, reason: "AlreadyExists" });
     this.#rv = this.#store.write(this.identity, record, undefined);
   }
 

@@ -22,7 +22,14 @@ beforeEach(async () => {
     for (const f of ["renewTime", "acquireTime"]) {
       if (spec[f] !== undefined && !MICRO.test(spec[f])) {
         res.writeHead(400, { "content-type": "application/json" });
-        res.end(JSON.stringify({ kind: "Status", code: 400, reason: "BadRequest", message: `cannot parse "${spec[f]}" as MicroTime` }));
+        res.end(
+          JSON.stringify({
+            kind: "Status",
+            code: 400,
+            reason: "BadRequest",
+            message: `cannot parse "${spec[f]}" as MicroTime`,
+          }),
+        );
         return true;
       }
     }
@@ -34,7 +41,13 @@ afterEach(async () => {
   await server.stop();
 });
 
-const rec = (holder: string, t: number) => ({ holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: t, renewTime: t, leaderTransitions: 0 });
+const rec = (holder: string, t: number) => ({
+  holderIdentity: holder,
+  leaseDurationSeconds: 15,
+  acquireTime: t,
+  renewTime: t,
+  leaderTransitions: 0,
+});
 const never = new AbortController().signal;
 
 describe("KubeLeaseLock on the wire", () => {
@@ -69,12 +82,20 @@ describe("KubeLeaseLock on the wire", () => {
   });
 
   it("a plain Date would be rejected by the apiserver's MicroTime parser", async () => {
-    const spec = { ...recordToLeaseSpec(rec("x", Date.UTC(2026, 0, 1))), renewTime: new Date(Date.UTC(2026, 0, 1)) as never };
+    const spec = {
+      ...recordToLeaseSpec(rec("x", Date.UTC(2026, 0, 1))),
+      renewTime: new Date(Date.UTC(2026, 0, 1)) as never,
+    };
     const err = await api
-      .createNamespacedLease({ namespace: "ops", body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "bad" }, spec } })
+      .createNamespacedLease({
+        namespace: "ops",
+        body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "bad" }, spec },
+      })
       .catch((e: unknown) => e);
     expect((err as { code?: number }).code).toBe(400);
-    expect(leaseSpecToRecord({ renewTime: "2026-01-01T00:00:00.500000Z" as never }).renewTime).toBe(Date.UTC(2026, 0, 1, 0, 0, 0, 500));
+    expect(leaseSpecToRecord({ renewTime: "2026-01-01T00:00:00.500000Z" as never }).renewTime).toBe(
+      Date.UTC(2026, 0, 1, 0, 0, 0, 500),
+    );
   });
 
   it("an elector acquires, renews and releases a real Lease", async () => {

@@ -113,7 +113,12 @@ export class OperatorMetrics {
     });
 
     const wq = ["name", "controller"] as const;
-    this.workqueueDepth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: wq, registers });
+    this.workqueueDepth = new Gauge({
+      name: "workqueue_depth",
+      help: "Current depth of workqueue",
+      labelNames: wq,
+      registers,
+    });
     this.workqueueAdds = new Counter({
       name: "workqueue_adds_total",
       help: "Total number of adds handled by workqueue",
@@ -223,7 +228,11 @@ export class OperatorMetrics {
 }
 
 /** Serve `GET /metrics` from this registry on its own port (controller-runtime's --metrics-bind-address). */
-export async function serveMetrics(metrics: OperatorMetrics, opts: ListenOptions, log?: Logger): Promise<RunningServer> {
+export async function serveMetrics(
+  metrics: OperatorMetrics,
+  opts: ListenOptions,
+  log?: Logger,
+): Promise<RunningServer> {
   return listen(
     opts,
     async (req, res) => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "@jest/globals";
-import { BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter, defaultControllerRateLimiter } from "./ratelimiter.ts";
+import {
+  BucketRateLimiter,
+  ItemExponentialFailureRateLimiter,
+  MaxOfRateLimiter,
+  defaultControllerRateLimiter,
+} from "./ratelimiter.ts";
 import { FakeClock } from "./testing.ts";
 
 describe("ItemExponentialFailureRateLimiter", () => {

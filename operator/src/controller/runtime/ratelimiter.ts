@@ -21,7 +21,8 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
   readonly #maxMs: number;
 
   constructor(baseMs = 5, maxMs = 1000_000) {
-    if (!(baseMs > 0) || !(maxMs >= baseMs)) throw new Error(`invalid exponential backoff: base ${baseMs} ms, max ${maxMs} ms`);
+    if (!(baseMs > 0) || !(maxMs >= baseMs))
+      throw new Error(`invalid exponential backoff: base ${baseMs} ms, max ${maxMs} ms`);
     this.#baseMs = baseMs;
     this.#maxMs = maxMs;
   }

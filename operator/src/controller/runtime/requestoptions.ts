@@ -1,9 +1,18 @@
 // Per-call options for client-node's generated APIs (CoordinationV1Api, EventsV1Api): a request timeout / abort
 // signal and an optional Content-Type override. The generated methods take Observable-style middleware; the
 // Observable here is client-node's own minimal stub, so no rxjs is involved.
-import { Observable, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext } from "@kubernetes/client-node";
+import {
+  Observable,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
 
-export function requestOptions(opts: { signal?: AbortSignal; contentType?: string }): ConfigurationOptions<ObservableMiddleware> {
+export function requestOptions(opts: {
+  signal?: AbortSignal;
+  contentType?: string;
+}): ConfigurationOptions<ObservableMiddleware> {
   const middleware: ObservableMiddleware = {
     pre: (ctx: RequestContext) => {
       if (opts.signal) ctx.setSignal(opts.signal);

@@ -85,7 +85,12 @@ export class FakeClock implements Clock {
  * Poll `cond` while advancing `clock` in `stepMs` steps; for tests where real I/O (a loopback server) and fake
  * timers interleave. Throws after `maxSteps` so a broken expectation fails instead of hanging.
  */
-export async function advanceUntil(clock: FakeClock, cond: () => boolean | Promise<boolean>, stepMs = 100, maxSteps = 500): Promise<void> {
+export async function advanceUntil(
+  clock: FakeClock,
+  cond: () => boolean | Promise<boolean>,
+  stepMs = 100,
+  maxSteps = 500,
+): Promise<void> {
   for (let i = 0; i < maxSteps; i++) {
     if (await cond()) return;
     await clock.advance(stepMs);

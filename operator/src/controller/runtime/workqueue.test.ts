@@ -8,7 +8,11 @@ function newQueue(clock = new FakeClock(), metrics?: OperatorMetrics): WorkQueue
   return new WorkQueue({ name: "test", clock, metrics, rateLimiter: new ItemExponentialFailureRateLimiter(5, 1000) });
 }
 
-async function metricValue(m: OperatorMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+async function metricValue(
+  m: OperatorMetrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const metric = await m.registry.getSingleMetric(name)?.get();
   const v = metric?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value;

@@ -39,7 +39,8 @@ const FLASH_CALIBRATION: Readonly<Record<"vllm" | "sglang", KvCalibration>> = {
     scale: 1,
     fixedBytesPerSequence: 3.2e9,
     measuredContextRange: [50_000, 1_048_576],
-    source: "model-facts §2.4: fit 3,300 + 3.2e9/max_model_len B/token (issue #57); 8×B200 1M concurrency (vllm #51454)",
+    source:
+      "model-facts §2.4: fit 3,300 + 3.2e9/max_model_len B/token (issue #57); 8×B200 1M concurrency (vllm #51454)",
   },
   sglang: {
     scale: 1,
@@ -69,7 +70,10 @@ export const MODEL_PROFILES: readonly ModelProfile[] = [
     description: "instruct; FP4 (MXFP4) routed experts, FP8 attention and dense layers",
     chat: true,
     format: "mxfp4-experts",
-    revision: { sha: "60d8d70770c6776ff598c94bb586a859a38244f1", source: "model-facts §0 #15 ([pinned-loader] shard list)" },
+    revision: {
+      sha: "60d8d70770c6776ff598c94bb586a859a38244f1",
+      source: "model-facts §0 #15 ([pinned-loader] shard list)",
+    },
     weights: {
       totalBytes: ORIGINAL_TOTAL_BYTES,
       fileCount: 46,

@@ -39,7 +39,8 @@ export const SUPPORT_RULES: readonly SupportRule[] = [
     fp8IndexerDtype: "fp4",
     args: ["--attention_config.use_fp4_indexer_cache=True", "--moe-backend", "deep_gemm_mega_moe"],
     modeArgs: { "dp-attention": FULL_AND_PIECEWISE },
-    source: "vllm-project/recipes DeepSeek-V4-Flash.yaml (Blackwell args; single_node_dep) and the vLLM blog quickstart (4×B200/B300 DP4+EP)",
+    source:
+      "vllm-project/recipes DeepSeek-V4-Flash.yaml (Blackwell args; single_node_dep) and the vLLM blog quickstart (4×B200/B300 DP4+EP)",
   },
   {
     engine: "vllm",
@@ -49,7 +50,8 @@ export const SUPPORT_RULES: readonly SupportRule[] = [
     modes: ["dp-attention", "tp"],
     minGpusPerReplica: 4,
     modeArgs: { "dp-attention": FULL_AND_PIECEWISE },
-    source: "vllm-project/recipes DeepSeek-V4-Flash.yaml (h200 verified; DP4+EP recommended); ai-dynamo/dynamo agg-h200-agentic (DP4 TP1 EP, 1M context)",
+    source:
+      "vllm-project/recipes DeepSeek-V4-Flash.yaml (h200 verified; DP4+EP recommended); ai-dynamo/dynamo agg-h200-agentic (DP4 TP1 EP, 1M context)",
   },
   {
     engine: "vllm",
@@ -136,7 +138,15 @@ export const SUPPORT_RULES: readonly SupportRule[] = [
     status: "verified",
     modes: ["dp-attention", "tp"],
     minGpusPerReplica: 8,
-    args: ["--attention-backend", "dsv4", "--page-size", "256", "--swa-full-tokens-ratio", "0.1", "--disable-shared-experts-fusion"],
+    args: [
+      "--attention-backend",
+      "dsv4",
+      "--page-size",
+      "256",
+      "--swa-full-tokens-ratio",
+      "0.1",
+      "--disable-shared-experts-fusion",
+    ],
     env: ROCM_SGLANG_ENV,
     modeEnv: { "dp-attention": { SGLANG_DP_USE_GATHERV: "1" } },
     image: "lmsysorg/sglang-rocm:v0.5.13.post1-rocm720-mi30x-20260623",
@@ -158,7 +168,15 @@ export const SUPPORT_RULES: readonly SupportRule[] = [
     status: "verified",
     modes: ["dp-attention", "tp"],
     minGpusPerReplica: 8,
-    args: ["--attention-backend", "dsv4", "--page-size", "256", "--swa-full-tokens-ratio", "0.15", "--disable-shared-experts-fusion"],
+    args: [
+      "--attention-backend",
+      "dsv4",
+      "--page-size",
+      "256",
+      "--swa-full-tokens-ratio",
+      "0.15",
+      "--disable-shared-experts-fusion",
+    ],
     modeArgs: { "dp-attention": ["--enable-two-batch-overlap"] },
     env: ROCM_SGLANG_ENV,
     modeEnv: {

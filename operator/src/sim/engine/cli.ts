@@ -16,7 +16,9 @@ function num(name: string, v: string | undefined, opts: { integer?: boolean; min
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || n < (opts.min ?? 0)) {
-    throw new CliError(`--${name} must be a${opts.integer ? "n integer" : " number"} >= ${opts.min ?? 0}, got ${JSON.stringify(v)}`);
+    throw new CliError(
+      `--${name} must be a${opts.integer ? "n integer" : " number"} >= ${opts.min ?? 0}, got ${JSON.stringify(v)}`,
+    );
   }
   return n;
 }
@@ -54,9 +56,13 @@ export async function main(argv: string[]): Promise<number> {
   // Everything after `--` arrives as positionals; anything before it would be a stray word.
   const dashdash = argv.indexOf("--");
   const engineArgv = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
-  if (positionals.length !== engineArgv.length) throw new CliError(`unexpected argument ${JSON.stringify(positionals[0])}; put the engine command line after --\n${USAGE}`);
+  if (positionals.length !== engineArgv.length)
+    throw new CliError(
+      `unexpected argument ${JSON.stringify(positionals[0])}; put the engine command line after --\n${USAGE}`,
+    );
   const engine = (values.engine ?? detectEngine(engineArgv) ?? "vllm") as EngineKind;
-  if (engine !== "vllm" && engine !== "sglang") throw new CliError(`--engine must be vllm or sglang, got ${JSON.stringify(values.engine)}`);
+  if (engine !== "vllm" && engine !== "sglang")
+    throw new CliError(`--engine must be vllm or sglang, got ${JSON.stringify(values.engine)}`);
 
   const opts: EngineSimulatorOptions = { engine, argv: engineArgv, host: values.host };
   const set = <K extends keyof EngineSimulatorOptions>(k: K, v: EngineSimulatorOptions[K] | undefined) => {
@@ -84,7 +90,13 @@ export async function main(argv: string[]): Promise<number> {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-  const outcome = await Promise.race([sim.ready.then(() => "up", (err: unknown) => err), stop]);
+  const outcome = await Promise.race([
+    sim.ready.then(
+      () => "up",
+      (err: unknown) => err,
+    ),
+    stop,
+  ]);
   if (outcome instanceof Error) {
     await sim.close();
     throw new CliError(outcome.message, 1);

@@ -116,7 +116,8 @@ function has(p: ParsedArgv, ...names: string[]): boolean {
 
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new EngineArgvError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new EngineArgvError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 
@@ -129,7 +130,12 @@ export function parseModelLen(flag: string, v: string): number {
   const m = /^(\d+(?:\.\d+)?)([kmgKMG]?)$/.exec(v);
   if (!m) throw new EngineArgvError(`${flag} must be a token count like 131072, 128k or 1M, got ${JSON.stringify(v)}`);
   const unit = m[2] ?? "";
-  const mult = unit === "" ? 1 : unit === unit.toLowerCase() ? 1000 ** ("kmg".indexOf(unit) + 1) : 1024 ** ("KMG".indexOf(unit) + 1);
+  const mult =
+    unit === ""
+      ? 1
+      : unit === unit.toLowerCase()
+        ? 1000 ** ("kmg".indexOf(unit) + 1)
+        : 1024 ** ("KMG".indexOf(unit) + 1);
   const n = Math.round(Number(m[1]) * mult);
   if (n < 1) throw new EngineArgvError(`${flag} must be positive, got ${JSON.stringify(v)}`);
   return n;
@@ -184,7 +190,8 @@ export function parseEngineArgv(engine: EngineKind, argv: string[], overrides: C
       tensorParallel: tp,
       expertParallel: has(p, "--enable-expert-parallel", "-ep"),
       dpAttention: dp > 1,
-      maxSeqsPerRank: overrides.maxNumSeqs ?? positiveInt("--max-num-seqs", last(p, "--max-num-seqs")) ?? DEFAULT_MAX_SEQS_PER_RANK,
+      maxSeqsPerRank:
+        overrides.maxNumSeqs ?? positiveInt("--max-num-seqs", last(p, "--max-num-seqs")) ?? DEFAULT_MAX_SEQS_PER_RANK,
       blockSize: positiveInt("--block-size", last(p, "--block-size")) ?? 16,
       metricsEnabled: true,
       autoToolChoice: has(p, "--enable-auto-tool-choice"),
@@ -215,7 +222,8 @@ export function parseEngineArgv(engine: EngineKind, argv: string[], overrides: C
     dpAttention,
     // SGLang's --max-running-requests is per server; each DP scheduler gets its share
     // (model_runner: `server_args.max_running_requests // dp_size`).
-    maxSeqsPerRank: overrides.maxNumSeqs ?? (total !== undefined ? Math.max(1, Math.floor(total / dp)) : DEFAULT_MAX_SEQS_PER_RANK),
+    maxSeqsPerRank:
+      overrides.maxNumSeqs ?? (total !== undefined ? Math.max(1, Math.floor(total / dp)) : DEFAULT_MAX_SEQS_PER_RANK),
     blockSize: positiveInt("--page-size", last(p, "--page-size")) ?? 1,
     ...optional("maxTotalTokens", maxTotalTokens),
     metricsEnabled: has(p, "--enable-metrics"),

@@ -2,7 +2,17 @@
 // scheduler sequence; tokens stream out as SSE events as the core emits them, or are collected into
 // one JSON body. A client that disconnects aborts its sequences (vLLM finishes them with "abort").
 import type { ServerResponse } from "node:http";
-import { ApiError, DONE, finishChunk, responseBody, sse, tokenChunks, usageChunk, type PlannedRequest, type SequenceResult } from "./openai.ts";
+import {
+  ApiError,
+  DONE,
+  finishChunk,
+  responseBody,
+  sse,
+  tokenChunks,
+  usageChunk,
+  type PlannedRequest,
+  type SequenceResult,
+} from "./openai.ts";
 import type { EngineCore, FinishReason, SequenceHandle } from "./scheduler.ts";
 
 export interface GenerateOutcome {
@@ -12,7 +22,11 @@ export interface GenerateOutcome {
 }
 
 export function engineDeadError(): ApiError {
-  return new ApiError(500, "EngineCore encountered an issue. See stack trace (above) for the root cause.", "InternalServerError");
+  return new ApiError(
+    500,
+    "EngineCore encountered an issue. See stack trace (above) for the root cause.",
+    "InternalServerError",
+  );
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -37,7 +51,11 @@ export function runGeneration(core: EngineCore, plan: PlannedRequest, res: Serve
     };
 
     if (plan.stream) {
-      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+      });
       res.flushHeaders();
     }
 

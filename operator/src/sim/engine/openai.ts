@@ -26,11 +26,17 @@ const contentPart = z.looseObject({ type: z.string(), text: z.string().optional(
 const message = z.looseObject({
   role: z.string(),
   content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
-  tool_calls: z.array(z.looseObject({ function: z.looseObject({ name: z.string(), arguments: z.string().optional() }) })).optional(),
+  tool_calls: z
+    .array(z.looseObject({ function: z.looseObject({ name: z.string(), arguments: z.string().optional() }) }))
+    .optional(),
 });
 const tool = z.looseObject({
   type: z.literal("function"),
-  function: z.looseObject({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }),
+  function: z.looseObject({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  }),
 });
 const toolChoice = z.union([
   z.enum(["none", "auto", "required"]),
@@ -52,7 +58,12 @@ const chatSchema = z.looseObject({
 });
 const completionSchema = z.looseObject({
   ...common,
-  prompt: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number().int()).min(1), z.array(z.array(z.number().int()).min(1)).min(1)]),
+  prompt: z.union([
+    z.string(),
+    z.array(z.string()).min(1),
+    z.array(z.number().int()).min(1),
+    z.array(z.array(z.number().int()).min(1)).min(1),
+  ]),
 });
 
 export type Api = "chat" | "completions";
@@ -102,7 +113,12 @@ const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 function issue(err: z.ZodError): ApiError {
   const first = err.issues[0];
   const path = first?.path.join(".") ?? "";
-  return new ApiError(400, `invalid request${path ? ` at ${path}` : ""}: ${first?.message ?? "malformed body"}`, "BadRequestError", path || null);
+  return new ApiError(
+    400,
+    `invalid request${path ? ` at ${path}` : ""}: ${first?.message ?? "malformed body"}`,
+    "BadRequestError",
+    path || null,
+  );
 }
 
 function resolveModel(ctx: PlanContext, requested: string | undefined): string {
@@ -122,17 +138,28 @@ function messageText(m: z.infer<typeof message>): string {
   return s;
 }
 
-function outputLength(ctx: PlanContext, promptTokens: number, maxTokens: number | null | undefined, defaultMax: number | undefined): { outputTokens: number; finishReason: "stop" | "length" } {
+function outputLength(
+  ctx: PlanContext,
+  promptTokens: number,
+  maxTokens: number | null | undefined,
+  defaultMax: number | undefined,
+): { outputTokens: number; finishReason: "stop" | "length" } {
   const maxLen = ctx.config.maxModelLen;
   if (promptTokens >= maxLen) {
-    throw new ApiError(400, `This model's maximum context length is ${maxLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`);
+    throw new ApiError(
+      400,
+      `This model's maximum context length is ${maxLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`,
+    );
   }
   const cap = maxTokens ?? defaultMax;
   if (cap === undefined) {
     return { outputTokens: Math.min(ctx.defaultOutputTokens, maxLen - promptTokens), finishReason: "stop" };
   }
   if (promptTokens + cap > maxLen) {
-    throw new ApiError(400, `This model's maximum context length is ${maxLen} tokens. However, you requested ${promptTokens + cap} tokens (${promptTokens} in the messages, ${cap} in the completion). Please reduce the length of the messages or completion.`);
+    throw new ApiError(
+      400,
+      `This model's maximum context length is ${maxLen} tokens. However, you requested ${promptTokens + cap} tokens (${promptTokens} in the messages, ${cap} in the completion). Please reduce the length of the messages or completion.`,
+    );
   }
   return { outputTokens: cap, finishReason: "length" };
 }
@@ -162,17 +189,33 @@ function planTool(ctx: PlanContext, body: z.infer<typeof chatSchema>): ToolPlan 
   let chosen = tools[0]!;
   if (typeof choice === "object") {
     const named = tools.find((t) => t.function.name === choice.function.name);
-    if (!named) throw new ApiError(400, `Tool "${choice.function.name}" has not been passed in \`tools\`.`, "BadRequestError", "tool_choice");
+    if (!named)
+      throw new ApiError(
+        400,
+        `Tool "${choice.function.name}" has not been passed in \`tools\`.`,
+        "BadRequestError",
+        "tool_choice",
+      );
     chosen = named;
   } else if (choice === "auto" && !ctx.config.autoToolChoice) {
     // vLLM refuses; SGLang without a parser simply answers in text.
     if (ctx.config.engine === "vllm") {
-      throw new ApiError(400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set', "BadRequestError", "tool_choice");
+      throw new ApiError(
+        400,
+        '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+        "BadRequestError",
+        "tool_choice",
+      );
     }
     return undefined;
   }
   const args = argumentsFor(chosen.function.parameters);
-  return { id: `chatcmpl-tool-${randomUUID().replaceAll("-", "")}`, name: chosen.function.name, arguments: args, tokens: Math.max(1, estimateTokens(args)) };
+  return {
+    id: `chatcmpl-tool-${randomUUID().replaceAll("-", "")}`,
+    name: chosen.function.name,
+    arguments: args,
+    tokens: Math.max(1, estimateTokens(args)),
+  };
 }
 
 export function planRequest(api: Api, raw: unknown, ctx: PlanContext): PlannedRequest {
@@ -185,7 +228,9 @@ export function planRequest(api: Api, raw: unknown, ctx: PlanContext): PlannedRe
     let text = "";
     for (const m of body.messages) text += m.role + "\n" + messageText(m) + "\n";
     const toolText = body.tools?.length ? JSON.stringify(body.tools) : "";
-    const promptTokens = body.messages.reduce((a, m) => a + TOKENS_PER_MESSAGE + estimateTokens(messageText(m)), ASSISTANT_HEADER_TOKENS) + estimateTokens(toolText);
+    const promptTokens =
+      body.messages.reduce((a, m) => a + TOKENS_PER_MESSAGE + estimateTokens(messageText(m)), ASSISTANT_HEADER_TOKENS) +
+      estimateTokens(toolText);
     const tool = planTool(ctx, body);
     const n = body.n ?? 1;
     const cap = body.max_completion_tokens ?? body.max_tokens;
@@ -193,9 +238,20 @@ export function planRequest(api: Api, raw: unknown, ctx: PlanContext): PlannedRe
     if (tool) len = tool.tokens <= len.outputTokens ? { outputTokens: tool.tokens, finishReason: "stop" } : len;
     const seed = promptSeed(text);
     return {
-      ...base, api, id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, model,
-      stream: !!body.stream, includeUsage: !!body.stream_options?.include_usage, promptTokens,
-      sequences: Array.from({ length: n }, (_, i) => ({ index: i, promptTokens, seed: seed + i, ...len, ...(tool ? { tool } : {}) })),
+      ...base,
+      api,
+      id: `chatcmpl-${randomUUID().replaceAll("-", "")}`,
+      model,
+      stream: !!body.stream,
+      includeUsage: !!body.stream_options?.include_usage,
+      promptTokens,
+      sequences: Array.from({ length: n }, (_, i) => ({
+        index: i,
+        promptTokens,
+        seed: seed + i,
+        ...len,
+        ...(tool ? { tool } : {}),
+      })),
     };
   }
   const parsed = completionSchema.safeParse(raw);
@@ -205,9 +261,12 @@ export function planRequest(api: Api, raw: unknown, ctx: PlanContext): PlannedRe
   const p = body.prompt;
   // string | string[] | token ids | token-id lists → one entry per prompt.
   const prompts: Array<{ text: string; tokens: number }> =
-    typeof p === "string" ? [{ text: p, tokens: estimateTokens(p) }]
-      : typeof p[0] === "number" ? [{ text: (p as number[]).join(","), tokens: p.length }]
-        : typeof p[0] === "string" ? (p as string[]).map((t) => ({ text: t, tokens: estimateTokens(t) }))
+    typeof p === "string"
+      ? [{ text: p, tokens: estimateTokens(p) }]
+      : typeof p[0] === "number"
+        ? [{ text: (p as number[]).join(","), tokens: p.length }]
+        : typeof p[0] === "string"
+          ? (p as string[]).map((t) => ({ text: t, tokens: estimateTokens(t) }))
           : (p as number[][]).map((ids) => ({ text: ids.join(","), tokens: ids.length }));
   const n = body.n ?? 1;
   const sequences: PlannedSequence[] = [];
@@ -220,8 +279,14 @@ export function planRequest(api: Api, raw: unknown, ctx: PlanContext): PlannedRe
     for (let i = 0; i < n; i++) sequences.push({ index: pi * n + i, promptTokens: tokens, seed: seed + i, ...len });
   });
   return {
-    ...base, api, id: `cmpl-${randomUUID().replaceAll("-", "")}`, model,
-    stream: !!body.stream, includeUsage: !!body.stream_options?.include_usage, promptTokens, sequences,
+    ...base,
+    api,
+    id: `cmpl-${randomUUID().replaceAll("-", "")}`,
+    model,
+    stream: !!body.stream,
+    includeUsage: !!body.stream_options?.include_usage,
+    promptTokens,
+    sequences,
   };
 }
 
@@ -243,7 +308,12 @@ export interface SequenceResult {
 
 function usage(req: PlannedRequest, results: SequenceResult[]) {
   const completion = results.reduce((a, r) => a + r.generated, 0);
-  return { prompt_tokens: req.promptTokens, total_tokens: req.promptTokens + completion, completion_tokens: completion, prompt_tokens_details: null };
+  return {
+    prompt_tokens: req.promptTokens,
+    total_tokens: req.promptTokens + completion,
+    completion_tokens: completion,
+    prompt_tokens_details: null,
+  };
 }
 
 export function responseBody(req: PlannedRequest, results: SequenceResult[]): unknown {
@@ -251,10 +321,28 @@ export function responseBody(req: PlannedRequest, results: SequenceResult[]): un
     const r = results[i]!;
     const finish = apiFinish(seq, r.reason, r.generated);
     if (req.api === "completions") {
-      return { index: seq.index, text: tokensText(seq.seed, 0, r.generated), logprobs: null, finish_reason: finish, stop_reason: null, prompt_logprobs: null };
+      return {
+        index: seq.index,
+        text: tokensText(seq.seed, 0, r.generated),
+        logprobs: null,
+        finish_reason: finish,
+        stop_reason: null,
+        prompt_logprobs: null,
+      };
     }
     const message = seq.tool
-      ? { role: "assistant", content: null, reasoning_content: null, tool_calls: [{ id: seq.tool.id, type: "function", function: { name: seq.tool.name, arguments: toolPiece(seq, 0, r.generated) } }] }
+      ? {
+          role: "assistant",
+          content: null,
+          reasoning_content: null,
+          tool_calls: [
+            {
+              id: seq.tool.id,
+              type: "function",
+              function: { name: seq.tool.name, arguments: toolPiece(seq, 0, r.generated) },
+            },
+          ],
+        }
       : { role: "assistant", content: tokensText(seq.seed, 0, r.generated), reasoning_content: null, tool_calls: [] };
     return { index: seq.index, message, logprobs: null, finish_reason: finish, stop_reason: null };
   });
@@ -270,7 +358,14 @@ export function responseBody(req: PlannedRequest, results: SequenceResult[]): un
 }
 
 /** SSE `data:` events for tokens [from, from+count) of one sequence; `finish` set on the last one. */
-export function tokenChunks(req: PlannedRequest, seqIdx: number, from: number, count: number, finish: FinishReason | undefined, total: number): string {
+export function tokenChunks(
+  req: PlannedRequest,
+  seqIdx: number,
+  from: number,
+  count: number,
+  finish: FinishReason | undefined,
+  total: number,
+): string {
   const seq = req.sequences[seqIdx]!;
   let out = "";
   for (let t = from; t < from + count; t++) {
@@ -278,14 +373,39 @@ export function tokenChunks(req: PlannedRequest, seqIdx: number, from: number, c
     const finishReason = last ? apiFinish(seq, finish!, total) : null;
     let choice: unknown;
     if (req.api === "completions") {
-      choice = { index: seq.index, text: tokensText(seq.seed, t, 1), logprobs: null, finish_reason: finishReason, stop_reason: null };
+      choice = {
+        index: seq.index,
+        text: tokensText(seq.seed, t, 1),
+        logprobs: null,
+        finish_reason: finishReason,
+        stop_reason: null,
+      };
     } else if (seq.tool) {
-      const call = t === 0
-        ? { index: 0, id: seq.tool.id, type: "function", function: { name: seq.tool.name, arguments: toolPiece(seq, t, 1) } }
-        : { index: 0, function: { arguments: toolPiece(seq, t, 1) } };
-      choice = { index: seq.index, delta: t === 0 ? { role: "assistant", tool_calls: [call] } : { tool_calls: [call] }, logprobs: null, finish_reason: finishReason };
+      const call =
+        t === 0
+          ? {
+              index: 0,
+              id: seq.tool.id,
+              type: "function",
+              function: { name: seq.tool.name, arguments: toolPiece(seq, t, 1) },
+            }
+          : { index: 0, function: { arguments: toolPiece(seq, t, 1) } };
+      choice = {
+        index: seq.index,
+        delta: t === 0 ? { role: "assistant", tool_calls: [call] } : { tool_calls: [call] },
+        logprobs: null,
+        finish_reason: finishReason,
+      };
     } else {
-      choice = { index: seq.index, delta: t === 0 ? { role: "assistant", content: tokensText(seq.seed, t, 1) } : { content: tokensText(seq.seed, t, 1) }, logprobs: null, finish_reason: finishReason };
+      choice = {
+        index: seq.index,
+        delta:
+          t === 0
+            ? { role: "assistant", content: tokensText(seq.seed, t, 1) }
+            : { content: tokensText(seq.seed, t, 1) },
+        logprobs: null,
+        finish_reason: finishReason,
+      };
     }
     out += sse(chunk(req, [choice]));
   }
@@ -295,9 +415,10 @@ export function tokenChunks(req: PlannedRequest, seqIdx: number, from: number, c
 /** A finish with no new token (an abort): an empty delta carrying finish_reason. */
 export function finishChunk(req: PlannedRequest, seqIdx: number, reason: FinishReason, total: number): string {
   const seq = req.sequences[seqIdx]!;
-  const choice = req.api === "completions"
-    ? { index: seq.index, text: "", logprobs: null, finish_reason: apiFinish(seq, reason, total), stop_reason: null }
-    : { index: seq.index, delta: {}, logprobs: null, finish_reason: apiFinish(seq, reason, total) };
+  const choice =
+    req.api === "completions"
+      ? { index: seq.index, text: "", logprobs: null, finish_reason: apiFinish(seq, reason, total), stop_reason: null }
+      : { index: seq.index, delta: {}, logprobs: null, finish_reason: apiFinish(seq, reason, total) };
   return sse(chunk(req, [choice]));
 }
 
@@ -308,7 +429,13 @@ export function usageChunk(req: PlannedRequest, results: SequenceResult[]): stri
 export const DONE = "data: [DONE]\n\n";
 
 function chunk(req: PlannedRequest, choices: unknown[]) {
-  return { id: req.id, object: req.api === "chat" ? "chat.completion.chunk" : "text_completion", created: req.created, model: req.model, choices };
+  return {
+    id: req.id,
+    object: req.api === "chat" ? "chat.completion.chunk" : "text_completion",
+    created: req.created,
+    model: req.model,
+    choices,
+  };
 }
 
 export function sse(data: unknown): string {

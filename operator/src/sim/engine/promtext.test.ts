@@ -19,7 +19,12 @@ describe("parsePrometheusText", () => {
     expect(g.type).toBe("gauge");
     expect(g.help).toBe("Number of requests waiting to be processed.");
     expect(g.samples[0]!.labels).toEqual({ model_name: 'a"b\\c\nd', engine: "0" });
-    expect(g.samples[1]).toEqual({ name: "vllm:num_requests_waiting", labels: { engine: "1", model_name: "x" }, value: 4.5, timestamp: 1700000000000 });
+    expect(g.samples[1]).toEqual({
+      name: "vllm:num_requests_waiting",
+      labels: { engine: "1", model_name: "x" },
+      value: 4.5,
+      timestamp: 1700000000000,
+    });
     expect(Number.isNaN(value(f, "up"))).toBe(true);
     expect(value(f, "down")).toBe(-Infinity);
     expect(f.get("up")!.type).toBe("untyped");
@@ -28,7 +33,13 @@ describe("parsePrometheusText", () => {
 
   it("reads prom-client's own output, histograms grouped under their family", async () => {
     const r = new Registry();
-    const h = new Histogram({ name: "t:seconds", help: "h", labelNames: ["engine"], buckets: [0.1, 1], registers: [r] });
+    const h = new Histogram({
+      name: "t:seconds",
+      help: "h",
+      labelNames: ["engine"],
+      buckets: [0.1, 1],
+      registers: [r],
+    });
     const c = new Counter({ name: "t:tokens_total", help: "c", labelNames: ["engine"], registers: [r] });
     h.observe({ engine: "0" }, 0.5);
     h.observe({ engine: "0" }, 5);

@@ -33,7 +33,8 @@ function parseValue(s: string, line: number): number {
   if (s === "+Inf" || s === "Inf") return Infinity;
   if (s === "-Inf") return -Infinity;
   if (s === "NaN") return NaN;
-  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new PromParseError(line, `bad value ${JSON.stringify(s)}`);
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s))
+    throw new PromParseError(line, `bad value ${JSON.stringify(s)}`);
   return Number(s);
 }
 
@@ -105,7 +106,8 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
       const m = /^#\s*(HELP|TYPE)\s+(\S+)\s?(.*)$/.exec(line);
       if (!m) return; // a plain comment
       const [, kind, name, rest] = m;
-      if (!NAME.test(name!) || NAME.exec(name!)![0] !== name) throw new PromParseError(n, `bad metric name ${JSON.stringify(name)}`);
+      if (!NAME.test(name!) || NAME.exec(name!)![0] !== name)
+        throw new PromParseError(n, `bad metric name ${JSON.stringify(name)}`);
       const f = get(name!);
       if (kind === "HELP") {
         f.help = rest!.replace(/\\(n|\\)/g, (_, e: string) => (e === "n" ? "\n" : "\\"));
@@ -124,7 +126,8 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
     let labels: Record<string, string> = {};
     if (rest.startsWith("{")) ({ labels, rest } = parseLabels(rest, n));
     const parts = rest.trim().split(/\s+/);
-    if (parts.length < 1 || parts.length > 2 || parts[0] === "") throw new PromParseError(n, `expected value [timestamp] after ${name}`);
+    if (parts.length < 1 || parts.length > 2 || parts[0] === "")
+      throw new PromParseError(n, `expected value [timestamp] after ${name}`);
     const sample: Sample = { name, labels, value: parseValue(parts[0]!, n) };
     if (parts[1] !== undefined) {
       if (!/^-?\d+$/.test(parts[1])) throw new PromParseError(n, `bad timestamp ${JSON.stringify(parts[1])}`);
@@ -140,7 +143,11 @@ function matches(s: Sample, want: Record<string, string>): boolean {
 }
 
 /** Samples named exactly `name` whose labels include `labels`. */
-export function samples(families: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): Sample[] {
+export function samples(
+  families: Map<string, MetricFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): Sample[] {
   const out: Sample[] = [];
   for (const f of families.values()) for (const s of f.samples) if (s.name === name && matches(s, labels)) out.push(s);
   return out;
@@ -149,7 +156,8 @@ export function samples(families: Map<string, MetricFamily>, name: string, label
 /** The value of exactly one matching sample; throws when none or several match. */
 export function value(families: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number {
   const found = samples(families, name, labels);
-  if (found.length !== 1) throw new Error(`expected one ${name}${JSON.stringify(labels)} sample, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one ${name}${JSON.stringify(labels)} sample, found ${found.length}`);
   return found[0]!.value;
 }
 

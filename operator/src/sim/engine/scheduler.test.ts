@@ -6,8 +6,17 @@ import { EngineCore, type EngineCoreOptions, type FinishedInfo, type FinishReaso
 function core(over: Partial<EngineCoreOptions> = {}) {
   let now = 0;
   const c = new EngineCore({
-    ranks: 1, maxSeqsPerRank: 4, kvBlocksPerRank: 1000, blockSize: 16, tokensPerSecondPerSeq: 100, prefillTokensPerSecond: 1e6,
-    batchSlowdown: 0.1, dispatch: "least-loaded", tickSeconds: 0.01, clock: () => now, ...over,
+    ranks: 1,
+    maxSeqsPerRank: 4,
+    kvBlocksPerRank: 1000,
+    blockSize: 16,
+    tokensPerSecondPerSeq: 100,
+    prefillTokensPerSecond: 1e6,
+    batchSlowdown: 0.1,
+    dispatch: "least-loaded",
+    tickSeconds: 0.01,
+    clock: () => now,
+    ...over,
   });
   const run = (seconds: number, step = 0.01) => {
     const end = now + seconds;
@@ -24,9 +33,13 @@ function submitMany(c: EngineCore, count: number, req: { promptTokens?: number; 
   for (let i = 0; i < count; i++) {
     let streamed = 0;
     c.submit({
-      promptTokens: req.promptTokens ?? 10, outputTokens: req.outputTokens, finishReason: "length",
+      promptTokens: req.promptTokens ?? 10,
+      outputTokens: req.outputTokens,
+      finishReason: "length",
       // A gap or overlap in `from` poisons the count, so the equality checks below catch it.
-      onTokens: (from, n) => { streamed = from === streamed ? streamed + n : NaN; },
+      onTokens: (from, n) => {
+        streamed = from === streamed ? streamed + n : NaN;
+      },
       onFinish: (reason, generated) => done.push({ reason, generated, streamed }),
     });
   }
@@ -58,7 +71,11 @@ describe("EngineCore", () => {
     const tokensIn = (n: number) => {
       const { c, run } = core({ maxSeqsPerRank: 64, kvBlocksPerRank: 100000 });
       let total = 0;
-      c.observe({ tokensGenerated: (_r, k) => { total += k; } });
+      c.observe({
+        tokensGenerated: (_r, k) => {
+          total += k;
+        },
+      });
       submitMany(c, n, { outputTokens: 5000 });
       run(10);
       return total;
@@ -79,7 +96,11 @@ describe("EngineCore", () => {
     const a = core();
     submitMany(a.c, 1, { outputTokens: 5000 });
     let tokens = 0;
-    a.c.observe({ tokensGenerated: (_r, k) => { tokens += k; } });
+    a.c.observe({
+      tokensGenerated: (_r, k) => {
+        tokens += k;
+      },
+    });
     a.run(1);
     const normal = tokens;
     a.c.setLoadMultiplier(2);

@@ -128,16 +128,26 @@ export class EngineCore {
 
   constructor(options: EngineCoreOptions) {
     for (const k of ["ranks", "maxSeqsPerRank", "kvBlocksPerRank", "blockSize"] as const) {
-      if (!Number.isInteger(options[k]) || options[k] < 1) throw new RangeError(`engine core: ${k} must be a positive integer, got ${options[k]}`);
+      if (!Number.isInteger(options[k]) || options[k] < 1)
+        throw new RangeError(`engine core: ${k} must be a positive integer, got ${options[k]}`);
     }
     for (const k of ["tokensPerSecondPerSeq", "prefillTokensPerSecond", "tickSeconds"] as const) {
-      if (!(options[k] > 0) || !Number.isFinite(options[k])) throw new RangeError(`engine core: ${k} must be a positive number, got ${options[k]}`);
+      if (!(options[k] > 0) || !Number.isFinite(options[k]))
+        throw new RangeError(`engine core: ${k} must be a positive number, got ${options[k]}`);
     }
-    if (!(options.batchSlowdown >= 0)) throw new RangeError(`engine core: batchSlowdown must be >= 0, got ${options.batchSlowdown}`);
+    if (!(options.batchSlowdown >= 0))
+      throw new RangeError(`engine core: batchSlowdown must be >= 0, got ${options.batchSlowdown}`);
     this.options = { ...options };
     this.#clock = options.clock ?? (() => performance.now() / 1000);
     this.#window = options.throughputWindowSeconds ?? 2;
-    this.#ranks = Array.from({ length: options.ranks }, (_, index) => ({ index, waiting: [], running: [], usedBlocks: 0, decodeProgress: 0, window: [] }));
+    this.#ranks = Array.from({ length: options.ranks }, (_, index) => ({
+      index,
+      waiting: [],
+      running: [],
+      usedBlocks: 0,
+      decodeProgress: 0,
+      window: [],
+    }));
   }
 
   observe(o: EngineObserver): void {
@@ -158,7 +168,8 @@ export class EngineCore {
 
   /** Multiplies the cost of every prefill and decode step (2 = half speed), e.g. a noisy neighbour. */
   setLoadMultiplier(m: number): void {
-    if (!(m > 0) || !Number.isFinite(m)) throw new RangeError(`load multiplier must be a positive finite number, got ${m}`);
+    if (!(m > 0) || !Number.isFinite(m))
+      throw new RangeError(`load multiplier must be a positive finite number, got ${m}`);
     this.#loadMultiplier = m;
   }
 
@@ -189,18 +200,31 @@ export class EngineCore {
   }
 
   submit(req: SequenceRequest): SequenceHandle {
-    if (!Number.isInteger(req.promptTokens) || req.promptTokens < 1) throw new RangeError(`promptTokens must be a positive integer, got ${req.promptTokens}`);
-    if (!Number.isInteger(req.outputTokens) || req.outputTokens < 1) throw new RangeError(`outputTokens must be a positive integer, got ${req.outputTokens}`);
+    if (!Number.isInteger(req.promptTokens) || req.promptTokens < 1)
+      throw new RangeError(`promptTokens must be a positive integer, got ${req.promptTokens}`);
+    if (!Number.isInteger(req.outputTokens) || req.outputTokens < 1)
+      throw new RangeError(`outputTokens must be a positive integer, got ${req.outputTokens}`);
     if (!this.fits(req.promptTokens + req.outputTokens)) {
-      throw new RangeError(`a sequence of ${req.promptTokens + req.outputTokens} tokens needs more than the ${this.options.kvBlocksPerRank} KV blocks of a rank`);
+      throw new RangeError(
+        `a sequence of ${req.promptTokens + req.outputTokens} tokens needs more than the ${this.options.kvBlocksPerRank} KV blocks of a rank`,
+      );
     }
     const now = this.#clock();
     if (this.#idle()) this.#lastTick = now;
     const rank = req.rank !== undefined ? this.#ranks[req.rank] : this.#pickRank();
     if (!rank) throw new RangeError(`no data-parallel rank ${req.rank} (have ${this.#ranks.length})`);
     const seq: Sequence = {
-      id: this.#nextId++, req, rank: rank.index, arrival: now, scheduledAt: undefined, firstTokenAt: undefined,
-      state: "waiting", prefillLeft: 0, generated: 0, blocks: 0, promptCounted: false,
+      id: this.#nextId++,
+      req,
+      rank: rank.index,
+      arrival: now,
+      scheduledAt: undefined,
+      firstTokenAt: undefined,
+      state: "waiting",
+      prefillLeft: 0,
+      generated: 0,
+      blocks: 0,
+      promptCounted: false,
     };
     rank.waiting.push(seq);
     // The scheduler picks new work up at the start of its next step; admitting here instead keeps the

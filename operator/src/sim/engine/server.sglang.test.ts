@@ -7,9 +7,30 @@ import { postJson, scrape, waitFor } from "./testing.ts";
 
 const MODEL = "deepseek-ai/DeepSeek-V4-Flash";
 const argv = (...extra: string[]) => [
-  "python3", "-m", "sglang.launch_server", "--model-path", "/models", "--served-model-name", MODEL, "--host", "0.0.0.0", "--port", "8000",
-  "--tp", "4", "--dp", "4", "--enable-dp-attention", "--context-length", "65536", "--kv-cache-dtype", "fp8_e4m3",
-  "--max-running-requests", "8", "--trust-remote-code", ...extra,
+  "python3",
+  "-m",
+  "sglang.launch_server",
+  "--model-path",
+  "/models",
+  "--served-model-name",
+  MODEL,
+  "--host",
+  "0.0.0.0",
+  "--port",
+  "8000",
+  "--tp",
+  "4",
+  "--dp",
+  "4",
+  "--enable-dp-attention",
+  "--context-length",
+  "65536",
+  "--kv-cache-dtype",
+  "fp8_e4m3",
+  "--max-running-requests",
+  "8",
+  "--trust-remote-code",
+  ...extra,
 ];
 
 const sims: EngineSimulator[] = [];
@@ -17,8 +38,19 @@ afterEach(async () => {
   await Promise.all(sims.splice(0).map((s) => s.close()));
 });
 
-async function start(extra: string[] = ["--enable-metrics"], opts: EngineSimulatorOptions = {}): Promise<EngineSimulator> {
-  const sim = await startEngineSimulator({ argv: argv(...extra), port: 0, loadSeconds: 0, warmupSeconds: 0, tokensPerSecondPerSeq: 2000, tickMs: 2, ...opts });
+async function start(
+  extra: string[] = ["--enable-metrics"],
+  opts: EngineSimulatorOptions = {},
+): Promise<EngineSimulator> {
+  const sim = await startEngineSimulator({
+    argv: argv(...extra),
+    port: 0,
+    loadSeconds: 0,
+    warmupSeconds: 0,
+    tokensPerSecondPerSeq: 2000,
+    tickMs: 2,
+    ...opts,
+  });
   sims.push(sim);
   return sim;
 }
@@ -29,7 +61,10 @@ describe("SGLang simulator", () => {
   it("is closed while loading, 503 while Starting, and 200 on /health_generate once warmed up", async () => {
     const sim = await start(["--enable-metrics"], { loadSeconds: 3600, warmupSeconds: 3600 });
     expect(sim.config.engine).toBe("sglang");
-    const refused = await fetch(`${sim.url}/health_generate`).then(() => undefined, (e: unknown) => (e as { cause?: { code?: string } }).cause?.code);
+    const refused = await fetch(`${sim.url}/health_generate`).then(
+      () => undefined,
+      (e: unknown) => (e as { cause?: { code?: string } }).cause?.code,
+    );
     expect(refused).toBe("ECONNREFUSED");
     sim.advanceStartup();
     await waitFor("the port to bind", () => sim.phase() === "starting");
@@ -58,11 +93,24 @@ describe("SGLang simulator", () => {
     const sim = await start();
     await sim.ready;
     const m = await scrape(sim.url);
-    for (const name of ["sglang:num_queue_reqs", "sglang:num_running_reqs", "sglang:token_usage", "sglang:gen_throughput", "sglang:max_total_num_tokens"]) {
+    for (const name of [
+      "sglang:num_queue_reqs",
+      "sglang:num_running_reqs",
+      "sglang:token_usage",
+      "sglang:gen_throughput",
+      "sglang:max_total_num_tokens",
+    ]) {
       expect(m.get(name)!.type).toBe("gauge");
       const series = samples(m, name);
       expect(series.map((s) => s.labels.dp_rank)).toEqual(["0", "1", "2", "3"]);
-      expect(series[2]!.labels).toEqual({ model_name: MODEL, engine_type: "unified", tp_rank: "2", pp_rank: "0", moe_ep_rank: "0", dp_rank: "2" });
+      expect(series[2]!.labels).toEqual({
+        model_name: MODEL,
+        engine_type: "unified",
+        tp_rank: "2",
+        pp_rank: "0",
+        moe_ep_rank: "0",
+        dp_rank: "2",
+      });
     }
     // Tokenizer-side counters appear with the first finished request, as prometheus_client children do.
     expect(samples(m, "sglang:prompt_tokens_total")).toEqual([]);
@@ -74,7 +122,9 @@ describe("SGLang simulator", () => {
     await sim.ready;
     expect(sim.config.maxSeqsPerRank).toBe(2);
     sim.setWedged(true);
-    const pending = Array.from({ length: 12 }, (_, i) => postJson(`${sim.url}/v1/completions`, { prompt: `q${i}`, max_tokens: 6 }));
+    const pending = Array.from({ length: 12 }, (_, i) =>
+      postJson(`${sim.url}/v1/completions`, { prompt: `q${i}`, max_tokens: 6 }),
+    );
     await waitFor("12 requests in the engine", () => inFlight(sim) === 12);
     let m = await scrape(sim.url);
     // Round-robin over 4 ranks: 3 each, 2 running and 1 queued.

@@ -86,7 +86,11 @@ const DEFAULT_TOKENS_PER_SLOT = 4096;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export function isLoopbackHost(host: string): boolean {
-  return /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host) && host.split(".").every((o) => Number(o) <= 255) || host === "localhost" || host === "::1";
+  return (
+    (/^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host) && host.split(".").every((o) => Number(o) <= 255)) ||
+    host === "localhost" ||
+    host === "::1"
+  );
 }
 
 async function freePort(host: string): Promise<number> {
@@ -121,15 +125,28 @@ function readBody(req: IncomingMessage): Promise<string> {
 export async function startEngineSimulator(options: EngineSimulatorOptions = {}): Promise<EngineSimulator> {
   const argv = options.argv ?? [];
   const engine = options.engine ?? detectEngine(argv) ?? "vllm";
-  const config = parseEngineArgv(engine, argv, options.maxNumSeqs !== undefined ? { maxNumSeqs: options.maxNumSeqs } : {});
+  const config = parseEngineArgv(
+    engine,
+    argv,
+    options.maxNumSeqs !== undefined ? { maxNumSeqs: options.maxNumSeqs } : {},
+  );
   const host = options.host ?? "127.0.0.1";
-  if (!isLoopbackHost(host)) throw new RangeError(`engine simulator: host ${host} is not a loopback address; it only serves 127.0.0.0/8`);
-  const log = (options.logger ?? rootLogger).child({ module: "engine-simulator", engine, model: config.servedModelNames[0] });
+  if (!isLoopbackHost(host))
+    throw new RangeError(`engine simulator: host ${host} is not a loopback address; it only serves 127.0.0.0/8`);
+  const log = (options.logger ?? rootLogger).child({
+    module: "engine-simulator",
+    engine,
+    model: config.servedModelNames[0],
+  });
 
-  const kvBlocks = options.kvBlocks
-    ?? (config.maxTotalTokens !== undefined
+  const kvBlocks =
+    options.kvBlocks ??
+    (config.maxTotalTokens !== undefined
       ? Math.ceil(config.maxTotalTokens / config.blockSize)
-      : Math.max(Math.ceil((config.maxSeqsPerRank * DEFAULT_TOKENS_PER_SLOT) / config.blockSize), Math.ceil(config.maxModelLen / config.blockSize)));
+      : Math.max(
+          Math.ceil((config.maxSeqsPerRank * DEFAULT_TOKENS_PER_SLOT) / config.blockSize),
+          Math.ceil(config.maxModelLen / config.blockSize),
+        ));
   const core = new EngineCore({
     ranks: config.dataParallel,
     maxSeqsPerRank: config.maxSeqsPerRank,
@@ -143,29 +160,35 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
   });
   // Both engines refuse to start when one max-length sequence cannot fit in the KV pool.
   if (!core.fits(config.maxModelLen)) {
-    throw new RangeError(`engine simulator: max model length ${config.maxModelLen} needs ${core.blocksFor(config.maxModelLen)} KV blocks of ${config.blockSize} tokens, but a rank has ${kvBlocks}; lower the max model length or raise --kv-blocks`);
+    throw new RangeError(
+      `engine simulator: max model length ${config.maxModelLen} needs ${core.blocksFor(config.maxModelLen)} KV blocks of ${config.blockSize} tokens, but a rank has ${kvBlocks}; lower the max model length or raise --kv-blocks`,
+    );
   }
 
   const startedAt = performance.now();
   let loadedAt: number | undefined;
   let upAt: number | undefined;
-  const registry = engine === "vllm"
-    ? vllmRegistry(core, config)
-    : sglangRegistry(core, config, {
-      startupSeconds: () => (upAt === undefined ? undefined : (upAt - startedAt) / 1000),
-      loadWeightsSeconds: () => (loadedAt === undefined ? undefined : (loadedAt - startedAt) / 1000),
-    });
+  const registry =
+    engine === "vllm"
+      ? vllmRegistry(core, config)
+      : sglangRegistry(core, config, {
+          startupSeconds: () => (upAt === undefined ? undefined : (upAt - startedAt) / 1000),
+          loadWeightsSeconds: () => (loadedAt === undefined ? undefined : (loadedAt - startedAt) / 1000),
+        });
 
   let lastTokenAt = 0;
   const counts = { received: 0, completed: 0, aborted: 0, failed: 0, rejected: 0 };
   let completionTokens = 0;
   core.observe({
-    tokensGenerated: () => { lastTokenAt = performance.now(); },
+    tokensGenerated: () => {
+      lastTokenAt = performance.now();
+    },
   });
 
-  const port = options.port === 0 || (options.port === undefined && config.port === 0)
-    ? await freePort(host)
-    : options.port ?? config.port ?? DEFAULT_PORT[engine];
+  const port =
+    options.port === 0 || (options.port === undefined && config.port === 0)
+      ? await freePort(host)
+      : (options.port ?? config.port ?? DEFAULT_PORT[engine]);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const healthTimeout = options.healthCheckTimeoutSeconds ?? Number(process.env.SGLANG_HEALTH_CHECK_TIMEOUT ?? 20);
 
@@ -174,25 +197,41 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
   let phaseTimer: NodeJS.Timeout | undefined;
   let resolveReady!: () => void;
   let rejectReady!: (e: unknown) => void;
-  const ready = new Promise<void>((res, rej) => { resolveReady = res; rejectReady = rej; });
+  const ready = new Promise<void>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
   ready.catch(() => undefined); // callers that never await `ready` must not see an unhandled rejection
 
   /** SGLang's health: a 1-token generation on DP rank 0; any token from any request since counts. */
-  const healthGenerate = (): Promise<boolean> => new Promise((resolve) => {
-    const tic = performance.now();
-    let finished = false;
-    const end = (ok: boolean) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      clearInterval(poll);
-      handle.abort();
-      resolve(ok);
-    };
-    const handle = core.submit({ promptTokens: 1, outputTokens: 1, finishReason: "length", internal: true, rank: 0, onTokens: () => end(true), onFinish: (r) => { if (r === "error") end(false); } });
-    const poll = setInterval(() => { if (lastTokenAt > tic) end(true); }, 50);
-    const timer = setTimeout(() => end(false), healthTimeout * 1000);
-  });
+  const healthGenerate = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const tic = performance.now();
+      let finished = false;
+      const end = (ok: boolean) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        handle.abort();
+        resolve(ok);
+      };
+      const handle = core.submit({
+        promptTokens: 1,
+        outputTokens: 1,
+        finishReason: "length",
+        internal: true,
+        rank: 0,
+        onTokens: () => end(true),
+        onFinish: (r) => {
+          if (r === "error") end(false);
+        },
+      });
+      const poll = setInterval(() => {
+        if (lastTokenAt > tic) end(true);
+      }, 50);
+      const timer = setTimeout(() => end(false), healthTimeout * 1000);
+    });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? "/").split("?")[0]!;
@@ -207,7 +246,8 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
         return;
       }
       if (phase !== "up") return void res.writeHead(503).end();
-      if (path === "/health" && process.env.SGLANG_ENABLE_HEALTH_ENDPOINT_GENERATION === "false") return void res.writeHead(200).end();
+      if (path === "/health" && process.env.SGLANG_ENABLE_HEALTH_ENDPOINT_GENERATION === "false")
+        return void res.writeHead(200).end();
       res.writeHead((await healthGenerate()) ? 200 : 503).end();
       return;
     }
@@ -224,15 +264,28 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
       return sendJson(res, 200, {
         object: "list",
         data: config.servedModelNames.map((id) => ({
-          id, object: "model", created, owned_by: engine, root: engine === "vllm" ? config.modelPath : id, parent: null, max_model_len: config.maxModelLen,
+          id,
+          object: "model",
+          created,
+          owned_by: engine,
+          root: engine === "vllm" ? config.modelPath : id,
+          parent: null,
+          max_model_len: config.maxModelLen,
         })),
       });
     }
     if (path === "/version" && engine === "vllm") return sendJson(res, 200, { version: "0.20.0+simulated" });
     if (path === "/get_model_info" && engine === "sglang") {
       return sendJson(res, 200, {
-        model_path: config.modelPath, tokenizer_path: config.modelPath, is_generation: true, preferred_sampling_params: null,
-        weight_version: "default", has_image_understanding: false, has_audio_understanding: false, model_type: "deepseek_v4", architectures: ["DeepseekV4ForCausalLM"],
+        model_path: config.modelPath,
+        tokenizer_path: config.modelPath,
+        is_generation: true,
+        preferred_sampling_params: null,
+        weight_version: "default",
+        has_image_understanding: false,
+        has_audio_understanding: false,
+        model_type: "deepseek_v4",
+        architectures: ["DeepseekV4ForCausalLM"],
       });
     }
     if (path === "/v1/chat/completions" || path === "/v1/completions") {
@@ -278,7 +331,9 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
     try {
       body = JSON.parse(await readBody(req)) as typeof body;
     } catch {
-      return sendJson(res, 400, { error: "body must be JSON: {loadMultiplier?: number, wedged?: boolean, dead?: true}" });
+      return sendJson(res, 400, {
+        error: "body must be JSON: {loadMultiplier?: number, wedged?: boolean, dead?: true}",
+      });
     }
     try {
       if (body.loadMultiplier !== undefined) sim.setLoadMultiplier(Number(body.loadMultiplier));
@@ -291,8 +346,14 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
   };
 
   const stats = (): SimulatorStats => ({
-    engine, model: config.servedModelNames[0]!, phase, loadMultiplier: core.loadMultiplier, wedged: core.wedged,
-    ranks: core.snapshot(), requests: { ...counts }, completionTokens,
+    engine,
+    model: config.servedModelNames[0]!,
+    phase,
+    loadMultiplier: core.loadMultiplier,
+    wedged: core.wedged,
+    ranks: core.snapshot(),
+    requests: { ...counts },
+    completionTokens,
   });
 
   const bind = async (): Promise<void> => {
@@ -304,7 +365,8 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
     const srv = createServer((req, res) => {
       route(req, res).catch((err: unknown) => {
         log.error({ err, url: req.url }, "engine simulator request failed");
-        if (!res.headersSent) sendJson(res, 500, { error: { message: String(err), type: "InternalServerError", param: null, code: 500 } });
+        if (!res.headersSent)
+          sendJson(res, 500, { error: { message: String(err), type: "InternalServerError", param: null, code: 500 } });
         else res.end();
       });
     });
@@ -330,35 +392,57 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
   const warmup = () => {
     phaseTimer = undefined;
     // SGLang's _wait_and_warmup: one short generation, then server_status = Up.
-    core.submit({ promptTokens: 8, outputTokens: 1, finishReason: "length", internal: true, rank: 0, onFinish: (r) => { if (r !== "error") becomeUp(); } });
+    core.submit({
+      promptTokens: 8,
+      outputTokens: 1,
+      finishReason: "length",
+      internal: true,
+      rank: 0,
+      onFinish: (r) => {
+        if (r !== "error") becomeUp();
+      },
+    });
   };
 
   const finishLoading = () => {
     phaseTimer = undefined;
     loadedAt = performance.now();
-    bind().then(async () => {
-      if (phase === "closed") {
-        // close() ran while we were binding: do not leave a listener behind.
-        const srv = server;
-        server = undefined;
-        if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
-        return;
-      }
-      if (phase !== "loading") return; // killed while loading: bound, and /health says 503
-      core.start();
-      if (engine === "vllm") return becomeUp();
-      phase = "starting";
-      log.info({ url }, "engine simulator bound, warming up");
-      phaseTimer = setTimeout(warmup, (options.warmupSeconds ?? 0.5) * 1000);
-    }, (err: unknown) => {
-      log.error({ err, url }, "engine simulator could not bind");
-      phase = "closed";
-      rejectReady(new Error(`engine simulator could not bind ${url}: ${(err as Error).message}`));
-    });
+    bind().then(
+      async () => {
+        if (phase === "closed") {
+          // close() ran while we were binding: do not leave a listener behind.
+          const srv = server;
+          server = undefined;
+          if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+          return;
+        }
+        if (phase !== "loading") return; // killed while loading: bound, and /health says 503
+        core.start();
+        if (engine === "vllm") return becomeUp();
+        phase = "starting";
+        log.info({ url }, "engine simulator bound, warming up");
+        phaseTimer = setTimeout(warmup, (options.warmupSeconds ?? 0.5) * 1000);
+      },
+      (err: unknown) => {
+        log.error({ err, url }, "engine simulator could not bind");
+        phase = "closed";
+        rejectReady(new Error(`engine simulator could not bind ${url}: ${(err as Error).message}`));
+      },
+    );
   };
 
   phaseTimer = setTimeout(finishLoading, (options.loadSeconds ?? 2) * 1000);
-  log.info({ url, loadSeconds: options.loadSeconds ?? 2, dataParallel: config.dataParallel, maxSeqsPerRank: config.maxSeqsPerRank, kvBlocksPerRank: kvBlocks, maxModelLen: config.maxModelLen }, "engine simulator loading");
+  log.info(
+    {
+      url,
+      loadSeconds: options.loadSeconds ?? 2,
+      dataParallel: config.dataParallel,
+      maxSeqsPerRank: config.maxSeqsPerRank,
+      kvBlocksPerRank: kvBlocks,
+      maxModelLen: config.maxModelLen,
+    },
+    "engine simulator loading",
+  );
 
   const sim: EngineSimulator = {
     url,

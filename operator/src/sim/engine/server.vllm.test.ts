@@ -7,8 +7,24 @@ import { parseSse, postJson, scrape, waitFor } from "./testing.ts";
 
 const MODEL = "deepseek-ai/DeepSeek-V4-Flash";
 const argv = (...extra: string[]) => [
-  "vllm", "serve", "/models", "--served-model-name", MODEL, "--host", "0.0.0.0", "--port", "8000",
-  "--enable-expert-parallel", "--max-model-len", "65536", "--kv-cache-dtype", "fp8", "--block-size", "256", "--trust-remote-code", ...extra,
+  "vllm",
+  "serve",
+  "/models",
+  "--served-model-name",
+  MODEL,
+  "--host",
+  "0.0.0.0",
+  "--port",
+  "8000",
+  "--enable-expert-parallel",
+  "--max-model-len",
+  "65536",
+  "--kv-cache-dtype",
+  "fp8",
+  "--block-size",
+  "256",
+  "--trust-remote-code",
+  ...extra,
 ];
 
 const sims: EngineSimulator[] = [];
@@ -17,7 +33,14 @@ afterEach(async () => {
 });
 
 async function up(extra: string[] = [], opts: EngineSimulatorOptions = {}): Promise<EngineSimulator> {
-  const sim = await startEngineSimulator({ argv: argv(...extra), port: 0, loadSeconds: 0, tokensPerSecondPerSeq: 2000, tickMs: 2, ...opts });
+  const sim = await startEngineSimulator({
+    argv: argv(...extra),
+    port: 0,
+    loadSeconds: 0,
+    tokensPerSecondPerSeq: 2000,
+    tickMs: 2,
+    ...opts,
+  });
   sims.push(sim);
   await sim.ready;
   return sim;
@@ -30,7 +53,10 @@ describe("vLLM simulator: startup and health", () => {
     const sim = await startEngineSimulator({ argv: argv(), port: 0, loadSeconds: 3600 });
     sims.push(sim);
     expect(sim.phase()).toBe("loading");
-    const err = await fetch(`${sim.url}/health`).then(() => undefined, (e: unknown) => e as Error & { cause?: { code?: string } });
+    const err = await fetch(`${sim.url}/health`).then(
+      () => undefined,
+      (e: unknown) => e as Error & { cause?: { code?: string } },
+    );
     expect(err?.cause?.code).toBe("ECONNREFUSED");
     sim.advanceStartup();
     await sim.ready;
@@ -62,14 +88,20 @@ describe("vLLM simulator: startup and health", () => {
 describe("vLLM simulator: OpenAI routes", () => {
   it("lists the served model name and max_model_len parsed from the argv", async () => {
     const sim = await up();
-    const body = (await (await fetch(`${sim.url}/v1/models`)).json()) as { data: Array<{ id: string; max_model_len: number; root: string }> };
+    const body = (await (await fetch(`${sim.url}/v1/models`)).json()) as {
+      data: Array<{ id: string; max_model_len: number; root: string }>;
+    };
     expect(body.data).toHaveLength(1);
     expect(body.data[0]).toMatchObject({ id: MODEL, max_model_len: 65536, root: "/models" });
   });
 
   it("returns exactly max_tokens tokens with usage, for chat and completions", async () => {
     const sim = await up();
-    const chat = await postJson(`${sim.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: "user", content: "Explain KV caches." }], max_tokens: 9 });
+    const chat = await postJson(`${sim.url}/v1/chat/completions`, {
+      model: MODEL,
+      messages: [{ role: "user", content: "Explain KV caches." }],
+      max_tokens: 9,
+    });
     expect(chat.status).toBe(200);
     const c = (await chat.json()) as any;
     expect(c.object).toBe("chat.completion");
@@ -77,7 +109,9 @@ describe("vLLM simulator: OpenAI routes", () => {
     expect(c.choices[0].message.content.split(" ")).toHaveLength(9);
     expect(c.usage.completion_tokens).toBe(9);
     expect(c.usage.total_tokens).toBe(c.usage.prompt_tokens + 9);
-    const comp = (await (await postJson(`${sim.url}/v1/completions`, { prompt: [1, 2, 3, 4, 5], max_tokens: 4, n: 2 })).json()) as any;
+    const comp = (await (
+      await postJson(`${sim.url}/v1/completions`, { prompt: [1, 2, 3, 4, 5], max_tokens: 4, n: 2 })
+    ).json()) as any;
     expect(comp.choices.map((x: any) => x.index)).toEqual([0, 1]);
     expect(comp.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 8 });
   });
@@ -86,7 +120,11 @@ describe("vLLM simulator: OpenAI routes", () => {
     const sim = await up();
     const req = { messages: [{ role: "user", content: "same prompt" }], max_tokens: 12 };
     const whole = (await (await postJson(`${sim.url}/v1/chat/completions`, req)).json()) as any;
-    const res = await postJson(`${sim.url}/v1/chat/completions`, { ...req, stream: true, stream_options: { include_usage: true } });
+    const res = await postJson(`${sim.url}/v1/chat/completions`, {
+      ...req,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const { events, done } = parseSse(await res.text());
     expect(done).toBe(true);
@@ -96,7 +134,10 @@ describe("vLLM simulator: OpenAI routes", () => {
     expect(content.map((e) => e.choices[0].delta.content).join("")).toBe(whole.choices[0].message.content);
     expect(content.slice(0, -1).every((e) => e.choices[0].finish_reason === null)).toBe(true);
     expect(content[11].choices[0].finish_reason).toBe("length");
-    expect(events[events.length - 1].usage).toMatchObject({ completion_tokens: 12, prompt_tokens: whole.usage.prompt_tokens });
+    expect(events[events.length - 1].usage).toMatchObject({
+      completion_tokens: 12,
+      prompt_tokens: whole.usage.prompt_tokens,
+    });
   });
 
   it("answers with the engine's errors: unknown model, context too long, bad body", async () => {
@@ -113,7 +154,19 @@ describe("vLLM simulator: OpenAI routes", () => {
   });
 
   it("calls a tool when tools are given, and needs --enable-auto-tool-choice for auto", async () => {
-    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } }, required: ["city", "days"] } } }];
+    const tools = [
+      {
+        type: "function",
+        function: {
+          name: "get_weather",
+          parameters: {
+            type: "object",
+            properties: { city: { type: "string" }, days: { type: "integer" } },
+            required: ["city", "days"],
+          },
+        },
+      },
+    ];
     const req = { messages: [{ role: "user", content: "weather?" }], tools };
     const plain = await up();
     expect((await postJson(`${plain.url}/v1/chat/completions`, req)).status).toBe(400);
@@ -123,7 +176,9 @@ describe("vLLM simulator: OpenAI routes", () => {
     const call = body.choices[0].message.tool_calls[0];
     expect(call.function.name).toBe("get_weather");
     expect(JSON.parse(call.function.arguments)).toEqual({ city: "simulated", days: 1 });
-    const streamed = parseSse(await (await postJson(`${sim.url}/v1/chat/completions`, { ...req, stream: true })).text());
+    const streamed = parseSse(
+      await (await postJson(`${sim.url}/v1/chat/completions`, { ...req, stream: true })).text(),
+    );
     const args = streamed.events.map((e) => e.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? "").join("");
     expect(args).toBe(call.function.arguments);
   });
@@ -133,7 +188,9 @@ describe("vLLM simulator: scheduler and metrics", () => {
   it("queues requests beyond --max-num-seqs in vllm:num_requests_waiting, then drains to 0", async () => {
     const sim = await up(["--max-num-seqs", "2"]);
     sim.setWedged(true);
-    const pending = Array.from({ length: 6 }, (_, i) => postJson(`${sim.url}/v1/completions`, { prompt: `p${i}`, max_tokens: 20 }));
+    const pending = Array.from({ length: 6 }, (_, i) =>
+      postJson(`${sim.url}/v1/completions`, { prompt: `p${i}`, max_tokens: 20 }),
+    );
     await waitFor("6 requests in the engine", () => inFlight(sim) === 6);
     let m = await scrape(sim.url);
     expect(value(m, "vllm:num_requests_waiting", { model_name: MODEL, engine: "0" })).toBe(4);
@@ -163,7 +220,16 @@ describe("vLLM simulator: scheduler and metrics", () => {
       postJson(`${sim.url}/v1/chat/completions`, { messages: [{ role: "user", content: "five" }] }),
     ];
     const usages = await Promise.all(bodies.map(async (r) => ((await (await r).json()) as any).usage));
-    const streamed = parseSse(await (await postJson(`${sim.url}/v1/completions`, { prompt: "six", max_tokens: 5, stream: true, stream_options: { include_usage: true } })).text());
+    const streamed = parseSse(
+      await (
+        await postJson(`${sim.url}/v1/completions`, {
+          prompt: "six",
+          max_tokens: 5,
+          stream: true,
+          stream_options: { include_usage: true },
+        })
+      ).text(),
+    );
     usages.push(streamed.events[streamed.events.length - 1].usage);
     const after = await scrape(sim.url);
     const gen = usages.reduce((a, u) => a + u.completion_tokens, 0);
@@ -177,7 +243,9 @@ describe("vLLM simulator: scheduler and metrics", () => {
   it("exposes one series per DP rank (engine label) with --data-parallel-size 4", async () => {
     const sim = await up(["--data-parallel-size", "4"]);
     sim.setWedged(true);
-    const pending = Array.from({ length: 8 }, (_, i) => postJson(`${sim.url}/v1/completions`, { prompt: `r${i}`, max_tokens: 2 }));
+    const pending = Array.from({ length: 8 }, (_, i) =>
+      postJson(`${sim.url}/v1/completions`, { prompt: `r${i}`, max_tokens: 2 }),
+    );
     await waitFor("8 requests in the engine", () => inFlight(sim) === 8);
     // The load balancer (lowest 4×waiting + running) spreads them evenly.
     const held = await scrape(sim.url);
@@ -185,7 +253,15 @@ describe("vLLM simulator: scheduler and metrics", () => {
     sim.setWedged(false);
     await Promise.all(pending);
     const m = await scrape(sim.url);
-    for (const name of ["vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:num_preemptions_total", "vllm:time_to_first_token_seconds_count"]) {
+    for (const name of [
+      "vllm:num_requests_waiting",
+      "vllm:num_requests_running",
+      "vllm:kv_cache_usage_perc",
+      "vllm:prompt_tokens_total",
+      "vllm:generation_tokens_total",
+      "vllm:num_preemptions_total",
+      "vllm:time_to_first_token_seconds_count",
+    ]) {
       const series = m.get(name.replace(/_count$/, ""))!.samples.filter((s) => s.name === name);
       expect(series.map((s) => s.labels.engine).sort()).toEqual(["0", "1", "2", "3"]);
       expect(series.every((s) => s.labels.model_name === MODEL)).toBe(true);
@@ -201,7 +277,11 @@ describe("vLLM simulator: scheduler and metrics", () => {
     const sim = await up();
     sim.setWedged(true);
     const ctl = new AbortController();
-    const res = await postJson(`${sim.url}/v1/completions`, { prompt: "bye", max_tokens: 50, stream: true }, ctl.signal);
+    const res = await postJson(
+      `${sim.url}/v1/completions`,
+      { prompt: "bye", max_tokens: 50, stream: true },
+      ctl.signal,
+    );
     expect(res.status).toBe(200);
     await waitFor("the request to run", () => inFlight(sim) === 1);
     ctl.abort();

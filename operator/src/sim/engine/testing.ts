@@ -33,5 +33,10 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 }
 
 export function postJson(url: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
 }

@@ -4,11 +4,63 @@
 import { createHash } from "node:crypto";
 
 const WORDS = [
-  "the", "model", "serves", "tokens", "from", "a", "simulated", "engine", "while", "the", "operator",
-  "watches", "queues", "and", "scales", "replicas", "of", "DeepSeek", "on", "many", "GPUs", "with",
-  "expert", "parallel", "attention", "over", "long", "contexts", "so", "every", "request", "waits",
-  "its", "turn", "in", "a", "batch", "that", "grows", "until", "the", "cache", "is", "full", "then",
-  "new", "work", "queues", "again", "and", "metrics", "rise", "for", "the", "autoscaler", "to", "see",
+  "the",
+  "model",
+  "serves",
+  "tokens",
+  "from",
+  "a",
+  "simulated",
+  "engine",
+  "while",
+  "the",
+  "operator",
+  "watches",
+  "queues",
+  "and",
+  "scales",
+  "replicas",
+  "of",
+  "DeepSeek",
+  "on",
+  "many",
+  "GPUs",
+  "with",
+  "expert",
+  "parallel",
+  "attention",
+  "over",
+  "long",
+  "contexts",
+  "so",
+  "every",
+  "request",
+  "waits",
+  "its",
+  "turn",
+  "in",
+  "a",
+  "batch",
+  "that",
+  "grows",
+  "until",
+  "the",
+  "cache",
+  "is",
+  "full",
+  "then",
+  "new",
+  "work",
+  "queues",
+  "again",
+  "and",
+  "metrics",
+  "rise",
+  "for",
+  "the",
+  "autoscaler",
+  "to",
+  "see",
 ] as const;
 
 /** Rough BPE density for English and code: about four UTF-8 bytes per token. */
@@ -42,6 +94,7 @@ export function tokensText(seed: number, from: number, count: number): string {
  */
 export function splitInto(text: string, pieces: number): string[] {
   const out: string[] = [];
-  for (let i = 0; i < pieces; i++) out.push(text.slice(Math.floor((i * text.length) / pieces), Math.floor(((i + 1) * text.length) / pieces)));
+  for (let i = 0; i < pieces; i++)
+    out.push(text.slice(Math.floor((i * text.length) / pieces), Math.floor(((i + 1) * text.length) / pieces)));
   return out;
 }

@@ -4,7 +4,14 @@
 import { parseArgs } from "node:util";
 import { CliError } from "../../cli/errors.ts";
 import { rootLogger } from "../../util/log.ts";
-import { V4_FLASH_REPO, V4_FLASH_REVISION, V4_FLASH_SHARDS, fakeCommit, uniformRepo, v4FlashShapedRepo } from "./repo.ts";
+import {
+  V4_FLASH_REPO,
+  V4_FLASH_REVISION,
+  V4_FLASH_SHARDS,
+  fakeCommit,
+  uniformRepo,
+  v4FlashShapedRepo,
+} from "./repo.ts";
 import { startHubServer } from "./server.ts";
 
 const USAGE = `usage: deepseek-operator simulate hub [--port P] [--host 127.0.0.1] [--model ${V4_FLASH_REPO}]
@@ -43,14 +50,21 @@ export async function main(argv: string[]): Promise<number> {
     if (!/^\d+$/.test(v)) throw new CliError(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  if (!/^127\.|^localhost$|^::1$/.test(values.host)) throw new CliError("--host must be a loopback address: the simulator is for local tests");
+  if (!/^127\.|^localhost$|^::1$/.test(values.host))
+    throw new CliError("--host must be a loopback address: the simulator is for local tests");
   const files = int("files", values.files)!;
   const fileSize = int("file-size", values["file-size"])!;
   const model = values.model;
-  if (!/^[^/\s]+\/[^/\s]+$/.test(model)) throw new CliError(`--model must be <org>/<name>, got ${JSON.stringify(model)}`);
+  if (!/^[^/\s]+\/[^/\s]+$/.test(model))
+    throw new CliError(`--model must be <org>/<name>, got ${JSON.stringify(model)}`);
   let repo;
   if (values.shape === "v4-flash") {
-    repo = v4FlashShapedRepo({ shardSize: fileSize, shards: files, id: model, revision: values.revision ?? (model === V4_FLASH_REPO ? V4_FLASH_REVISION : fakeCommit(model)) });
+    repo = v4FlashShapedRepo({
+      shardSize: fileSize,
+      shards: files,
+      id: model,
+      revision: values.revision ?? (model === V4_FLASH_REPO ? V4_FLASH_REVISION : fakeCommit(model)),
+    });
   } else if (values.shape === "uniform") {
     repo = uniformRepo({ files, fileSize, id: model, ...(values.revision ? { revision: values.revision } : {}) });
   } else {
@@ -67,7 +81,16 @@ export async function main(argv: string[]): Promise<number> {
     ...(values.seed ? { seed: values.seed } : {}),
     ...(values["page-size"] ? { pageSize: int("page-size", values["page-size"])! } : {}),
   });
-  log.info({ url: server.url, cdnUrl: server.cdnUrl, repo: repo.id, revision: repo.revision, plainUrl: server.plainUrl(repo.id) }, "hub simulator listening");
+  log.info(
+    {
+      url: server.url,
+      cdnUrl: server.cdnUrl,
+      repo: repo.id,
+      revision: repo.revision,
+      plainUrl: server.plainUrl(repo.id),
+    },
+    "hub simulator listening",
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

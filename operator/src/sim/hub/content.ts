@@ -29,7 +29,8 @@ export class FileContent {
   *chunks(start: number, end: number, chunkSize: number): Generator<Buffer> {
     if (this.spec.kind === "inline") {
       // Copies: a consumer may alter a chunk (the corrupt fault does) and must not alter the file.
-      for (let o = start; o < end; o += chunkSize) yield Buffer.from(this.spec.bytes.subarray(o, Math.min(end, o + chunkSize)));
+      for (let o = start; o < end; o += chunkSize)
+        yield Buffer.from(this.spec.bytes.subarray(o, Math.min(end, o + chunkSize)));
       return;
     }
     const prefix = this.spec.prefix;
@@ -87,7 +88,10 @@ export function safetensorsHeader(fileSize: number, tensor: string): Buffer | un
   for (let i = 0; i < 4; i++) {
     const dataLen = fileSize - 8 - headerLen;
     if (dataLen <= 0) return undefined;
-    const json = JSON.stringify({ __metadata__: { format: "pt" }, [tensor]: { dtype: "I8", shape: [dataLen], data_offsets: [0, dataLen] } });
+    const json = JSON.stringify({
+      __metadata__: { format: "pt" },
+      [tensor]: { dtype: "I8", shape: [dataLen], data_offsets: [0, dataLen] },
+    });
     const padded = Math.ceil(Buffer.byteLength(json) / 8) * 8;
     if (padded === headerLen) {
       const buf = Buffer.alloc(8 + padded, 0x20);

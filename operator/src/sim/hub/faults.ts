@@ -15,7 +15,16 @@ export type Fault =
    * Answer `status` (401, 403, 404, 429, 500, 503...) instead of the real answer, after letting `skip`
    * matching requests through (a CDN URL that works, then expires).
    */
-  | { kind: "status"; status: number; route?: Route; path?: string; times?: number; skip?: number; retryAfter?: number; errorCode?: string }
+  | {
+      kind: "status";
+      status: number;
+      route?: Route;
+      path?: string;
+      times?: number;
+      skip?: number;
+      retryAfter?: number;
+      errorCode?: string;
+    }
   /** Send at most `bytesPerSecond` per response (default: for good). */
   | { kind: "rate"; path?: string; bytesPerSecond: number; times?: number };
 
@@ -53,8 +62,17 @@ export class FaultSet {
    * The content faults for a response of bytes [start, end) of `path`, each use taken now: a drop or
    * stall point inside the range, corrupt ranges overlapping it, a rate limit.
    */
-  takeContent(path: string, start: number, end: number): { cutAt?: number; cut?: "drop" | "stall"; corrupt: { offset: number; length: number }[]; rate?: number } {
-    const out: { cutAt?: number; cut?: "drop" | "stall"; corrupt: { offset: number; length: number }[]; rate?: number } = { corrupt: [] };
+  takeContent(
+    path: string,
+    start: number,
+    end: number,
+  ): { cutAt?: number; cut?: "drop" | "stall"; corrupt: { offset: number; length: number }[]; rate?: number } {
+    const out: {
+      cutAt?: number;
+      cut?: "drop" | "stall";
+      corrupt: { offset: number; length: number }[];
+      rate?: number;
+    } = { corrupt: [] };
     for (const a of this.armed) {
       const f = a.fault;
       if (a.left <= 0 || (f.path !== undefined && f.path !== path)) continue;

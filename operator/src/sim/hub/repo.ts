@@ -62,11 +62,22 @@ const V4_FLASH_CONFIG = {
   num_experts_per_tok: 6,
   moe_intermediate_size: 2048,
   max_position_embeddings: 1048576,
-  quantization_config: { activation_scheme: "dynamic", fmt: "e4m3", quant_method: "fp8", scale_fmt: "ue8m0", weight_block_size: [128, 128] },
+  quantization_config: {
+    activation_scheme: "dynamic",
+    fmt: "e4m3",
+    quant_method: "fp8",
+    scale_fmt: "ue8m0",
+    weight_block_size: [128, 128],
+  },
 };
 
 /** 46 shards of `shardSize` bytes + model.safetensors.index.json + config.json (+ a tokenizer config). */
-export function v4FlashShapedRepo(opts: { shardSize: number; shards?: number; id?: string; revision?: string }): SimRepo {
+export function v4FlashShapedRepo(opts: {
+  shardSize: number;
+  shards?: number;
+  id?: string;
+  revision?: string;
+}): SimRepo {
   const n = opts.shards ?? V4_FLASH_SHARDS;
   const files: SimFileSpec[] = [];
   const weightMap: Record<string, string> = {};
@@ -76,9 +87,17 @@ export function v4FlashShapedRepo(opts: { shardSize: number; shards?: number; id
     weightMap[tensor] = name;
     files.push({ path: name, lfs: true, content: generated(opts.shardSize, tensor) });
   }
-  files.push({ path: "model.safetensors.index.json", lfs: false, content: json({ metadata: { total_size: n * opts.shardSize }, weight_map: weightMap }) });
+  files.push({
+    path: "model.safetensors.index.json",
+    lfs: false,
+    content: json({ metadata: { total_size: n * opts.shardSize }, weight_map: weightMap }),
+  });
   files.push({ path: "config.json", lfs: false, content: json(V4_FLASH_CONFIG) });
-  files.push({ path: "tokenizer_config.json", lfs: false, content: json({ model_max_length: 1048576, tokenizer_class: "LlamaTokenizerFast" }) });
+  files.push({
+    path: "tokenizer_config.json",
+    lfs: false,
+    content: json({ model_max_length: 1048576, tokenizer_class: "LlamaTokenizerFast" }),
+  });
   return { id: opts.id ?? V4_FLASH_REPO, revision: opts.revision ?? V4_FLASH_REVISION, files };
 }
 

@@ -10,14 +10,19 @@ let hub: HubServer;
 const small = uniformRepo({ files: 2, fileSize: 300_000, id: "t/two" });
 
 beforeAll(async () => {
-  hub = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: 10_000, shards: 3 }), small], token: "tok", pageSize: 2 });
+  hub = await startHubServer({
+    repos: [v4FlashShapedRepo({ shardSize: 10_000, shards: 3 }), small],
+    token: "tok",
+    pageSize: 2,
+  });
 });
 afterAll(async () => {
   await hub.close();
 });
 
 const auth = { authorization: "Bearer tok" };
-const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers: { ...auth, ...headers }, redirect: "manual" });
+const get = (url: string, headers: Record<string, string> = {}) =>
+  fetch(url, { headers: { ...auth, ...headers }, redirect: "manual" });
 
 describe("content", () => {
   it("is a deterministic function of (seed, path, offset)", () => {
@@ -49,9 +54,20 @@ describe("Hub API shapes", () => {
     expect(entries).toHaveLength(2);
     expect(first.headers.get("link")).toMatch(/^<http:\/\/127\.0\.0\.1:\d+\/api\/models\/.*cursor=2>; rel="next"$/);
     const all = hub.listing(V4_FLASH_REPO);
-    expect(all.map((f) => f.path)).toEqual(["config.json", "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors", "model.safetensors.index.json", "tokenizer_config.json"]);
+    expect(all.map((f) => f.path)).toEqual([
+      "config.json",
+      "model-00001-of-00003.safetensors",
+      "model-00002-of-00003.safetensors",
+      "model-00003-of-00003.safetensors",
+      "model.safetensors.index.json",
+      "tokenizer_config.json",
+    ]);
     expect(entries[0]).toEqual({ type: "file", oid: all[0]!.gitOid, size: all[0]!.size, path: "config.json" });
-    expect(entries[1]).toMatchObject({ type: "file", path: "model-00001-of-00003.safetensors", lfs: { oid: all[1]!.sha256, size: 10_000, pointerSize: 134 } });
+    expect(entries[1]).toMatchObject({
+      type: "file",
+      path: "model-00001-of-00003.safetensors",
+      lfs: { oid: all[1]!.sha256, size: 10_000, pointerSize: 134 },
+    });
   });
 
   it("redirects LFS files to the CDN origin with the linked size, etag and commit, and serves ranges there", async () => {
@@ -84,7 +100,9 @@ describe("Hub API shapes", () => {
 
   it("answers with the Hub's error codes", async () => {
     expect((await fetch(`${hub.url}/api/models/${V4_FLASH_REPO}/revision/main`)).status).toBe(401);
-    expect((await get(`${hub.url}/api/models/${V4_FLASH_REPO}/revision/main`, { authorization: "Bearer nope" })).status).toBe(401);
+    expect(
+      (await get(`${hub.url}/api/models/${V4_FLASH_REPO}/revision/main`, { authorization: "Bearer nope" })).status,
+    ).toBe(401);
     const repo = await get(`${hub.url}/api/models/nobody/nothing/revision/main`);
     expect([repo.status, repo.headers.get("x-error-code")]).toEqual([404, "RepoNotFound"]);
     const rev = await get(`${hub.url}/api/models/${V4_FLASH_REPO}/revision/${"0".repeat(40)}`);

@@ -73,9 +73,18 @@ function prepare(repo: SimRepo, seed: string): PreparedRepo {
   const bySha = new Map<string, PreparedFile>();
   for (const spec of repo.files) {
     const content = new FileContent(seed, spec.path, spec.content);
-    const prefixId = spec.content.kind === "inline" ? spec.content.bytes.toString("base64") : spec.content.prefix.toString("base64");
+    const prefixId =
+      spec.content.kind === "inline" ? spec.content.bytes.toString("base64") : spec.content.prefix.toString("base64");
     const d = digestOf(seed, content, prefixId);
-    const f: PreparedFile = { path: spec.path, size: content.size, sha256: spec.lfs ? d.sha256 : null, gitOid: d.gitOid, lfs: spec.lfs, content, contentSha256: d.sha256 };
+    const f: PreparedFile = {
+      path: spec.path,
+      size: content.size,
+      sha256: spec.lfs ? d.sha256 : null,
+      gitOid: d.gitOid,
+      lfs: spec.lfs,
+      content,
+      contentSha256: d.sha256,
+    };
     files.set(spec.path, f);
     bySha.set(d.sha256, f);
   }
@@ -83,7 +92,10 @@ function prepare(repo: SimRepo, seed: string): PreparedRepo {
 }
 
 /** Parses a single-range Range header against `size`: [start, end), "unsatisfiable", or undefined (whole). */
-export function parseRange(h: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+export function parseRange(
+  h: string | undefined,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | undefined {
   if (!h) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
   if (!m || (m[1] === "" && m[2] === "")) return undefined;
@@ -113,7 +125,13 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
 
   const sign = (sha: string) => createHmac("sha256", signingKey).update(sha).digest("hex").slice(0, 32);
 
-  const sendError = (res: http.ServerResponse, status: number, message: string, errorCode?: string, retryAfter?: number) => {
+  const sendError = (
+    res: http.ServerResponse,
+    status: number,
+    message: string,
+    errorCode?: string,
+    retryAfter?: number,
+  ) => {
     const headers: Record<string, string | number> = { "content-type": "application/json", "x-error-message": message };
     if (errorCode) headers["x-error-code"] = errorCode;
     if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
@@ -130,7 +148,13 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
   };
 
   /** Streams bytes of `f` with Range support and the content faults; returns the body bytes sent. */
-  const serveContent = async (req: http.IncomingMessage, res: http.ServerResponse, f: PreparedFile, entry: RequestLogEntry, extra: Record<string, string>) => {
+  const serveContent = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    f: PreparedFile,
+    entry: RequestLogEntry,
+    extra: Record<string, string>,
+  ) => {
     const range = parseRange(req.headers.range, f.size);
     if (range === "unsatisfiable") {
       res.writeHead(416, { "content-range": `bytes */${f.size}`, "content-length": 0 });
@@ -155,7 +179,11 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       return;
     }
     const plan = faults.takeContent(f.path, start, end);
-    const faultNames = [plan.cut ? `${plan.cut}@${plan.cutAt}` : "", ...plan.corrupt.map((c) => `corrupt@${c.offset}+${c.length}`), plan.rate ? `rate ${plan.rate}` : ""].filter(Boolean);
+    const faultNames = [
+      plan.cut ? `${plan.cut}@${plan.cutAt}` : "",
+      ...plan.corrupt.map((c) => `corrupt@${c.offset}+${c.length}`),
+      plan.rate ? `rate ${plan.rate}` : "",
+    ].filter(Boolean);
     if (faultNames.length) entry.fault = faultNames.join(",");
     const stopAt = plan.cutAt ?? end;
     const step = plan.rate ? Math.max(1024, Math.min(chunkSize, Math.floor(plan.rate / 20))) : chunkSize;
@@ -175,15 +203,16 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       const ok = res.write(chunk);
       entry.bytesSent += chunk.length;
       offset += chunk.length;
-      if (!ok && !closed) await new Promise<void>((r) => {
-        const done = () => {
-          res.off("drain", done);
-          res.off("close", done);
-          r();
-        };
-        res.on("drain", done);
-        res.on("close", done);
-      });
+      if (!ok && !closed)
+        await new Promise<void>((r) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            r();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
       if (plan.rate) {
         const due = t0 + ((offset - start) / plan.rate) * 1000;
         const wait = due - Date.now();
@@ -208,7 +237,9 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
 
   const denyIfUnauthorized = (req: http.IncomingMessage, res: http.ServerResponse, repoId: string): boolean => {
     if (authorized(req)) return false;
-    const msg = req.headers.authorization ? "Invalid credentials in Authorization header" : `Access to model ${repoId} is restricted. You must be authenticated to access it.`;
+    const msg = req.headers.authorization
+      ? "Invalid credentials in Authorization header"
+      : `Access to model ${repoId} is restricted. You must be authenticated to access it.`;
     sendError(res, 401, msg);
     return true;
   };
@@ -227,7 +258,12 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     return r;
   };
 
-  const statusFault = (res: http.ServerResponse, route: Route, path: string | undefined, entry: RequestLogEntry): boolean => {
+  const statusFault = (
+    res: http.ServerResponse,
+    route: Route,
+    path: string | undefined,
+    entry: RequestLogEntry,
+  ): boolean => {
     const f = faults.takeStatus(route, path);
     if (!f) return false;
     entry.fault = `status ${f.status}`;
@@ -253,7 +289,8 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
         faults.clear();
         return sendJson(res, { faults: [] });
       }
-      if (seg[1] === "stats") return sendJson(res, { bytesServed: bytesServed(), requests: requestLog.length, byFile: byFile() });
+      if (seg[1] === "stats")
+        return sendJson(res, { bytesServed: bytesServed(), requests: requestLog.length, byFile: byFile() });
       return sendError(res, 404, "unknown control route");
     }
     if (seg[0] === "api" && seg[1] === "models" && seg.length >= 6) {
@@ -266,7 +303,12 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       if (!r) return;
       const all = [...r.files.values()].sort((a, b) => compareStrings(a.path, b.path));
       if (kind === "revision") {
-        return sendJson(res, { id: r.repo.id, modelId: r.repo.id, sha: r.repo.revision, siblings: all.map((f) => ({ rfilename: f.path })) });
+        return sendJson(res, {
+          id: r.repo.id,
+          modelId: r.repo.id,
+          sha: r.repo.revision,
+          siblings: all.map((f) => ({ rfilename: f.path })),
+        });
       }
       const prefix = rest.join("/");
       const recursive = u.searchParams.get("recursive") === "true" || u.searchParams.get("recursive") === "True";
@@ -291,7 +333,9 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       const r = lookup(res, org, name, rev);
       if (!r) return;
       if (path === "SHA256SUMS") {
-        const lines = [...r.files.values()].sort((a, b) => compareStrings(a.path, b.path)).map((f) => `${f.contentSha256}  ${f.path}`);
+        const lines = [...r.files.values()]
+          .sort((a, b) => compareStrings(a.path, b.path))
+          .map((f) => `${f.contentSha256}  ${f.path}`);
         const body = Buffer.from(lines.join("\n") + "\n");
         res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
         return res.end(req.method === "HEAD" ? undefined : body);
@@ -323,7 +367,8 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
         });
         return res.end();
       }
-      const linked: Record<string, string> = f.lfs && f.sha256 ? { "x-linked-etag": `"${f.sha256}"`, "x-linked-size": String(f.size) } : {};
+      const linked: Record<string, string> =
+        f.lfs && f.sha256 ? { "x-linked-etag": `"${f.sha256}"`, "x-linked-size": String(f.size) } : {};
       return serveContent(req, res, f, entry, { ...commit, ...linked });
     }
     sendError(res, 404, "Not found");
@@ -335,7 +380,8 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     entry.route = "cdn";
     if (seg[0] !== "lfs" || seg.length !== 4) return sendError(res, 404, "Not found");
     const [, org, name, sha] = seg as [string, string, string, string];
-    if (u.searchParams.get("sig") !== sign(sha)) return sendError(res, 403, "Request has expired or the signature is invalid");
+    if (u.searchParams.get("sig") !== sign(sha))
+      return sendError(res, 403, "Request has expired or the signature is invalid");
     const r = repos.get(`${org}/${name}`);
     const f = r?.bySha.get(sha);
     if (!f) return sendError(res, 404, "Not found");
@@ -344,7 +390,8 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     return serveContent(req, res, f, entry, {});
   };
 
-  const bytesServed = (path?: string) => requestLog.reduce((a, e) => a + (path === undefined || e.file === path ? e.bytesSent : 0), 0);
+  const bytesServed = (path?: string) =>
+    requestLog.reduce((a, e) => a + (path === undefined || e.file === path ? e.bytesSent : 0), 0);
   const byFile = () => {
     const out: Record<string, number> = {};
     for (const e of requestLog) if (e.file) out[e.file] = (out[e.file] ?? 0) + e.bytesSent;
@@ -405,7 +452,9 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     listing: (id) => {
       const r = repos.get(id);
       if (!r) throw new Error(`no simulated repo ${id}`);
-      return [...r.files.values()].map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, gitOid: f.gitOid, lfs: f.lfs })).sort((a, b) => compareStrings(a.path, b.path));
+      return [...r.files.values()]
+        .map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, gitOid: f.gitOid, lfs: f.lfs }))
+        .sort((a, b) => compareStrings(a.path, b.path));
     },
     plainUrl: (id, revision) => `${hubUrl}/plain/${id}/${revision ?? repos.get(id)?.repo.revision ?? "main"}`,
     close: async () => {
