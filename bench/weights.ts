@@ -68,12 +68,12 @@ async function startSim(): Promise<Sim> {
       env: { ...process.env, LOG_LEVEL: "info" },
     },
   );
-  const lines = createInterface({ input: proc.stdout! });
+  const lines = createInterface({ input: proc.stdout });
   for await (const line of lines) {
     const j = JSON.parse(line) as { msg?: string; url?: string; revision?: string };
     if (j.msg === "hub simulator listening") {
       lines.close();
-      proc.stdout!.resume();
+      proc.stdout.resume();
       return { url: j.url!, revision: j.revision!, proc };
     }
   }

@@ -6,9 +6,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type {
+  KubeConfig} from "@kubernetes/client-node";
 import {
   CoreV1Api,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Container,

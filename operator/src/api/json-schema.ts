@@ -44,7 +44,7 @@ export function toStructuralSchema(schema: z.ZodType): JsonSchema {
     cycles: "throw",
     reused: "inline",
   });
-  return fix(raw as JsonSchema);
+  return fix(raw);
 }
 
 /** Every node of a schema with its dotted path, for checks and for the API reference. */

@@ -38,7 +38,7 @@ export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<
     ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}),
   }));
   const existing = (schema.meta() ?? {}) as Record<string, unknown>;
-  return refined.meta({ ...existing, "x-kubernetes-validations": validations }) as unknown as S;
+  return refined.meta({ ...existing, "x-kubernetes-validations": validations });
 }
 
 /** CEL for "this optional field, or a default when absent". */

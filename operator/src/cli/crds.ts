@@ -1,5 +1,5 @@
 // `deepseek-operator crds`: prints the CRD, so a cluster admin can install it without the chart.
-import { crdYaml } from "../api/generate.ts";
+import { crdYaml } from "./generate.ts";
 
 export async function main(): Promise<number> {
   process.stdout.write(crdYaml());

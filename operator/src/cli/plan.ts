@@ -12,7 +12,7 @@ import {
   type PlanInput,
   type PlanOverrides,
 } from "../planner/index.ts";
-import { planInputFromSpec } from "../planner/from-spec.ts";
+import { planInputFromSpec } from "../reconcile/plan-input.ts";
 import { CliError } from "./errors.ts";
 
 const USAGE = `usage: deepseek-operator plan [flags]
@@ -295,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
   let values: Values;
   try {
     values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, allowNegative: true, strict: true })
-      .values as Values;
+      .values;
   } catch (err) {
     throw new CliError(`${messageOf(err)}\n\n${USAGE}`);
   }

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { CliError } from "./errors.ts";
 import { rootLogger } from "../util/log.ts";
-import { EXIT_PERMANENT } from "../weights/contract.ts";
+import { EXIT_PERMANENT } from "../api/weights-contract.ts";
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, pullWeights } from "../weights/downloader.ts";
 import { WeightsError } from "../weights/errors.ts";
 import { HttpClient } from "../weights/http.ts";
@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let flags: Flags;
   try {
-    flags = parseArgs({ args: rest, options: OPTIONS, strict: true }).values as Flags;
+    flags = parseArgs({ args: rest, options: OPTIONS, strict: true }).values;
   } catch (err) {
     throw new CliError(`${(err as Error).message}\n${USAGE}`);
   }

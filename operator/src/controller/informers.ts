@@ -1,6 +1,7 @@
 // The informers the operator runs: its own kind, every kind it owns (selected by the part-of label,
 // so the caches hold only our objects), the engine pods, and the nodes for GPU inventory.
-import { KubeConfig, Watch, type KubernetesObject } from "@kubernetes/client-node";
+import type { KubeConfig} from "@kubernetes/client-node";
+import { Watch, type KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type DeepSeekDeployment } from "../api/index.ts";
 import { LABEL } from "../render/index.ts";
 import type { Logger } from "../util/log.ts";
@@ -9,8 +10,8 @@ import { Informer, resourcePath, stripManagedFields, type ResourceRef } from "./
 import { internStrings } from "./runtime/intern.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Caches } from "./deepseek/observe.ts";
-import type { Obj, Pod } from "./deepseek/observed.ts";
-import type { NodeLike } from "./gpu-inventory.ts";
+import type { Obj, Pod } from "../reconcile/observed.ts";
+import type { NodeLike } from "../reconcile/gpu-inventory.ts";
 
 const OURS = `${LABEL.partOf}=deepseek-operator`;
 const ENGINE_PODS = `${LABEL.component}=engine,${LABEL.name}=deepseek-engine`;
@@ -50,8 +51,8 @@ export function cachesOf(s: InformerSet): Caches {
     lws: cacheOf(s.lws),
     services: cacheOf(s.services),
     pdbs: cacheOf(s.pdbs),
-    pods: cacheOf(s.pods) as Caches["pods"],
-    nodes: cacheOf(s.nodes) as Caches["nodes"],
+    pods: cacheOf(s.pods),
+    nodes: cacheOf(s.nodes),
   };
 }
 

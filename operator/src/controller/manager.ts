@@ -15,7 +15,7 @@ import { reconcileDeepSeekDeployment } from "./deepseek/reconciler.ts";
 import { apiWriter } from "./writer.ts";
 import type { EventRecorder } from "./runtime/events.ts";
 import type { HealthReporter } from "./runtime/health.ts";
-import { gpuFacts, type PodLike } from "./gpu-inventory.ts";
+import { gpuFacts, type PodLike } from "../reconcile/gpu-inventory.ts";
 import type { JobConfig } from "../render/index.ts";
 
 export interface ManagerOptions {

@@ -22,7 +22,7 @@ export function jobOwners(pvcs: Pick<Cache<unknown>, "get">): KeyMapper {
     if (direct.length > 0) return direct;
     const pvcName = job.metadata?.labels?.[LABEL.weights];
     const pvc = pvcName ? pvcs.get(job.metadata?.namespace, pvcName) : undefined;
-    return pvc ? everyOwner(pvc as KubernetesObject) : [];
+    return pvc ? everyOwner(pvc) : [];
   };
 }
 

@@ -1,11 +1,11 @@
 // The reconciler's writes, over the runtime's server-side-apply client.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { API_VERSION, KIND, type DeepSeekDeployment, type DeepSeekDeploymentStatus } from "../api/index.ts";
-import type { Obj } from "./deepseek/observed.ts";
+import type { Obj } from "../reconcile/observed.ts";
 import { FINALIZER, LWS_API, type Dsd, type KubeObject } from "../render/index.ts";
 import type { Logger } from "../util/log.ts";
 import type { ApplyClient } from "./runtime/apply.ts";
-import type { ObjectRef } from "./deepseek/decide.ts";
+import type { ObjectRef } from "../reconcile/decide.ts";
 import type { Writer } from "./deepseek/reconciler.ts";
 import type { EventRecorder } from "./runtime/events.ts";
 import { isNotFound } from "./runtime/errors.ts";
@@ -39,7 +39,7 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
   return {
     async apply(obj: KubeObject) {
       // LeaderWorkerSet's installed CRD may lag the fields we render: warn rather than refuse.
-      return client.apply(obj as KubernetesObject, {
+      return client.apply(obj, {
         fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict",
       }) as Promise<KubeObject>;
     },
@@ -89,7 +89,7 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
       ]);
       return { pvc, dsds: list.items };
     },
-    event: (dsd, e) => events.record(dsd as never, e),
+    event: (dsd, e) => events.record(dsd, e),
   };
 }
 

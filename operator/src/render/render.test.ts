@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { plan } from "../planner/index.ts";
-import { planInputFromSpec } from "../planner/from-spec.ts";
-import { aDsd } from "../controller/deepseek/fixtures.ts";
+import { planInputFromSpec } from "../reconcile/plan-input.ts";
+import { aDsd } from "../reconcile/fixtures.ts";
 import { engineProbes, renderEngine, renderPdb, renderService, renderWeightsPull, renderWeightsPvc } from "./index.ts";
 
 describe("probes", () => {

@@ -6,7 +6,7 @@ import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/
 import path from "node:path";
 import { startHubServer, type HubServer } from "../sim/hub/server.ts";
 import { uniformRepo, v4FlashShapedRepo, V4_FLASH_REPO, V4_FLASH_REVISION } from "../sim/hub/repo.ts";
-import { parseProgressAnnotation, formatProgressAnnotation } from "./contract.ts";
+import { parseProgressAnnotation, formatProgressAnnotation } from "../api/weights-contract.ts";
 import { markerPath, stateSlotPaths } from "./layout.ts";
 import { readMarker } from "./marker.ts";
 import { runPull, tempDir } from "./test-support.ts";
@@ -258,7 +258,7 @@ describe("faults", () => {
       ] as const;
       for (const c of cases) {
         const from = hub.requestLog.length;
-        const { result, reporter } = await pull(dir, c.args as Record<string, string | undefined>);
+        const { result, reporter } = await pull(dir, c.args);
         if (result.ok || "aborted" in result) throw new Error("expected a failure");
         expect(result.error.reason).toBe(c.reason);
         expect(result.error.exitCode).toBe(3);

@@ -1,4 +1,4 @@
-import { exitCodeFor, isPermanent, type FailureReason } from "./contract.ts";
+import { exitCodeFor, isPermanent, type FailureReason } from "../api/weights-contract.ts";
 
 /** A failure the downloader reports as is: a contract reason, a sentence for humans, an exit code. */
 export class WeightsError extends Error {

@@ -5,7 +5,7 @@
 //                                                  slots written in turn; the newer valid one counts)
 //   <dir>/.deepseek-operator/complete.json         the completion marker, written last
 import path from "node:path";
-import { MARKER_FILE, STATE_DIR } from "./contract.ts";
+import { MARKER_FILE, STATE_DIR } from "../api/weights-contract.ts";
 
 export const INCOMPLETE_SUFFIX = ".incomplete";
 

@@ -31,7 +31,7 @@ export function locationExpiry(url: string, now: number): number {
   const amzExpires = q.get("X-Amz-Expires");
   if (amzDate && amzExpires && /^\d+$/.test(amzExpires)) {
     const [, y, mo, d, h, mi, s] = amzDate.map(Number) as number[];
-    until = Math.min(until, Date.UTC(y!, mo! - 1, d!, h!, mi!, s!) + Number(amzExpires) * 1000 - EXPIRY_MARGIN_MS);
+    until = Math.min(until, Date.UTC(y!, mo! - 1, d, h, mi, s) + Number(amzExpires) * 1000 - EXPIRY_MARGIN_MS);
   }
   const expires = q.get("Expires");
   if (expires && /^\d+$/.test(expires)) until = Math.min(until, Number(expires) * 1000 - EXPIRY_MARGIN_MS);

@@ -2,7 +2,7 @@
 // interval and on each phase change. A slow reporter never blocks the download: while one report is
 // in flight, interval ticks are skipped rather than queued.
 import type { Logger } from "pino";
-import type { FailureReason, Phase, ProgressReport } from "./contract.ts";
+import type { FailureReason, Phase, ProgressReport } from "../api/weights-contract.ts";
 import { RateEstimator, etaSeconds } from "./rate.ts";
 
 export interface Reporter {

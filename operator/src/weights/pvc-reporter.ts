@@ -9,7 +9,7 @@ import {
   FIELD_MANAGER,
   formatProgressAnnotation,
   type ProgressReport,
-} from "./contract.ts";
+} from "../api/weights-contract.ts";
 import type { Reporter } from "./progress.ts";
 
 /**

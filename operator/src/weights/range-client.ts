@@ -126,15 +126,13 @@ class Conn {
     this.socket =
       u.protocol === "https:"
         ? // Loaded at the first https: connection: TLS costs a plain-HTTP mirror 20 ms at every start.
-          process
-            .getBuiltinModule("node:tls")
-            .connect({
-              host: u.hostname,
-              port,
-              servername: net.isIP(u.hostname) ? undefined : u.hostname,
-              ALPNProtocols: ["http/1.1"],
-              onread,
-            } as ConnectionOptions)
+          process.getBuiltinModule("node:tls").connect({
+            host: u.hostname,
+            port,
+            servername: net.isIP(u.hostname) ? undefined : u.hostname,
+            ALPNProtocols: ["http/1.1"],
+            onread,
+          } as ConnectionOptions)
         : net.connect({ host: u.hostname, port, onread } as net.NetConnectOpts);
     this.socket.setNoDelay(true);
     const end = (err: Error) => {

@@ -1,7 +1,7 @@
 // Which failures are worth another try, and how long to wait before it. Pure: the caller owns the clock
 // and the randomness, so tests can pin both.
 import { HttpStatusError, StallError, WeightsError, isEnospc } from "./errors.ts";
-import type { FailureReason } from "./contract.ts";
+import type { FailureReason } from "../api/weights-contract.ts";
 
 export type RetryPolicy = {
   /** Attempts without progress before giving up on one transfer. */

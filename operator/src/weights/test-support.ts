@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { rootLogger } from "../util/log.ts";
-import type { ProgressReport } from "./contract.ts";
+import type { ProgressReport } from "../api/weights-contract.ts";
 import { pullWeights, type PullOptions, type PullResult } from "./downloader.ts";
 import { HttpClient } from "./http.ts";
 import { ProgressTracker, type Reporter } from "./progress.ts";

@@ -6,7 +6,7 @@
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { STATE_DIR } from "./contract.ts";
+import { STATE_DIR } from "../api/weights-contract.ts";
 import { WeightsError } from "./errors.ts";
 import { hashFile } from "./hasher.ts";
 import { INCOMPLETE_SUFFIX, finalPath } from "./layout.ts";

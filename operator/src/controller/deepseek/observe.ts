@@ -1,9 +1,9 @@
 // Read one DeepSeekDeployment's world from the informer caches into the plain data decide() takes.
 import { parseSpec, type DeepSeekDeployment } from "../../api/index.ts";
 import { LABEL, weightsPvcName, type Dsd } from "../../render/index.ts";
-import { summarizeInventory, type NodeLike, type PodLike } from "../gpu-inventory.ts";
+import { summarizeInventory, type NodeLike, type PodLike } from "../../reconcile/gpu-inventory.ts";
 import { resolveGpu } from "../../planner/catalog.ts";
-import type { Obj, Observed, Pod } from "./observed.ts";
+import type { Obj, Observed, Pod } from "../../reconcile/observed.ts";
 import type { JobConfig } from "../../render/index.ts";
 
 export interface Cache<T> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { DeepSeekDeployment } from "../../api/index.ts";
 import type { KubeObject } from "../../render/index.ts";
 import { rootLogger } from "../../util/log.ts";
-import { aDsd, NOW } from "./fixtures.ts";
+import { aDsd, NOW } from "../../reconcile/fixtures.ts";
 import type { Caches } from "./observe.ts";
 import { reconcileDeepSeekDeployment, type Writer } from "./reconciler.ts";
 
@@ -65,7 +65,7 @@ function fakeWorld(dsds: DeepSeekDeployment[]) {
 
 describe("reconcile executor", () => {
   it("adds the finalizer first, creates the PVC and, with its uid from the apply, the download Job in the same reconcile", async () => {
-    const dsd = aDsd("flash", {}, { finalizers: [], resourceVersion: "7" } as never);
+    const dsd = aDsd("flash", {}, { finalizers: [], resourceVersion: "7" });
     const w = fakeWorld([dsd]);
     const r = await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "flash", rootLogger);
     expect(w.calls[0]).toBe("finalizer +");
@@ -102,7 +102,7 @@ describe("reconcile executor", () => {
   });
 
   it("does not repeat a phase change when the cache still shows the status it overwrote", async () => {
-    const dsd = aDsd("stale", {}, { resourceVersion: "9" } as never);
+    const dsd = aDsd("stale", {}, { resourceVersion: "9" });
     const w = fakeWorld([dsd]);
     await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "stale", rootLogger);
     const writes = w.calls.filter((c) => c.startsWith("status") || c.startsWith("event Downloading")).length;

@@ -2,9 +2,9 @@
 // any child exists (so a deletion can never skip cleanup), and comes off only after cleanup.
 import type { DeepSeekDeployment, DeepSeekDeploymentStatus } from "../../api/index.ts";
 import { FINALIZER, weightsPvcName, type Dsd, type KubeObject } from "../../render/index.ts";
-import type { Obj, Observed } from "./observed.ts";
+import type { Obj, Observed } from "../../reconcile/observed.ts";
 import type { Logger } from "../../util/log.ts";
-import { decide, type Decision, type ObjectRef } from "./decide.ts";
+import { decide, type Decision, type ObjectRef } from "../../reconcile/decide.ts";
 import type { EventSpec } from "../runtime/events.ts";
 import { observe, withDefaults, type ObserveContext } from "./observe.ts";
 

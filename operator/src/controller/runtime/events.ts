@@ -29,18 +29,9 @@ import { requestOptions } from "./requestoptions.ts";
 export const REPORTING_CONTROLLER = "serving.deepseek-operator.io/deepseek-operator";
 export const NOTE_MAX_BYTES = 1024;
 
-export type EventType = "Normal" | "Warning";
+import type { EventSpec } from "../../reconcile/event-spec.ts";
 
-export interface EventSpec {
-  type: EventType;
-  /** Why: UpperCamelCase, machine-readable ("WeightsDownloadFailed"). */
-  reason: string;
-  /** What the controller did or failed to do ("Download", "Apply", "Scale"). */
-  action: string;
-  /** Human-readable detail; truncated to 1024 bytes. */
-  note: string;
-  related?: KubernetesObject | V1ObjectReference;
-}
+export type { EventSpec, EventType } from "../../reconcile/event-spec.ts";
 
 /** Where events go; KubeEventSink in production, an array in tests. */
 export interface EventSink {

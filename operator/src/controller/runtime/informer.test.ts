@@ -147,7 +147,7 @@ describe("Informer: list, watch and cache", () => {
       throw new Error("bad handler");
     });
     const late: string[] = [];
-    t.informer.addHandler((o) => late.push(o.metadata!.name!));
+    t.informer.addHandler((o) => late.push(o.metadata.name));
     t.watch.last.send("ADDED", obj("b", 2));
     expect(late).toEqual(["a", "b"]);
     expect(t.events.map((e) => e[1])).toEqual(["a@1", "b@2"]);

@@ -370,7 +370,7 @@ export function tokenChunks(
   let out = "";
   for (let t = from; t < from + count; t++) {
     const last = finish !== undefined && t === from + count - 1;
-    const finishReason = last ? apiFinish(seq, finish!, total) : null;
+    const finishReason = last ? apiFinish(seq, finish, total) : null;
     let choice: unknown;
     if (req.api === "completions") {
       choice = {

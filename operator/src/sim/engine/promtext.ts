@@ -108,7 +108,7 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
       const [, kind, name, rest] = m;
       if (!NAME.test(name!) || NAME.exec(name!)![0] !== name)
         throw new PromParseError(n, `bad metric name ${JSON.stringify(name)}`);
-      const f = get(name!);
+      const f = get(name);
       if (kind === "HELP") {
         f.help = rest!.replace(/\\(n|\\)/g, (_, e: string) => (e === "n" ? "\n" : "\\"));
       } else {

@@ -3,8 +3,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { customResourceDefinition } from "./crd.ts";
-import { apiReferenceMarkdown } from "./reference.ts";
+import { customResourceDefinition } from "../api/crd.ts";
+import { apiReferenceMarkdown } from "../api/reference.ts";
 import { CLUSTER_RULES, NAMESPACE_RULES } from "../controller/rbac.ts";
 import { FINALIZER_POLICY_SPEC, MUTATING_ADMISSION_POLICY_API } from "../controller/admission.ts";
 

@@ -6,7 +6,7 @@ import {
   isPermanent,
   parseProgressAnnotation,
   type FailureReason,
-} from "../weights/contract.ts";
+} from "../api/weights-contract.ts";
 
 export type WeightsPhase = "Pending" | "Listing" | "Downloading" | "Verifying" | "Complete" | "Failed";
 
@@ -76,7 +76,7 @@ export function weightsState(
           ? (job.failureMessage ?? "the download Job failed")
           : undefined,
     updatedAt: base?.updatedAt,
-    permanent: base?.phase === "Failed" && base.reason !== undefined && isPermanent(base.reason as FailureReason),
+    permanent: base?.phase === "Failed" && base.reason !== undefined && isPermanent(base.reason),
   };
 }
 

@@ -1,7 +1,7 @@
 // What one reconcile looks at: read from the informer caches by the I/O layer, handed to the pure
 // decide() as plain data.
-import type { Dsd, JobConfig, KubeObject } from "../../render/index.ts";
-import type { GpuInventory } from "../status.ts";
+import type { Dsd, JobConfig, KubeObject } from "../render/index.ts";
+import type { GpuInventory } from "./status.ts";
 
 export type Obj = KubeObject & {
   metadata: KubeObject["metadata"] & {

@@ -1,9 +1,9 @@
 // Spec → planner input → plan, and the parts of the plan that status and rendering need.
-import type { DeepSeekDeploymentSpec } from "../../api/index.ts";
-import { plan as runPlanner, type Plan } from "../../planner/index.ts";
-import { planInputFromSpec } from "../../planner/from-spec.ts";
-import { resolveModel, UnknownProfileError } from "../../planner/catalog.ts";
-import type { PlanFacts } from "../status.ts";
+import type { DeepSeekDeploymentSpec } from "../api/index.ts";
+import { plan as runPlanner, type Plan } from "../planner/index.ts";
+import { planInputFromSpec } from "./plan-input.ts";
+import { resolveModel, UnknownProfileError } from "../planner/catalog.ts";
+import type { PlanFacts } from "./status.ts";
 
 export interface PlanOutcome {
   facts: PlanFacts;

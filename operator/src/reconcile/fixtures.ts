@@ -1,12 +1,12 @@
 // Test builders (after LeaderWorkerSet's test wrappers): a DeepSeekDeployment and its world.
-import { parseSpec, type DeepSeekDeploymentSpecInput } from "../../api/index.ts";
-import { ANNOTATION, renderWeightsPvc, type Dsd } from "../../render/index.ts";
+import { parseSpec, type DeepSeekDeploymentSpecInput } from "../api/index.ts";
+import { ANNOTATION, renderWeightsPvc, type Dsd } from "../render/index.ts";
 import {
   ANNOTATION_PROGRESS,
   ANNOTATION_VERIFIED,
   formatProgressAnnotation,
   type ProgressReport,
-} from "../../weights/contract.ts";
+} from "../api/weights-contract.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
 
 export const REV = "60d8d70770c6776ff598c94bb586a859a38244f1";
@@ -30,7 +30,7 @@ export function aDsd(
       finalizers: ["serving.deepseek-operator.io/finalizer"],
       creationTimestamp: "2026-11-28T11:00:00Z",
       ...extra,
-    } as Dsd["metadata"],
+    },
     spec: parsed.value,
   };
 }
@@ -58,7 +58,7 @@ export function aPvc(dsd: Dsd, annotations: Record<string, string> = {}, owners 
     name: u.metadata.name,
     uid: u.metadata.uid,
   }));
-  return { ...pvc, metadata: { ...pvc.metadata, uid: "pvc-uid" } } as Obj;
+  return { ...pvc, metadata: { ...pvc.metadata, uid: "pvc-uid" } };
 }
 
 export function progress(p: Partial<ProgressReport>): Record<string, string> {
@@ -81,7 +81,7 @@ export function progress(p: Partial<ProgressReport>): Record<string, string> {
 export const verified = (): Record<string, string> => ({ [ANNOTATION_VERIFIED]: REV });
 
 export function aJob(name: string, status: Record<string, unknown>): Obj {
-  return { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "team", uid: "job-uid" }, status } as Obj;
+  return { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "team", uid: "job-uid" }, status };
 }
 
 export function aPod(name: string, status: Pod["status"]): Pod {

@@ -1,6 +1,6 @@
 // One reconcile as a pure function: observed state in, actions out. The executor (reconciler.ts)
 // performs the actions; everything that needs judgement is here, where tests reach it directly.
-import type { DeepSeekDeploymentStatus } from "../../api/index.ts";
+import type { DeepSeekDeploymentStatus } from "../api/index.ts";
 import {
   ANNOTATION,
   endpointUrl,
@@ -16,15 +16,15 @@ import {
   defaultWeightsSize,
   type Dsd,
   type KubeObject,
-} from "../../render/index.ts";
-import { computeStatus, type PodFacts, type WorkloadFacts } from "../status.ts";
-import { retryDelaySeconds, weightsState, type JobFacts, type WeightsState } from "../weights-state.ts";
+} from "../render/index.ts";
+import { computeStatus, type PodFacts, type WorkloadFacts } from "./status.ts";
+import { retryDelaySeconds, weightsState, type JobFacts, type WeightsState } from "./weights-state.ts";
 import { isSubset } from "./subset.ts";
-import type { EventSpec } from "../runtime/events.ts";
+import type { EventSpec } from "./event-spec.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
 import { planSpec } from "./plan.ts";
-import { ANNOTATION_PROGRESS } from "../../weights/contract.ts";
-import { compareStrings } from "../../util/compare.ts";
+import { ANNOTATION_PROGRESS } from "../api/weights-contract.ts";
+import { compareStrings } from "../util/compare.ts";
 
 export interface ObjectRef {
   apiVersion: string;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
-import { plan as runPlanner } from "../../planner/index.ts";
-import { FINALIZER, weightsName, type KubeObject } from "../../render/index.ts";
+import { plan as runPlanner } from "../planner/index.ts";
+import { FINALIZER, weightsName, type KubeObject } from "../render/index.ts";
 import { decide } from "./decide.ts";
-import { planInputFromSpec } from "../../planner/from-spec.ts";
+import { planInputFromSpec } from "./plan-input.ts";
 import { aDsd, aJob, aPod, aPvc, NOW, progress, REV, verified, world } from "./fixtures.ts";
 import type { Obj } from "./observed.ts";
 
@@ -13,7 +13,7 @@ const cond = (d: ReturnType<typeof decide>, type: string) => d.status?.condition
 function live(objs: KubeObject[], kind: string, status?: Record<string, unknown>): Obj | undefined {
   const o = objs.find((x) => x.kind === kind);
   return o
-    ? ({ ...structuredClone(o), metadata: { ...o.metadata, uid: `${kind}-uid` }, ...(status ? { status } : {}) } as Obj)
+    ? ({ ...structuredClone(o), metadata: { ...o.metadata, uid: `${kind}-uid` }, ...(status ? { status } : {}) })
     : undefined;
 }
 

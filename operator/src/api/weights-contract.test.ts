@@ -8,7 +8,7 @@ import {
   formatProgressAnnotation,
   parseProgressAnnotation,
   type ProgressReport,
-} from "./contract.ts";
+} from "./weights-contract.ts";
 
 const report: ProgressReport = {
   phase: "Downloading",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { customResourceDefinition, openApiSchema, SELECTABLE_FIELDS } from "./crd.ts";
-import { walk, type JsonSchema } from "./json-schema.ts";
+import { customResourceDefinition, openApiSchema, SELECTABLE_FIELDS } from "../api/crd.ts";
+import { walk, type JsonSchema } from "../api/json-schema.ts";
 import {
   CHART_ADMISSION_PATH,
   CHART_CRD_PATH,

@@ -1,6 +1,6 @@
 // The planner's input from a DeepSeekDeployment spec: shared by the controller and `plan -f`.
 import { parseQuantity, type DeepSeekDeploymentSpec } from "../api/index.ts";
-import type { PlanInput, PlanOverrides } from "./input.ts";
+import type { PlanInput, PlanOverrides } from "../planner/input.ts";
 
 export function planInputFromSpec(spec: DeepSeekDeploymentSpec): PlanInput {
   const ctx = spec.context;
