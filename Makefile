@@ -24,9 +24,18 @@ crds: deps ## regenerate crds/ from the zod schema
 
 test: test-unit test-e2e ## every test: unit, then e2e against a real control plane
 
-test-unit: deps ## fast tests, no cluster
-	npm run -s typecheck
+test-unit: deps lint ## fast tests, no cluster (after the type check, the format check and the linter)
 	npm run -s test:unit
+
+lint: deps ## type check, format check (prettier), linter (eslint, type-aware), dead code (knip)
+	npm run -s typecheck
+	npm run -s format:check
+	npm run -s lint
+	npm run -s deadcode
+
+fmt: deps ## format the code and apply the linter's safe fixes
+	npm run -s format
+	npm run -s lint -- --fix
 
 test-e2e: deps binaries build ## e2e tests against a real kube-apiserver + KWOK GPU nodes (the operator runs from the bundle)
 	npm run -s test:e2e
@@ -53,4 +62,4 @@ bench-reconcile: deps binaries ## operator vs plain client on N DeepSeekDeployme
 bench-apiserver-cost: deps binaries ## what each kind of write in bench-reconcile costs the apiserver
 	node --disable-warning=ExperimentalWarning bench/apiserver-cost.ts
 
-.PHONY: help deps build typecheck crds test test-unit test-e2e binaries cluster-up cluster-down demo bench-weights bench-reconcile bench-apiserver-cost
+.PHONY: help deps build typecheck lint fmt crds test test-unit test-e2e binaries cluster-up cluster-down demo bench-weights bench-reconcile bench-apiserver-cost

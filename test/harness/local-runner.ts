@@ -6,15 +6,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type {
-  KubeConfig} from "@kubernetes/client-node";
-import {
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Container,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 

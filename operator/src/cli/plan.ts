@@ -294,8 +294,13 @@ function inputError(err: PlanInputError, values: Values, fromFile: boolean): Cli
 export async function main(argv: string[]): Promise<number> {
   let values: Values;
   try {
-    values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, allowNegative: true, strict: true })
-      .values;
+    values = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: false,
+      allowNegative: true,
+      strict: true,
+    }).values;
   } catch (err) {
     throw new CliError(`${messageOf(err)}\n\n${USAGE}`);
   }

@@ -1,6 +1,6 @@
 // The informers the operator runs: its own kind, every kind it owns (selected by the part-of label,
 // so the caches hold only our objects), the engine pods, and the nodes for GPU inventory.
-import type { KubeConfig} from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { Watch, type KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type DeepSeekDeployment } from "../api/index.ts";
 import { LABEL } from "../render/index.ts";

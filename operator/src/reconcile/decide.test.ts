@@ -13,7 +13,7 @@ const cond = (d: ReturnType<typeof decide>, type: string) => d.status?.condition
 function live(objs: KubeObject[], kind: string, status?: Record<string, unknown>): Obj | undefined {
   const o = objs.find((x) => x.kind === kind);
   return o
-    ? ({ ...structuredClone(o), metadata: { ...o.metadata, uid: `${kind}-uid` }, ...(status ? { status } : {}) })
+    ? { ...structuredClone(o), metadata: { ...o.metadata, uid: `${kind}-uid` }, ...(status ? { status } : {}) }
     : undefined;
 }
 

@@ -5,7 +5,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { rootLogger } from "../util/log.ts";
-import { ANNOTATION_PROGRESS, ANNOTATION_VERIFIED, parseProgressAnnotation, type ProgressReport } from "../api/weights-contract.ts";
+import {
+  ANNOTATION_PROGRESS,
+  ANNOTATION_VERIFIED,
+  parseProgressAnnotation,
+  type ProgressReport,
+} from "../api/weights-contract.ts";
 import { ProgressTracker } from "./progress.ts";
 import { PvcReporter, buildPvcPatch, parsePvcRef } from "./pvc-reporter.ts";
 

@@ -6,9 +6,7 @@
 // against plain JSON, so this client reuses KubernetesObjectApi only for what it does well — API discovery (the
 // kind → resource path mapping, cached per group/version), authentication and the HTTP transport — and does the
 // body and response handling itself: JSON.stringify out, JSON.parse in, no models.
-import type {
-  KubeConfig,
-  ResponseContext} from "@kubernetes/client-node";
+import type { KubeConfig, ResponseContext } from "@kubernetes/client-node";
 import {
   ApiException,
   HttpMethod,
