@@ -7,7 +7,6 @@
 import { build, type Plugin } from "esbuild";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { compileSha256Addon } from "./native/compile.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -50,11 +49,3 @@ await build({
   plugins: [builtinsAsObjects],
   logLevel: "warning",
 });
-
-// The hash thread's SHA-NI compression (operator/native/sha256x2.c). Without a C compiler the downloader
-// still works, on node:crypto (about a third more CPU per byte on a 2-core node).
-try {
-  compileSha256Addon(`${root}dist/native/sha256.node`);
-} catch (err) {
-  console.warn(`build: no SHA-NI addon (${(err as Error).message}); the downloader hashes with node:crypto`);
-}

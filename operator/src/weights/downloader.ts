@@ -240,10 +240,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
       // Opened only when there is something to write: a run that finds everything in place writes nothing.
       directIo = (opts.directIo ?? process.env.DSO_DIRECT_IO !== "0") ? await DirectIo.open(opts.dir) : null;
       const io = directIo;
-      log.info(
-        { directIo: io !== null, sha256: pool?.engine ?? "node:crypto" },
-        io ? "writing with O_DIRECT" : "writing through the page cache",
-      );
+      log.info({ directIo: io !== null }, io ? "writing with O_DIRECT" : "writing through the page cache");
       ranges = new RangeClient({
         stallTimeoutMs: opts.http.stallSeconds * 1000,
         ...(io ? { allocate: (n: number) => io.allocate(n) } : {}),

@@ -5,7 +5,6 @@
 // told where they lie and hands them back (`release`) once hashed. Other bytes are copied once and the
 // copy transferred: the writer keeps the original.
 import { Worker } from "node:worker_threads";
-import { loadSha256Native, sha256AddonPath, SHA256_SOURCE } from "./sha256.ts";
 
 export type Digest = { sha256: string; gitOid: string | null };
 
@@ -17,113 +16,31 @@ export interface IncrementalHash {
   abandon(): void;
 }
 
-// Plain JavaScript (eval'd), so it runs the same under Node's type stripping and under ts-jest.
-// Messages queue up; each turn takes them in order, except that an update is paired with the first
-// queued update of another file (that file's next bytes in order), so the SHA-NI addon hashes the two
-// together. Bytes arrive a slab at a time per file, so an update with no partner waits up to HOLD_MS for
-// one while another file is streaming (updated within ACTIVE_MS); the last file of a pull does not wait.
-// On a 2 GiB pull of 8 files, 81-94 % of the bytes were hashed in pairs; letting a file's backlog go on
-// at once instead of waiting (a read-back, several of its slabs queued) paired only 43-62 %.
-// Shared slabs are registered as messages arrive: a message taken early may name a slab that an
-// earlier, still queued one brought.
+// Plain JavaScript (eval'd), so it runs the same under Node's type stripping and under ts-jest. Messages
+// are handled in arrival order, which is each file's byte order. Shared slabs are registered as their
+// first message arrives; later messages name them by id.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const native = workerData.sha256Addon ? require(workerData.sha256Addon) : undefined;
-${SHA256_SOURCE}
-const HOLD_MS = 12;
-const ACTIVE_MS = 50;
 const hashes = new Map();
 const slabs = new Map();
-const queue = [];
-let scheduled = false;
-let hold;
-let heldSince = -1;
-const bytesOf = (m) => (m.t === "u" ? m.b : slabs.get(m.slab).subarray(m.off, m.off + m.len));
-const done = (m) => {
-  if (m.t === "s") parentPort.postMessage({ ack: m.ack });
-};
-const feed = (h, b) => {
-  h.sha256.update(b);
-  if (h.git) h.git.update(b);
-};
-const isUpdate = (m) => m.t === "u" || m.t === "s";
-/** Index of the first queued update of another file whose earlier messages are all handled, or -1. */
-const partnerOf = (m) => {
-  const seen = new Set([m.id]);
-  for (let k = 1; k < queue.length; k++) {
-    const q = queue[k];
-    if (seen.has(q.id)) continue;
-    seen.add(q.id);
-    if (isUpdate(q) && hashes.has(q.id)) return k;
-  }
-  return -1;
-};
-const othersStreaming = (id, now) => {
-  for (const [k, h] of hashes) if (k !== id && now - h.last < ACTIVE_MS) return true;
-  return false;
-};
-const turn = () => {
-  scheduled = false;
-  while (queue.length > 0) {
-    const m = queue[0];
-    if (isUpdate(m)) {
-      const h = hashes.get(m.id);
-      const k = native ? partnerOf(m) : -1;
-      if (k < 0) {
-        const now = performance.now();
-        if (heldSince < 0) heldSince = now;
-        if (native && now - heldSince < HOLD_MS && othersStreaming(m.id, now)) {
-          hold ??= setTimeout(() => {
-            hold = undefined;
-            turn();
-          }, HOLD_MS - (now - heldSince));
-          return;
-        }
-        queue.shift();
-        heldSince = -1;
-        feed(h, bytesOf(m));
-        done(m);
-        continue;
-      }
-      const y = queue.splice(k, 1)[0];
-      queue.shift();
-      heldSince = -1;
-      const hy = hashes.get(y.id);
-      const a = bytesOf(m);
-      const b = bytesOf(y);
-      Sha256.update2(h.sha256, a, hy.sha256, b);
-      if (h.git) h.git.update(a);
-      if (hy.git) hy.git.update(b);
-      done(m);
-      done(y);
-      continue;
-    }
-    queue.shift();
-    if (m.t === "new") {
-      const git = m.git ? createHash("sha1").update("blob " + m.size + "\\0") : null;
-      hashes.set(m.id, { sha256: native ? new Sha256() : createHash("sha256"), git, last: -Infinity });
-    } else if (m.t === "d") {
-      const h = hashes.get(m.id);
-      hashes.delete(m.id);
-      parentPort.postMessage({ id: m.id, sha256: h.sha256.digest("hex"), gitOid: h.git ? h.git.digest("hex") : null });
-    } else if (m.t === "drop") {
-      hashes.delete(m.id);
-    }
-  }
-};
 parentPort.on("message", (m) => {
   if (m.sab) slabs.set(m.slab, new Uint8Array(m.sab));
-  const h = hashes.get(m.id);
-  if (h) h.last = performance.now();
-  queue.push(m);
-  if (hold !== undefined) {
-    clearTimeout(hold);
-    hold = undefined;
-  }
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(turn);
+  if (m.t === "u" || m.t === "s") {
+    const h = hashes.get(m.id);
+    const b = m.t === "u" ? m.b : slabs.get(m.slab).subarray(m.off, m.off + m.len);
+    h.sha256.update(b);
+    if (h.git) h.git.update(b);
+    if (m.t === "s") parentPort.postMessage({ ack: m.ack });
+  } else if (m.t === "new") {
+    const git = m.git ? createHash("sha1").update("blob " + m.size + "\\0") : null;
+    hashes.set(m.id, { sha256: createHash("sha256"), git });
+  } else if (m.t === "d") {
+    const h = hashes.get(m.id);
+    hashes.delete(m.id);
+    parentPort.postMessage({ id: m.id, sha256: h.sha256.digest("hex"), gitOid: h.git ? h.git.digest("hex") : null });
+  } else if (m.t === "drop") {
+    hashes.delete(m.id);
   }
 });
 `;
@@ -144,17 +61,10 @@ export class HashPool {
   private slabIds = 0;
   private failure: unknown;
 
-  /** How the threads hash: "sha-ni-x2" (the addon, two files at a time) or "node:crypto". */
-  readonly engine: "sha-ni-x2" | "node:crypto";
-
-  /** `addon`: the SHA-NI addon's path (null: none); by default the built one, when this CPU can run it. */
-  constructor(size: number, addon: string | null = sha256AddonPath() ?? null) {
-    const usable = addon !== null && loadSha256Native(addon) !== undefined;
-    this.engine = usable ? "sha-ni-x2" : "node:crypto";
-    const workerData = { sha256Addon: usable ? addon : null };
+  constructor(size: number) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       // Not unref'd: a digest in flight must keep the process alive. close() ends them.
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData });
+      const w = new Worker(WORKER_SOURCE, { eval: true });
       w.on("message", (m: ({ id: number } & Digest) | { ack: number }) => {
         if ("ack" in m) {
           const release = this.lent.get(m.ack);
