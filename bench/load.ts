@@ -68,10 +68,10 @@ function check(name: string, v: number, min: number, max: number, integer = true
 
 async function discoverModel(base: URL): Promise<string> {
   const res = await fetch(new URL("/v1/models", base), { signal: AbortSignal.timeout(10_000) });
-  if (res.status !== 200) throw new Error(`GET ${new URL("/v1/models", base)}: HTTP ${res.status}`);
+  if (res.status !== 200) throw new Error(`GET ${new URL("/v1/models", base).href}: HTTP ${res.status}`);
   const body = (await res.json()) as { data?: Array<{ id?: string }> };
   const id = body.data?.[0]?.id;
-  if (!id) throw new Error(`GET ${new URL("/v1/models", base)} listed no model`);
+  if (!id) throw new Error(`GET ${new URL("/v1/models", base).href} listed no model`);
   return id;
 }
 
@@ -265,7 +265,5 @@ export function formatSweep(reports: LoadReport[]): string {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  process.exitCode = await main(process.argv.slice(2));
 }

@@ -146,7 +146,7 @@ async function completion(ns: string, n: number): Promise<{ done: Promise<number
         await watch.watch(
           path,
           {},
-          (type, o) => {
+          (type, o: Parameters<typeof track>[1]) => {
             track(type, o);
             check();
           },

@@ -30,13 +30,15 @@ export function apiReferenceMarkdown(): string {
     const def = node.default === undefined ? "" : `\`${JSON.stringify(node.default)}\``;
     const type =
       node.type === "array" && (node.items as JsonSchema | undefined)?.type === "object" ? "[]object" : typeOf(node);
-    lines.push(`| \`${path}\` | ${cell(type)} | ${cell(def)} | ${cell(String(node.description ?? ""))} |`);
+    lines.push(
+      `| \`${path}\` | ${cell(type)} | ${cell(def)} | ${cell(typeof node.description === "string" ? node.description : "")} |`,
+    );
   }
   const status: string[] = ["| Field | Type | Description |", "| --- | --- | --- |"];
   for (const [path, node] of walk(root)) {
     if (!path.startsWith("status.")) continue;
     status.push(
-      `| \`${path}\` | ${cell(node.type === "array" ? "[]object" : typeOf(node))} | ${cell(String(node.description ?? ""))} |`,
+      `| \`${path}\` | ${cell(node.type === "array" ? "[]object" : typeOf(node))} | ${cell(typeof node.description === "string" ? node.description : "")} |`,
     );
   }
   return [

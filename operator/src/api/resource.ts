@@ -52,4 +52,3 @@ export const nameRules = [
 
 export const DeepSeekDeployment = withRules(ResourceObject, nameRules);
 export type DeepSeekDeployment = z.output<typeof DeepSeekDeployment>;
-export type DeepSeekDeploymentInput = z.input<typeof DeepSeekDeployment>;

@@ -23,7 +23,6 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
-export const EXIT_OK = 0;
 export const EXIT_TRANSIENT = 1;
 export const EXIT_PERMANENT = 3;
 

@@ -39,9 +39,9 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
   return {
     async apply(obj: KubeObject) {
       // LeaderWorkerSet's installed CRD may lag the fields we render: warn rather than refuse.
-      return client.apply(obj, {
+      return client.apply<KubeObject>(obj, {
         fieldValidation: obj.apiVersion === LWS_API ? "Warn" : "Strict",
-      }) as Promise<KubeObject>;
+      });
     },
     async delete(ref: ObjectRef) {
       await client.delete({

@@ -1,10 +1,8 @@
 // Name lookup over the profile data, with errors that list what is known.
-import { ENGINE_PROFILES } from "./profiles/engines.ts";
 import { GPU_PROFILES } from "./profiles/gpus.ts";
 import { MODEL_PROFILES } from "./profiles/models.ts";
 import { SUPPORT_RULES } from "./profiles/support.ts";
-import type { Engine, EngineProfile, GpuProfile, ModelProfile, SupportRule, SupportStatus } from "./profiles/types.ts";
-import { ENGINES } from "./profiles/types.ts";
+import type { Engine, GpuProfile, ModelProfile, SupportRule, SupportStatus } from "./profiles/types.ts";
 
 export class UnknownProfileError extends Error {
   readonly kind: "model" | "gpu" | "engine";
@@ -41,13 +39,6 @@ export function resolveGpu(name: string): GpuProfile {
   );
   if (!found) throw new UnknownProfileError("gpu", name, knownGpus());
   return found;
-}
-
-export function resolveEngine(name: string): EngineProfile {
-  const wanted = name.trim().toLowerCase();
-  const id = ENGINES.find((e) => e === wanted);
-  if (!id) throw new UnknownProfileError("engine", name, ENGINES);
-  return ENGINE_PROFILES[id];
 }
 
 export type ResolvedSupport = Omit<SupportRule, "status"> & { status: SupportStatus | "experimental" };

@@ -6,7 +6,7 @@ export function isSubset(desired: unknown, observed: unknown): boolean {
   if (desired === null || desired === undefined) return observed === null || observed === undefined;
   if (typeof desired === "number" || typeof desired === "string") {
     // Quantities and int-or-strings may come back in the other representation ("8" vs 8).
-    return observed !== undefined && observed !== null && String(desired) === String(observed);
+    return (typeof observed === "number" || typeof observed === "string") && String(desired) === String(observed);
   }
   if (Array.isArray(desired)) {
     if (!Array.isArray(observed) || observed.length !== desired.length) return false;

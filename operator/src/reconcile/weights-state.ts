@@ -5,7 +5,6 @@ import {
   ANNOTATION_VERIFIED,
   isPermanent,
   parseProgressAnnotation,
-  type FailureReason,
 } from "../api/weights-contract.ts";
 
 export type WeightsPhase = "Pending" | "Listing" | "Downloading" | "Verifying" | "Complete" | "Failed";

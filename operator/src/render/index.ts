@@ -6,10 +6,8 @@ export {
   renderWeightsPull,
   renderWeightsVerify,
   weightsPvcName,
-  weightsLabels,
   defaultWeightsSize,
-  MODELS_MOUNT,
 } from "./weights.ts";
-export { renderEngine, rolloutBudget, LWS_API } from "./engine.ts";
+export { renderEngine, LWS_API } from "./engine.ts";
 export { renderService, renderPdb, endpointUrl } from "./service.ts";
-export { engineProbes, ENGINE_PORT } from "./probes.ts";
+export { engineProbes } from "./probes.ts";

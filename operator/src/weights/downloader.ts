@@ -24,6 +24,7 @@ import type { Listing, RemoteFile, Source } from "./source.ts";
 import { StateStore } from "./state.ts";
 import { fetchPart, type TransferContext } from "./transfer.ts";
 import { RangeClient } from "./range-client.ts";
+import { asError } from "../util/errors.ts";
 
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 8;
@@ -273,7 +274,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
     );
     return { ok: true, marker, fetchedBytes, skippedFiles: skipped };
   } catch (err) {
-    const reason = run.signal.aborted ? run.signal.reason : err;
+    const reason: unknown = run.signal.aborted ? run.signal.reason : err;
     if (opts.signal?.aborted && !(reason instanceof WeightsError && reason.reason === "Timeout")) {
       log.warn("stopped by signal; progress saved, the next run resumes");
       return { ok: false, aborted: true, fetchedBytes };
@@ -351,7 +352,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
   const finalizers = new Set<Promise<void>>();
   /** Parts whose bytes all arrived, while their last writes finish. */
   const writes = new Set<Promise<void>>();
-  let fatal: unknown;
+  let fatal: Error | undefined;
   let unsaved = 0;
   const tctx: TransferContext = {
     ...ctx,
@@ -372,7 +373,7 @@ async function downloadAll(jobs: FileJob[], ctx: DownloadContext): Promise<numbe
     },
   };
   const failWith = (err: unknown) => {
-    fatal ??= err;
+    fatal ??= asError(err);
     ctx.abort(err);
     wake.notify();
   };

@@ -8,6 +8,7 @@ import { SequentialHasher } from "./hasher.ts";
 import { finalPath, incompletePath } from "./layout.ts";
 import { splitParts, type PartialRecord, type Range } from "./plan.ts";
 import type { RemoteFile } from "./source.ts";
+import { asError } from "../util/errors.ts";
 
 /** Makes the hash of one file (with its git blob id when `gitBlob`). */
 export type HashFactory = (size: number, gitBlob: boolean) => IncrementalHash;
@@ -30,7 +31,7 @@ export class FileJob {
   private fresh: boolean;
   private opening: Promise<FileHandle> | undefined;
   private openingDirect: Promise<FileHandle | undefined> | undefined;
-  private hashError: unknown;
+  private hashError: Error | undefined;
 
   private readonly makeHash: HashFactory;
 
@@ -112,7 +113,7 @@ export class FileJob {
     this.opening
       .then((fh) => this.hasher.catchUp(fh, () => this.hashableUpTo()))
       .catch((err: unknown) => {
-        this.hashError ??= err;
+        this.hashError ??= asError(err);
       });
   }
 

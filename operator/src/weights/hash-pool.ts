@@ -5,6 +5,7 @@
 // told where they lie and hands them back (`release`) once hashed. Other bytes are copied once and the
 // copy transferred: the writer keeps the original.
 import { Worker } from "node:worker_threads";
+import { asError } from "../util/errors.ts";
 
 export type Digest = { sha256: string; gitOid: string | null };
 
@@ -59,7 +60,7 @@ export class HashPool {
    */
   private readonly shared = new WeakMap<Worker, WeakMap<SharedArrayBuffer, number>>();
   private slabIds = 0;
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(size: number) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
@@ -128,7 +129,7 @@ export class HashPool {
   }
 
   private fail(err: unknown): void {
-    this.failure ??= err;
+    this.failure ??= asError(err);
     // A dead worker will not hand the memory back; nothing reads it any more.
     for (const release of this.lent.values()) release();
     this.lent.clear();

@@ -47,7 +47,7 @@ export function localHash(size: number, gitBlob: boolean): IncrementalHash {
       git?.update(buf);
       release?.();
     },
-    digest: async () => ({ sha256: sha256.digest("hex"), gitOid: git ? git.digest("hex") : null }),
+    digest: () => Promise.resolve({ sha256: sha256.digest("hex"), gitOid: git ? git.digest("hex") : null }),
     abandon: () => undefined,
   };
 }

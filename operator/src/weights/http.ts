@@ -91,7 +91,7 @@ export class HttpClient {
     try {
       return { json: JSON.parse(text) as T, headers: res.headers };
     } catch (err) {
-      throw new Error(`invalid JSON from ${res.url}: ${(err as Error).message}`);
+      throw new Error(`invalid JSON from ${res.url}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -30,7 +30,7 @@ export function locationExpiry(url: string, now: number): number {
   const amzDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(q.get("X-Amz-Date") ?? "");
   const amzExpires = q.get("X-Amz-Expires");
   if (amzDate && amzExpires && /^\d+$/.test(amzExpires)) {
-    const [, y, mo, d, h, mi, s] = amzDate.map(Number) as number[];
+    const [, y, mo, d, h, mi, s] = amzDate.map(Number);
     until = Math.min(until, Date.UTC(y!, mo! - 1, d, h, mi, s) + Number(amzExpires) * 1000 - EXPIRY_MARGIN_MS);
   }
   const expires = q.get("Expires");

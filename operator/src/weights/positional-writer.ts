@@ -7,6 +7,7 @@
 // through the page cache, one write at a time.
 import type { FileHandle } from "node:fs/promises";
 import { DIO_ALIGN, mod, type DirectIo } from "./direct-io.ts";
+import { asError } from "../util/errors.ts";
 
 /** Bytes queued per writer before the socket pauses: bytes received but not yet written are lost to a kill. */
 const HIGH_WATER = 16 * 1024 * 1024;
@@ -32,7 +33,7 @@ export class PositionalWriter {
   private issued: Op[] = [];
   /** No more bytes will come: a held unaligned tail is written through the page cache now. */
   private flushing = false;
-  private error: unknown;
+  private error: Error | undefined;
   private waiters: (() => void)[] = [];
 
   constructor(fh: FileHandle, position: number, onWritten: (bytes: number) => void, direct?: DirectTarget) {
@@ -116,7 +117,7 @@ export class PositionalWriter {
       (err: unknown) => {
         op.settled = true;
         for (const r of op.releases) r();
-        this.error ??= err;
+        this.error ??= asError(err);
         // Queued buffers will never be written now.
         for (const e of this.batch.splice(0)) e.release?.();
         this.batchBytes = 0;

@@ -16,9 +16,10 @@ export class LogReporter implements Reporter {
   constructor(log: Logger) {
     this.log = log;
   }
-  async report(r: ProgressReport): Promise<void> {
+  report(r: ProgressReport): Promise<void> {
     const level = r.phase === "Failed" ? "error" : "info";
     this.log[level]({ progress: r }, r.message ?? `weights ${r.phase}`);
+    return Promise.resolve();
   }
 }
 

@@ -10,6 +10,7 @@ import { DIO_ALIGN, mod } from "./direct-io.ts";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { isStaleLocationStatus, Locations } from "./locations.ts";
 import { parseRetryAfter } from "./retry.ts";
+import { asError } from "../util/errors.ts";
 
 export type HeaderMap = Record<string, string>;
 
@@ -432,7 +433,7 @@ export class RangeClient {
         }
         return true;
       };
-      if (signal?.aborted) return reject(signal.reason);
+      if (signal?.aborted) return reject(asError(signal.reason));
       conn.onEnd = reject;
       conn.onBytes = take;
       take();
@@ -566,11 +567,10 @@ export class RangeClient {
   }
 }
 
-function prematureEnd(url: string, got: number, want: number, cause?: Error): Error {
+function prematureEnd(url: string, got: number, want: number, cause?: NodeJS.ErrnoException): Error {
   const err = new Error(
     `${url}: connection closed after ${got} of ${want} bytes${cause ? ` (${cause.message})` : ""}`,
   ) as NodeJS.ErrnoException;
-  err.code =
-    (cause as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "ECONNRESET" : "ERR_STREAM_PREMATURE_CLOSE";
+  err.code = cause?.code === "ECONNRESET" ? "ECONNRESET" : "ERR_STREAM_PREMATURE_CLOSE";
   return err;
 }

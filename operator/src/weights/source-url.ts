@@ -48,7 +48,7 @@ export class UrlSource implements Source {
     const chunks: Buffer[] = [];
     for await (const c of res.body as AsyncIterable<Buffer>) chunks.push(c);
     const entries = parseSha256Sums(Buffer.concat(chunks).toString("utf8"));
-    const files: RemoteFile[] = new Array(entries.length);
+    const files = new Array<RemoteFile>(entries.length);
     // A few HEADs at a time: thousands at once would look like an attack to a small server.
     let next = 0;
     const worker = async () => {

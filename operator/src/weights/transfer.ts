@@ -10,6 +10,7 @@ import { PositionalWriter } from "./positional-writer.ts";
 import type { RangeClient } from "./range-client.ts";
 import { backoffDelayMs, classify, type RetryPolicy } from "./retry.ts";
 import type { Source } from "./source.ts";
+import { asError } from "../util/errors.ts";
 
 export type TransferContext = {
   ranges: RangeClient;
@@ -83,7 +84,7 @@ async function transferRange(
     (n) => ctx.onWritten(job, part, n),
     dfh && ctx.directIo ? { fh: dfh, io: ctx.directIo } : undefined,
   );
-  let failure: unknown;
+  let failure: Error | undefined;
   try {
     await ctx.ranges.fetch(file.url, start, end, {
       token: ctx.source.token,
@@ -101,7 +102,7 @@ async function transferRange(
       },
     });
   } catch (err) {
-    failure = err;
+    failure = asError(err);
   }
   if (failure === undefined) {
     const written = writer.flush();

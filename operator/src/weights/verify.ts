@@ -133,7 +133,7 @@ async function hashAll(opts: VerifyOptions, checks: Check[]): Promise<Hashed[]> 
   const { progress } = opts;
   progress.filesTotal = checks.length;
   progress.bytesTotal = checks.reduce((a, c) => a + (c.size ?? 0), 0);
-  const out: Hashed[] = new Array(checks.length);
+  const out = new Array<Hashed>(checks.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < checks.length; i = next++) {

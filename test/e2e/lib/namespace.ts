@@ -5,7 +5,7 @@ import { afterAll, beforeAll } from "@jest/globals";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig, orNotFound } from "./kube.ts";
 
-export const TEST_NAMESPACE_LABEL = "e2e.deepseek-operator.io/test";
+const TEST_NAMESPACE_LABEL = "e2e.deepseek-operator.io/test";
 
 export interface TestNamespace {
   name: string;

@@ -1,31 +1,16 @@
 // Where the e2e harness finds the cluster and its tools. Defaults match test/cluster/env.sh;
 // the same environment variables override both.
-import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-export const CLUSTER_SCRIPTS = join(REPO_ROOT, "test", "cluster");
 export const K8S_VERSION = process.env.K8S_VERSION ?? "v1.36.3";
 const cache = process.env.DSO_CACHE ?? join(homedir(), ".cache", "deepseek-operator");
 export const BIN_DIR = join(cache, "k8s", K8S_VERSION);
 export const KUBECTL = join(BIN_DIR, "kubectl");
 export const HELM = join(cache, "tools", "helm");
-export const CONTROL_PLANE_BINARIES = [
-  "etcd",
-  "kube-apiserver",
-  "kube-controller-manager",
-  "kube-scheduler",
-  "kubectl",
-  "kwok",
-] as const;
-
 /** The admin kubeconfig written by test/cluster/up.sh (DSO_KUBECONFIG once global-setup ran). */
 export function adminKubeconfigPath(): string {
   return process.env.DSO_KUBECONFIG ?? join(process.env.DSO_CLUSTER_DIR ?? join(REPO_ROOT, ".cluster"), "kubeconfig");
-}
-
-export function binariesPresent(): boolean {
-  return CONTROL_PLANE_BINARIES.every((b) => existsSync(join(BIN_DIR, b)));
 }

@@ -19,12 +19,12 @@ export async function waitFor<T>(
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const intervalMs = opts.intervalMs ?? 250;
   const deadline = Date.now() + timeoutMs;
-  let last: unknown = "no result yet";
+  let last: unknown;
   for (;;) {
     try {
       const v = await probe();
       if (v !== undefined && v !== false) return v;
-      last = v;
+      last = `probe returned ${String(v)}`;
     } catch (err) {
       last = err;
     }

@@ -79,7 +79,7 @@ export const ModelSpec = withRules(
         .string()
         .min(1)
         .max(128)
-        .regex(/^[A-Za-z0-9._\/-]+$/, { message: "must be a commit sha, branch or tag" })
+        .regex(/^[A-Za-z0-9._/-]+$/, { message: "must be a commit sha, branch or tag" })
         .describe("Revision of the repo: a commit sha (required under the Pinned policy), or a branch or tag."),
       revisionPolicy: RevisionPolicy,
       source: ModelSource.default({ huggingFace: { endpoint: "https://huggingface.co" } }),

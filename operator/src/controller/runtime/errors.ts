@@ -104,18 +104,10 @@ export function isConflict(err: unknown): boolean {
   return httpCode(err) === 409 && statusReason(err) !== "AlreadyExists";
 }
 
-export function isAlreadyExists(err: unknown): boolean {
-  return httpCode(err) === 409 && statusReason(err) === "AlreadyExists";
-}
-
 /** 422 Invalid (schema/CEL validation) or 400 BadRequest (strict field validation, malformed body). */
 export function isInvalid(err: unknown): boolean {
   const c = httpCode(err);
   return c === 422 || c === 400;
-}
-
-export function isGone(err: unknown): boolean {
-  return httpCode(err) === 410;
 }
 
 export function isKindNotServed(err: unknown): boolean {

@@ -31,7 +31,7 @@ export const NOTE_MAX_BYTES = 1024;
 
 import type { EventSpec } from "../../reconcile/event-spec.ts";
 
-export type { EventSpec, EventType } from "../../reconcile/event-spec.ts";
+export type { EventSpec } from "../../reconcile/event-spec.ts";
 
 /** Where events go; KubeEventSink in production, an array in tests. */
 export interface EventSink {
@@ -286,7 +286,8 @@ export class EventRecorder {
     try {
       await this.#sink.patchSeries(agg.namespace, agg.name, series);
       agg.written = count;
-    } catch (err) {
+    } catch (patchErr) {
+      let err = patchErr;
       if (isNotFound(err)) {
         // The Event expired (default TTL 1 h) while the series went on: start a new one, as client-go does.
         agg.name = `${agg.event.regarding?.name ?? "object"}.${(BigInt(this.#clock.now()) * 1_000_000n + BigInt(this.#seq++ % 1_000_000)).toString(16)}`;

@@ -30,8 +30,8 @@ export interface WatchLike {
   watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: any, watchObj?: any) => void,
-    done: (err: any) => void,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
   ): Promise<AbortController>;
 }
 
@@ -263,11 +263,11 @@ export class Informer<T extends KubernetesObject> {
         if (!open()) return new AbortController(); // closed generation: never call done, so ListWatch goes idle
         let sawGone = false;
         let ended = false;
-        const onEvent = (phase: string, obj: any, raw?: any): void => {
+        const onEvent = (phase: string, obj: unknown, raw?: unknown): void => {
           if (!open()) return;
           this.#metrics.informerEvents.inc({ informer: this.name, type: phase });
           if (phase === "ERROR") {
-            if (obj?.code === 410) {
+            if ((obj as { code?: unknown } | null)?.code === 410) {
               sawGone = true;
               if (this.#goneSeen()) return; // restarted from scratch: don't let ListWatch relist as well
             } else {
@@ -278,14 +278,14 @@ export class Informer<T extends KubernetesObject> {
           }
           callback(phase, obj, raw);
         };
-        const onDone = (err: any): void => {
+        const onDone = (err: unknown): void => {
           ended = true;
           if (!open()) return;
           this.#alive();
           if (httpCode(err) === 410) {
             sawGone = true;
             if (this.#goneSeen()) return;
-          } else if (!sawGone && (!err || err?.name === "TimeoutError")) {
+          } else if (!sawGone && (!err || (err as { name?: unknown }).name === "TimeoutError")) {
             // The stream lived until the server or client-node's inactivity timeout closed it: all is well.
             this.#healthy();
           }

@@ -7,6 +7,7 @@
 import { rootLogger, type Logger } from "../../util/log.ts";
 import { realClock, type Clock } from "./clock.ts";
 import { OperatorMetrics } from "./metrics.ts";
+import { asError } from "../../util/errors.ts";
 
 /** client-go resourcelock.LeaderElectionRecord; times are ms since the epoch. */
 export interface LeaderElectionRecord {
@@ -318,7 +319,9 @@ export class LeaderElector {
         ac.abort(err);
         reject(err);
       }, ms);
-      ac.signal.addEventListener("abort", () => reject(ac.signal.reason ?? new Timeout("aborted")), { once: true });
+      ac.signal.addEventListener("abort", () => reject(asError(ac.signal.reason ?? new Timeout("aborted"))), {
+        once: true,
+      });
     });
     const call = fn(ac.signal);
     // If the deadline wins, the abandoned call may still reject later; that must not become an unhandled rejection.

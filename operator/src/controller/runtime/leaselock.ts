@@ -6,6 +6,7 @@ import { KubeApiError, isNotFound } from "./errors.ts";
 import type { LeaderElectionRecord, LeaseLock } from "./leader.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { requestOptions } from "./requestoptions.ts";
+import { asError } from "../../util/errors.ts";
 
 /** MicroTime fields come back from client-node as strings (it has no model for V1MicroTime) or as Dates. */
 function toMs(t: unknown): number {
@@ -154,7 +155,7 @@ export class MemoryLeaseStore {
     if (this.mode === "fail") throw Object.assign(new Error("connection refused"), { code: 503 });
     if (this.mode === "hang") {
       await new Promise<void>((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+        signal.addEventListener("abort", () => reject(asError(signal.reason)), { once: true }),
       );
     }
   }
