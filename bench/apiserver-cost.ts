@@ -50,7 +50,8 @@ async function measure(label: string, fn: (i: number) => Promise<unknown>): Prom
   const after = controlPlaneCpu();
   const used = (k: string) => ((after[k]! - before[k]!) / N) * 1000;
   console.log(
-    `${label.padEnd(46)} ${s.toFixed(2).padStart(6)} s   apiserver ${used("kube-apiserver").toFixed(1).padStart(5)} ms   etcd ${used("etcd").toFixed(1).padStart(4)} ms   per write`,
+    `${label.padEnd(46)} ${s.toFixed(2).padStart(6)} s   apiserver ` +
+      `${used("kube-apiserver").toFixed(1).padStart(5)} ms   etcd ${used("etcd").toFixed(1).padStart(4)} ms   per write`,
   );
 }
 

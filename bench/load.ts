@@ -2,7 +2,8 @@
 // port-forward on 127.0.0.1): N closed-loop workers send requests until the duration ends, then the
 // stragglers get a short grace and are cut. It refuses any target outside 127.0.0.0/8.
 //
-//   PATH=$PWD/node_modules/.bin:$PATH node bench/load.ts --url http://127.0.0.1:8000 --concurrency 16 --duration 10 [--max-tokens 64] [--stream]
+// PATH=$PWD/node_modules/.bin:$PATH node bench/load.ts --url http://127.0.0.1:8000 --concurrency 16 --duration 10
+// [--max-tokens 64] [--stream]
 //
 // Prints requests/s, generated tokens/s, TTFT p50/p95 (streaming) and errors; --json prints the report.
 // --concurrency 1,16,64 runs one phase per level and adds each level's throughput as a ratio to the
@@ -166,7 +167,8 @@ const s = (x: number) => `${x.toFixed(3)} s`;
 
 export function formatReport(r: LoadReport): string {
   const lines = [
-    `load: ${r.concurrency} workers for ${r.elapsedSeconds.toFixed(1)} s against ${r.url} (${r.model}, ${r.api}, max_tokens ${r.maxTokens}${r.stream ? ", stream" : ""})`,
+    `load: ${r.concurrency} workers for ${r.elapsedSeconds.toFixed(1)} s against ${r.url} (${r.model}, ${r.api}, ` +
+      `max_tokens ${r.maxTokens}${r.stream ? ", stream" : ""})`,
     `requests: ${r.requests} ok, ${r.errors} errors, ${r.cut} cut at the stop  |  ${r.requestsPerSecond.toFixed(2)} req/s`,
     `tokens:   ${r.completionTokens} generated, ${r.promptTokens} prompt  |  ${r.tokensPerSecond.toFixed(1)} generated tok/s`,
     `TTFT:     ${r.ttftSeconds ? `p50 ${s(r.ttftSeconds.p50)}  p95 ${s(r.ttftSeconds.p95)}` : "n/a (needs --stream)"}`,
@@ -253,7 +255,10 @@ export function formatSweep(reports: LoadReport[]): string {
   const rows = reports.map((r) => {
     const ratio = base.tokensPerSecond > 0 ? r.tokensPerSecond / base.tokensPerSecond : NaN;
     const ttft = r.ttftSeconds ? r.ttftSeconds.p95.toFixed(3) : "n/a";
-    return `  ${String(r.concurrency).padStart(5)}  ${r.tokensPerSecond.toFixed(1).padStart(9)}  ${ratio.toFixed(2).padStart(6)}x  ${(ratio / (r.concurrency / base.concurrency)).toFixed(2).padStart(10)}  ${ttft.padStart(8)}`;
+    return (
+      `  ${String(r.concurrency).padStart(5)}  ${r.tokensPerSecond.toFixed(1).padStart(9)}  ` +
+      `${ratio.toFixed(2).padStart(6)}x  ${(ratio / (r.concurrency / base.concurrency)).toFixed(2).padStart(10)}  ${ttft.padStart(8)}`
+    );
   });
   return (
     [

@@ -157,10 +157,10 @@ function blockStatFile(dir: string): string | undefined {
 
 /**
  * Waits until the disk of `statFile` (blockStatFile) is quiet: `sync`, then io_ticks (ms the device had I/O
- * in flight) unchanged for half a second, at most 20 s. The previous run's `rm` frees 2 GiB, and this filesystem (mounted with
- * `discard`) then sends the device discards for it at the next journal commit: a downloader started at once
- * shared the device with them (3.04-3.13 s per 2 GiB against 2.73-3.05 after a settled disk, 6 pairs), while
- * curl, which only fills the page cache, never noticed.
+ * in flight) unchanged for half a second, at most 20 s. The previous run's `rm` frees the files, and a filesystem
+ * mounted with `discard` sends the device discards for them at the next journal commit: a downloader started
+ * at once would share the device with them, while curl, which only fills the page cache, would not
+ * (docs/weights.md has the pairs measured).
  */
 async function settleDisk(statFile: string | undefined): Promise<void> {
   const code = await exitOf(spawn("sync", [], { stdio: "inherit" }));
@@ -247,7 +247,8 @@ async function main(): Promise<void> {
     );
   execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
   console.log(
-    `weights bench: ${FILES} files x ${FILE_SIZE / MiB} MiB = ${(TOTAL / MiB).toFixed(0)} MiB, concurrency ${CONCURRENCY}, part size ${PART_SIZE / MiB} MiB, ${os.cpus().length} CPUs`,
+    `weights bench: ${FILES} files x ${FILE_SIZE / MiB} MiB = ${(TOTAL / MiB).toFixed(0)} MiB, concurrency ` +
+      `${CONCURRENCY}, part size ${PART_SIZE / MiB} MiB, ${os.cpus().length} CPUs`,
   );
   const t0 = performance.now();
   const sim = await startSim();
@@ -296,32 +297,38 @@ async function main(): Promise<void> {
       }
       const i = round - 1;
       console.log(
-        `round ${round}: downloader ${fmt(ours[i]!)} (sha256-verified, flushed); curl into the page cache ${fmt(curl[i]!)}, ratio ${(ours[i]! / curl[i]!).toFixed(3)}; curl + sync -d ${fmt(curlDurable[i]!)}; disk (dd oflag=direct) ${fmt(disk[i]!)}`,
+        `round ${round}: downloader ${fmt(ours[i]!)} (sha256-verified, flushed); curl into the page cache ` +
+          `${fmt(curl[i]!)}, ratio ${(ours[i]! / curl[i]!).toFixed(3)}; curl + sync -d ${fmt(curlDurable[i]!)}; disk (dd oflag=direct) ${fmt(disk[i]!)}`,
       );
     }
     const ratio = median(ours.map((o, i) => o / curlDurable[i]!));
     const ratioPageCache = median(ours.map((o, i) => o / curl[i]!));
     const ratioDisk = median(ours.map((o, i) => o / disk[i]!));
     console.log(
-      `median of ${ROUNDS} rounds: downloader ${fmt(median(ours))}; curl into the page cache ${fmt(median(curl))}; curl + sync -d ${fmt(median(curlDurable))}; disk ${fmt(median(disk))}`,
+      `median of ${ROUNDS} rounds: downloader ${fmt(median(ours))}; curl into the page cache ` +
+        `${fmt(median(curl))}; curl + sync -d ${fmt(median(curlDurable))}; disk ${fmt(median(disk))}`,
     );
     console.log(`ratio against curl + sync -d (the same durability as the downloader): ${ratio.toFixed(3)}`);
     const cs = (xs: number[]) => `${median(xs).toFixed(2)} CPU-s`;
     console.log(
-      `CPU per round (medians, ${os.cpus().length} CPUs shared by all): downloader ${cs(cpu.downloader)} + simulator ${cs(cpu.simForDownloader)}; curl ${cs(cpu.curl)} + simulator ${cs(cpu.simForCurl)} (curl's includes sync -d)`,
+      `CPU per round (medians, ${os.cpus().length} CPUs shared by all): downloader ${cs(cpu.downloader)} + ` +
+        `simulator ${cs(cpu.simForDownloader)}; curl ${cs(cpu.curl)} + simulator ${cs(cpu.simForCurl)} (curl's includes sync -d)`,
     );
     console.log(
-      `ratio against the disk's direct writes of the same bytes (no network, no hash): ${ratioDisk.toFixed(3)}; curl into the page cache against the disk: ${median(curl.map((c, i) => c / disk[i]!)).toFixed(3)}`,
+      `ratio against the disk's direct writes of the same bytes (no network, no hash): ${ratioDisk.toFixed(3)}; ` +
+        `curl into the page cache against the disk: ${median(curl.map((c, i) => c / disk[i]!)).toFixed(3)}`,
     );
 
     const goal = CONCURRENCY * PART_SIZE;
     console.log(
-      `kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight (${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`,
+      `kill -9 at a random byte, then resume; goal: re-fetch at most one part per connection in flight ` +
+        `(${CONCURRENCY} x ${PART_SIZE / MiB} MiB = ${goal / MiB} MiB)`,
     );
     for (let t = 1; t <= KILL_TRIALS; t++) {
       const { killedAt, refetched } = await killTrial(sim, base, t);
       console.log(
-        `trial ${t}: killed after ${(killedAt / MiB).toFixed(1)} MiB served, re-fetched ${(refetched / MiB).toFixed(2)} MiB (goal <= ${goal / MiB} MiB: ${refetched <= goal ? "met" : "MISSED"})`,
+        `trial ${t}: killed after ${(killedAt / MiB).toFixed(1)} MiB served, re-fetched ` +
+          `${(refetched / MiB).toFixed(2)} MiB (goal <= ${goal / MiB} MiB: ${refetched <= goal ? "met" : "MISSED"})`,
       );
     }
     console.log(`weights_ratio=${ratioPageCache.toFixed(3)}`);

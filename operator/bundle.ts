@@ -1,9 +1,9 @@
 // `npm run build`: the CLI as it ships, one minified ES module per lazily loaded subcommand (esbuild
 // bundles and tree-shakes; the chunks hold what several commands share) in dist/, entry dist/main.js.
 // Why a bundle and not tsc's one file per module: the operator's memory. Node keeps the source of
-// every loaded module, and @kubernetes/client-node's index pulls in every generated API and model;
-// bundled and minified, the idle operator measured 88-96 MiB RSS against 127 MiB from tsc's output
-// (docs/controller-runtime.md, "Throughput and memory"). Types are checked by `npm run typecheck`.
+// every loaded module, and @kubernetes/client-node's index pulls in every generated API and model, so
+// the bundle is what keeps the operator's idle memory down (docs/controller-runtime.md, "Throughput and
+// memory", has the figures). Types are checked by `npm run typecheck`.
 import { build, type Plugin } from "esbuild";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -12,8 +12,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 // Node's builtins as CommonJS objects, not ES modules: Node builds an ES facade of a builtin by reading
 // every export, which runs its lazy getters: node:http's WebSocket loads Node's internal undici, node:util's
-// diff and TextDecoder load their own modules (together ~40 ms and 60 ms of CPU at each start, which
-// every weights Job pays). esbuild's interop reads a named import from the object when it is used.
+// diff and TextDecoder load their own modules, a start-up cost every weights Job would pay
+// (docs/weights.md). esbuild's interop reads a named import from the object when it is used.
 const builtinsAsObjects: Plugin = {
   name: "builtins-as-objects",
   setup(b) {

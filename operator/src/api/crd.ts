@@ -64,7 +64,8 @@ export function openApiSchema(): JsonSchema {
   return {
     type: "object",
     description:
-      "DeepSeekDeployment serves DeepSeek-V4-Flash: it pulls the weights once, plans GPUs and KV cache for the context length, runs the engine replicas and scales them on load.",
+      "DeepSeekDeployment serves DeepSeek-V4-Flash: it pulls the weights once, plans GPUs and KV cache for the " +
+      "context length, runs the engine replicas and scales them on load.",
     required: ["spec"],
     properties: {
       apiVersion: { type: "string", description: "APIVersion of this object: serving.deepseek-operator.io/v1alpha1." },

@@ -44,7 +44,9 @@ const NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const nameRules = [
   {
     cel: `self.metadata.name.size() <= ${MAX_NAME_LENGTH} && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')`,
-    message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters of lower-case letters, digits and '-', starting with a letter (it names the Service, the engine pods and the weights Job)`,
+    message:
+      `metadata.name must be at most ${MAX_NAME_LENGTH} characters of lower-case letters, digits and '-', ` +
+      `starting with a letter (it names the Service, the engine pods and the weights Job)`,
     check: (o: z.output<typeof ResourceObject>) =>
       o.metadata.name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(o.metadata.name),
   },

@@ -1,7 +1,7 @@
 // status of a DeepSeekDeployment: written only by the operator, through the status subresource.
 // The weights, plan and metrics structs are atomic for server-side apply: one writer always sends each
-// whole, so the apiserver tracks one field instead of every leaf (a status apply cost it 14-16 ms of CPU
-// against 15-25 with per-leaf tracking, four interleaved rounds of 200; a child's apply costs 2-7).
+// whole, so the apiserver tracks one field instead of every leaf: status applies are the operator's most
+// expensive writes (`make bench-apiserver-cost`, figures in docs/controller-runtime.md).
 import { z } from "zod";
 
 export const PHASES = ["Pending", "Downloading", "Loading", "Serving", "Degraded", "Failed"] as const;

@@ -15,7 +15,7 @@ type Command = {
   threadpool?: number;
   /**
    * The process ends as soon as the command returns, without Node's teardown of the heap and of worker
-   * threads (20-35 ms, measured on a weights Job's exit). Only for commands whose return means done:
+   * threads, which a weights Job would otherwise wait for at exit. Only for commands whose return means done:
    * a simulator's returns once it listens.
    */
   exitOnReturn?: boolean;

@@ -257,7 +257,8 @@ export function formatTable(p: Plan): string {
     ),
     row(
       "context",
-      `${num(p.maxModelLen)} tokens; KV ${p.kvCacheDtype} (${p.kvIndexerDtype} indexer) ${num(p.kvCacheBytesPerToken)} B/token, ${gib(p.kvBytesPerSequence)} GiB per sequence as reserved`,
+      `${num(p.maxModelLen)} tokens; KV ${p.kvCacheDtype} (${p.kvIndexerDtype} indexer) ` +
+        `${num(p.kvCacheBytesPerToken)} B/token, ${gib(p.kvBytesPerSequence)} GiB per sequence as reserved`,
     ),
     row(
       "sequences",

@@ -111,7 +111,7 @@ function compact<T extends KubernetesObject>(obj: T): void {
 
 /**
  * Jobs are read for their status only (a Job's pod template is immutable and applied once, when the
- * Job is missing), and the template is most of a Job: ~6 MiB of heap with 1000 deployments.
+ * Job is missing), and the template is most of a Job's size in the cache.
  */
 export function stripJob<T extends KubernetesObject>(job: T): void {
   const spec = (job as { spec?: { template?: unknown } }).spec;

@@ -132,7 +132,10 @@ export function plan(input: PlanInput): Plan {
     throw new PlanInputError([
       {
         field,
-        message: `no replica size fits ${gpusPerNode}-GPU nodes: it needs at least ${Math.max(o.tensor ?? 1, o.data ?? 1, support.minGpusPerReplica ?? 1)} GPUs, a power of two that is at most ${gpusPerNode} or a multiple of it (up to ${MAX_GPUS_PER_REPLICA})`,
+        message:
+          `no replica size fits ${gpusPerNode}-GPU nodes: it needs at least ` +
+          `${Math.max(o.tensor ?? 1, o.data ?? 1, support.minGpusPerReplica ?? 1)} GPUs, a power of two that is ` +
+          `at most ${gpusPerNode} or a multiple of it (up to ${MAX_GPUS_PER_REPLICA})`,
       },
     ]);
   }

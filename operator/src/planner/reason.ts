@@ -75,10 +75,14 @@ export function blockers(c: ReasonContext, l: Layout, cap: Capacity): string[] {
 export function kvShardingSentence(l: Layout, cap: Capacity, offloadTier?: string): string {
   let s: string;
   if (l.data > 1) {
-    s = `By sequence across ${l.data} data-parallel attention ranks: each rank keeps only its own sequences' KV (${count(cap.sequencesPerDataParallelRank)} per rank)`;
+    s =
+      `By sequence across ${l.data} data-parallel attention ranks: each rank keeps only its own sequences' KV ` +
+      `(${count(cap.sequencesPerDataParallelRank)} per rank)`;
     if (l.tensor > 1) s += `, replicated on the ${l.tensor} tensor-parallel GPUs of the rank`;
   } else if (l.tensor > 1) {
-    s = `Replicated on each of the ${l.tensor} tensor-parallel ranks (one KV head cannot be split by TP): every GPU holds all ${count(cap.sequencesPerDataParallelRank)} sequences`;
+    s =
+      `Replicated on each of the ${l.tensor} tensor-parallel ranks (one KV head cannot be split by TP): every ` +
+      `GPU holds all ${count(cap.sequencesPerDataParallelRank)} sequences`;
   } else {
     s = `On the replica's single GPU (${count(cap.sequencesPerDataParallelRank)} sequences)`;
   }
@@ -106,11 +110,16 @@ function weightsSentence(c: ReasonContext, l: Layout, cap: Capacity): string {
 
 function kvSentence(c: ReasonContext, cap: Capacity): string {
   const cal = c.model.calibration[c.engine.id];
-  const theory = `${count(Math.round(c.kvBytesPerToken))} B/token (${c.kvDtype} KV, ${c.indexerDtype} indexer) → ${gib(cap.kvTheoryBytesPerSequence)} per ${count(c.input.maxModelLen)}-token sequence in theory`;
+  const theory =
+    `${count(Math.round(c.kvBytesPerToken))} B/token (${c.kvDtype} KV, ${c.indexerDtype} indexer) → ` +
+    `${gib(cap.kvTheoryBytesPerSequence)} per ${count(c.input.maxModelLen)}-token sequence in theory`;
   if (cal.fixedBytesPerSequence === 0 && cal.scale === 1)
     return `KV cache: ${theory}, which ${c.engine.id} is assumed to reserve as is.`;
   const scale = cal.scale !== 1 ? ` × ${cal.scale}` : "";
-  return `KV cache: ${theory}; ${c.engine.id} reserves ${gib(cap.kvBytesPerSequence)} (theory${scale} + ${count(cal.fixedBytesPerSequence / 1e9)} GB fixed per request, as measured).`;
+  return (
+    `KV cache: ${theory}; ${c.engine.id} reserves ${gib(cap.kvBytesPerSequence)} (theory${scale} + ` +
+    `${count(cal.fixedBytesPerSequence / 1e9)} GB fixed per request, as measured).`
+  );
 }
 
 export interface Alternative {
@@ -134,9 +143,11 @@ export function feasibleReason(
   const parts = [
     `${l.gpus} × ${c.gpu.id} (${nodes} node${nodes > 1 ? "s" : ""}) with ${layoutName(l)} on ${c.engine.id} (${c.support.status}: ${c.support.source}).`,
     weightsSentence(c, l, cap),
-    `${c.engine.id} keeps ${gib(cap.engineReserveBytesPerGpu)} per GPU outside its pools (${reserveFlag} ${c.engine.memoryFraction.value}${act}), leaving ${gib(cap.kvBudgetBytesPerGpu)} of ${gib(cap.gpuMemoryBytes)} for KV.`,
+    `${c.engine.id} keeps ${gib(cap.engineReserveBytesPerGpu)} per GPU outside its pools (${reserveFlag} ` +
+      `${c.engine.memoryFraction.value}${act}), leaving ${gib(cap.kvBudgetBytesPerGpu)} of ${gib(cap.gpuMemoryBytes)} for KV.`,
     kvSentence(c, cap),
-    `${kvShardingSentence(l, cap)} The replica holds ${count(cap.gpuResidentSequences)} sequences on GPU${offloaded} ≥ ${count(c.input.concurrency)} requested.`,
+    `${kvShardingSentence(l, cap)} The replica holds ${count(cap.gpuResidentSequences)} sequences on ` +
+      `GPU${offloaded} ≥ ${count(c.input.concurrency)} requested.`,
   ];
   if (smaller) parts.push(`Fewer GPUs (${smaller.layout.gpus}) would not do: ${smaller.why}.`);
   return parts.join(" ");
@@ -151,15 +162,18 @@ export function infeasibleReason(
   const global = globalBlockers(c);
   if (global.length > 0) return `Infeasible: ${global.join("; ")}.`;
   const head = searched
-    ? `No replica of ${searched.from} to ${searched.to} ${c.gpu.id} GPUs serves ${count(c.input.concurrency)} sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}. At ${l.gpus} GPUs (${layoutName(l)}): `
-    : `${l.gpus} × ${c.gpu.id} with ${layoutName(l)} cannot serve ${count(c.input.concurrency)} sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}: `;
+    ? `No replica of ${searched.from} to ${searched.to} ${c.gpu.id} GPUs serves ${count(c.input.concurrency)} ` +
+      `sequences of ${count(c.input.maxModelLen)} tokens with ${c.engine.id}. At ${l.gpus} GPUs (${layoutName(l)}): `
+    : `${l.gpus} × ${c.gpu.id} with ${layoutName(l)} cannot serve ${count(c.input.concurrency)} sequences of ` +
+      `${count(c.input.maxModelLen)} tokens with ${c.engine.id}: `;
   const dpUntried =
     l.mode === "tp" &&
     l.tensor > 1 &&
     !c.support.modes.includes("dp-attention") &&
     !c.support.refusedModes?.["dp-attention"];
   const hint = dpUntried
-    ? ` Tensor parallelism copies every sequence's KV to each GPU; a data-parallel override (parallelism.data) would split sequences across GPUs, but no published recipe confirms it for ${c.engine.id} on ${c.gpu.id}.`
+    ? ` Tensor parallelism copies every sequence's KV to each GPU; a data-parallel override (parallelism.data) ` +
+      `would split sequences across GPUs, but no published recipe confirms it for ${c.engine.id} on ${c.gpu.id}.`
     : "";
   return `${head}${reasons.join("; ")}.${hint}`;
 }

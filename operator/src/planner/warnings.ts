@@ -59,7 +59,8 @@ export function planNotes(c: NotesContext): Notes {
   if (c.input.offload) {
     mark(
       "kv-offload",
-      `no source confirms ${c.input.offload.tier} KV offload for DeepSeek-V4's compressed cache in ${engine.id}; offloaded sequences are swapped back to GPU memory to decode`,
+      `no source confirms ${c.input.offload.tier} KV offload for DeepSeek-V4's compressed cache in ${engine.id}; ` +
+        `offloaded sequences are swapped back to GPU memory to decode`,
     );
   }
   if (c.kvDtype === "bf16")
@@ -78,7 +79,8 @@ export function planNotes(c: NotesContext): Notes {
   const range = cal.measuredContextRange;
   if (range && (c.input.maxModelLen < range[0] || c.input.maxModelLen > range[1])) {
     warnings.push(
-      `the ${count(cal.fixedBytesPerSequence / 1e9)} GB per-request KV reservation of ${engine.id} was measured at max-model-len ${count(range[0])}-${count(range[1])}; at ${count(c.input.maxModelLen)} it is extrapolated`,
+      `the ${count(cal.fixedBytesPerSequence / 1e9)} GB per-request KV reservation of ${engine.id} was measured ` +
+        `at max-model-len ${count(range[0])}-${count(range[1])}; at ${count(c.input.maxModelLen)} it is extrapolated`,
     );
   }
   if (engine.id === "vllm" && l.data > 1 && !l.expert) {
@@ -86,7 +88,8 @@ export function planNotes(c: NotesContext): Notes {
   }
   if (c.nodesPerReplica > 1) {
     warnings.push(
-      `a replica spans ${c.nodesPerReplica} nodes: each node's pod needs its rank flags (vLLM --data-parallel-size-local/--data-parallel-start-rank/--data-parallel-address; SGLang --nnodes/--node-rank/--dist-init-addr)`,
+      `a replica spans ${c.nodesPerReplica} nodes: each node's pod needs its rank flags (vLLM ` +
+        `--data-parallel-size-local/--data-parallel-start-rank/--data-parallel-address; SGLang --nnodes/--node-rank/--dist-init-addr)`,
     );
     if (l.tensor > c.gpusPerNode)
       warnings.push(

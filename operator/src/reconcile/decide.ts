@@ -225,7 +225,9 @@ export function decide(o: Observed): Decision {
             verified: false,
             permanent: true,
             reason: "VerificationFailed",
-            message: `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ${job.failureMessage ?? "see the verify Job's logs"}`,
+            message:
+              `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ` +
+              `${job.failureMessage ?? "see the verify Job's logs"}`,
           }
         : { phase: "Verifying", verified: false, permanent: false };
   } else {
@@ -282,7 +284,8 @@ export function decide(o: Observed): Decision {
   const multiNode = plan.nodesPerReplica > 1;
   const missingApi =
     multiNode && !o.lwsServed
-      ? `spec needs ${plan.nodesPerReplica} nodes per replica, which is rendered as a LeaderWorkerSet, but the apiserver does not serve ${LWS_API}; install LeaderWorkerSet (https://lws.sigs.k8s.io) or fit a replica on one node`
+      ? `spec needs ${plan.nodesPerReplica} nodes per replica, which is rendered as a LeaderWorkerSet, but the ` +
+        `apiserver does not serve ${LWS_API}; install LeaderWorkerSet (https://lws.sigs.k8s.io) or fit a replica on one node`
       : undefined;
   ensure(actions, renderService(dsd, multiNode), o.service);
   let workload: Obj | undefined = multiNode ? o.lws : o.deployment;

@@ -88,7 +88,11 @@ function gpuMessage(input: StatusInput): string {
   const have = inv
     ? `; the cluster has ${inv.total} ${inv.gpuType} GPUs on ${inv.nodes} nodes${inv.free !== undefined ? `, ${inv.free} free` : ""}`
     : "";
-  return `${p.unschedulable} engine pod(s) cannot be scheduled: each replica needs ${need} × ${inv?.gpuType ?? "GPU"}, ${input.desiredReplicas} replica(s) need ${need * input.desiredReplicas}${have}. Scheduler: ${p.schedulerMessage ?? "no reason reported"}`;
+  return (
+    `${p.unschedulable} engine pod(s) cannot be scheduled: each replica needs ${need} × ` +
+    `${inv?.gpuType ?? "GPU"}, ${input.desiredReplicas} replica(s) need ${need * input.desiredReplicas}${have}. ` +
+    `Scheduler: ${p.schedulerMessage ?? "no reason reported"}`
+  );
 }
 
 export function computeStatus(input: StatusInput, now: Date): DeepSeekDeploymentStatus {

@@ -1,8 +1,7 @@
 // O_DIRECT writes: socket bytes go from the receive slab to the device without a copy into the page
-// cache. On this 2-core machine the buffered path was the downloader's largest cost: writing 1 MiB
-// slabs through libuv's threadpool took 4-9 CPU-seconds of kernel copy per 2 GiB (the bytes are cold
-// by the time a pool thread on the other core copies them), against about 1 for the direct path, and
-// the page cache then still had to be written back before the rename. Direct writes need their memory
+// cache. Buffered writes through libuv's threadpool copy every byte in the kernel on another core,
+// after the bytes have gone cold, and the page cache must still be written back before the rename; on
+// a small node that copy is the downloader's largest cost (docs/weights.md). Direct writes need their memory
 // address, file offset and length aligned to the device's block size; JavaScript cannot see an address,
 // so the alignment of each arena of slabs is found by trying direct I/O at increasing offsets of it (the
 // kernel answers EINVAL until one is aligned) against a scratch file on the target filesystem: one
@@ -12,7 +11,9 @@ import { constants, readSync, writeSync } from "node:fs";
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 
-/** Alignment of offsets, lengths and addresses for direct writes: the page size, which every Linux block size divides. */
+/**
+ * Alignment of offsets, lengths and addresses for direct writes: the page size, which every Linux block size divides.
+ */
 export const DIO_ALIGN = 4096;
 const PROBE_STEP = 16; // malloc aligns to at least 16 bytes
 /** Slabs are carved from arenas of this size: one probe and one allocation per arena. */
@@ -21,7 +22,7 @@ const ARENA = 32 * 1024 * 1024;
 /**
  * Offsets to try, the one that worked last time first: large allocations come from mmap with the same
  * header in front, so after the first arena one probe usually does. Each refused one costs a syscall
- * and an exception object, up to 255 of them (15 ms of a weights Job's start, measured).
+ * and an exception object, up to 255 of them at a weights Job's start.
  */
 let lastAligned = DIO_ALIGN - PROBE_STEP;
 function* probeOrder(): Generator<number> {

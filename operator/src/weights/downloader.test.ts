@@ -110,7 +110,9 @@ describe("a V4-Flash-shaped repository", () => {
         token: "hf_good",
       });
       expect(pinned.result).toMatchObject({ ok: true, fetchedBytes: 0 });
-      expect(hub.requestLog.length - third).toBe(5); // the first of the two pinned runs listed (5 tree pages; a commit id needs no resolving); the second sent nothing
+      // the first of the two pinned runs listed (5 tree pages; a commit id needs no resolving); the second sent
+      // nothing
+      expect(hub.requestLog.length - third).toBe(5);
     } finally {
       await cleanup();
     }
@@ -335,7 +337,8 @@ describe("faults", () => {
       );
       const state = slots.filter((x) => x !== undefined).sort((a, b) => b.seq - a.seq)[0]!;
       const partial = state.partial[small(4)]!;
-      // The stalled part kept every byte that arrived before the stall (idle connections took the other parts meanwhile).
+      // The stalled part kept every byte that arrived before the stall (idle connections took the other parts
+      // meanwhile).
       expect(partial.received[Math.floor(30_000 / partial.partSize)]).toBe(30_000 % partial.partSize);
       const onDisk = partial.received.reduce((a, b) => a + b, 0);
       expect(servedSince(from, small(4))).toBe(onDisk);

@@ -137,7 +137,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   let directIo: DirectIo | null = null;
   // Hash threads: a JS thread hashes ~1.5 GB/s at best and also drives every socket; one CPU is left
   // to that thread. Started once the run is known not to be complete already, so that a thread's boot
-  // (~50 ms, 150 ms of CPU) overlaps the listing instead of delaying the first file's hash.
+  // overlaps the listing instead of delaying the first file's hash.
   let pool: HashPool | undefined;
   const hashThreads =
     opts.hashThreads ??

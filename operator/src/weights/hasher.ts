@@ -7,9 +7,9 @@ import type { Digest, IncrementalHash } from "./hash-pool.ts";
 
 const READ_CHUNK = 4 * 1024 * 1024;
 /**
- * Reads in flight while reading back. One at a time, a part fetched out of order near the end of a pull
- * (64 MiB, written past the page cache) took ~290 ms to read back and hash, and it was the last thing
- * the pull waited for; the device and the hash thread each sat idle while the other worked.
+ * Reads in flight while reading back. A part fetched out of order near the end of a pull (written past
+ * the page cache) is the last thing the pull waits for: with one read at a time the device and the hash
+ * thread would each sit idle while the other worked.
  */
 const READ_DEPTH = 4;
 /** Read-back buffers alive at once (lent to the hash thread until it has hashed them): 32 MiB. */

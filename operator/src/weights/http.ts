@@ -6,7 +6,10 @@ import type { Agent as HttpsAgent } from "node:https";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
 
-/** `firstHeaders` are those of the first hop: the Hub puts X-Linked-Size/Etag on its redirect, not on the CDN's answer. */
+/**
+ * `firstHeaders` are those of the first hop: the Hub puts X-Linked-Size/Etag on its redirect, not on the CDN's
+ * answer.
+ */
 export type Response = {
   status: number;
   headers: IncomingHttpHeaders;
@@ -107,7 +110,7 @@ export class HttpClient {
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req;
       if (isHttps) {
-        // Loaded at the first https: URL: TLS costs a plain-HTTP mirror (often in-cluster) 20 ms at every start.
+        // Loaded at the first https: URL, so a plain-HTTP mirror (often in-cluster) never pays for TLS.
         const https = process.getBuiltinModule("node:https");
         this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: this.maxSockets });
         req = https.request(u, { method, headers, agent: this.httpsAgent, signal });

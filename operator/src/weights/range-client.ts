@@ -1,6 +1,7 @@
 // The byte mover: ranged GETs over keep-alive HTTP/1.1 connections that read straight into pooled slabs
 // (net/tls `onread`), so the kernel copies socket bytes once into memory that goes to the hasher and to
-// disk as is (with aligned slabs, placed so that whole slabs can be written with O_DIRECT). node:http costs several times more CPU per byte (a parser copy and an allocation per 64 KiB
+// disk as is (with aligned slabs, placed so that whole slabs can be written with O_DIRECT). node:http costs several
+// times more CPU per byte (a parser copy and an allocation per 64 KiB
 // chunk, a promise per chunk); on a busy node that CPU is the download rate. Only what a file transfer
 // needs is spoken: Content-Length bodies, redirects (Authorization dropped when the origin changes),
 // error statuses as HttpStatusError. Listings and other small requests go through node:http (http.ts).

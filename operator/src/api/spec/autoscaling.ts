@@ -8,7 +8,8 @@ export const AutoscalingSpec = withRules(
         .enum(["None", "Builtin", "HPA", "KEDA"])
         .default("None")
         .describe(
-          "None: spec.replicas is set by hand or kubectl scale. Builtin: the operator scales on queue depth and tokens/s scraped from the engines. HPA or KEDA: the operator renders a HorizontalPodAutoscaler or ScaledObject targeting this resource's scale subresource.",
+          "None: spec.replicas is set by hand or kubectl scale. Builtin: the operator scales on queue depth and " +
+            "tokens/s scraped from the engines. HPA or KEDA: the operator renders a HorizontalPodAutoscaler or ScaledObject targeting this resource's scale subresource.",
         ),
       minReplicas: z.int().min(0).max(1000).default(1).describe("Fewest replicas the autoscaler keeps."),
       maxReplicas: z.int().min(1).max(1000).default(1).describe("Most replicas the autoscaler may run."),

@@ -95,7 +95,9 @@ export const DeepSeekDeploymentSpec = withRules(SpecObject, [
       s.gpu.count % ((s.parallelism.tensor ?? 1) * (s.parallelism.data ?? 1)) === 0,
   },
   {
-    cel: `!has(self.weights.size) || has(self.model.source.pvc) || !(self.model.name in ${sizeMapCel}) || quantity(self.weights.size).compareTo(quantity(${sizeMapCel}[self.model.name])) >= 0`,
+    cel:
+      `!has(self.weights.size) || has(self.model.source.pvc) || !(self.model.name in ${sizeMapCel}) || ` +
+      `quantity(self.weights.size).compareTo(quantity(${sizeMapCel}[self.model.name])) >= 0`,
     message:
       "spec.weights.size is smaller than the model's weights (see the model profile); leave it unset for the default",
     fieldPath: ".weights.size",

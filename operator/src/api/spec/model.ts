@@ -61,7 +61,8 @@ export const RevisionPolicy = z
   .enum(["Pinned", "AllowBranch"])
   .default("Pinned")
   .describe(
-    "Pinned (default) requires spec.model.revision to be a 40-character commit sha, so every replica and every re-download serves the same bytes; AllowBranch accepts a branch or tag name.",
+    "Pinned (default) requires spec.model.revision to be a 40-character commit sha, so every replica and every " +
+      "re-download serves the same bytes; AllowBranch accepts a branch or tag name.",
   );
 
 export const ModelSpec = withRules(

@@ -52,8 +52,8 @@ function latest(dsd: Dsd): Dsd {
   const w = written.get(dsd.metadata.uid);
   if (!w) return dsd;
   if (w.over === dsd.metadata.resourceVersion) return { ...dsd, status: w.status };
-  // The cache has moved past our write: the entry has served (a status per deployment held for
-  // good was a copy of every status in the cache, ~5 MiB with 1000 deployments).
+  // The cache has moved past our write: the entry has served, and keeping it would hold a second copy
+  // of every status in the cache.
   written.delete(dsd.metadata.uid);
   return dsd;
 }
@@ -75,7 +75,7 @@ export async function reconcileDeepSeekDeployment(
   observed = { ...observed, dsd: latest(observed.dsd) };
   let d = decide(observed);
   // A new weights PVC: its uid (which the download Job's owner reference needs) is in the apply
-  // response, so the Job is created in a second pass now instead of after the cache catches up.
+  // response, so the Job is created in a second pass of this reconcile, without waiting for the cache.
   // That pass decides again from more facts, so the first one's status and Events are not sent:
   // one status write and one set of Events per reconcile.
   const createsPvc =

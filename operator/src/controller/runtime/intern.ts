@@ -1,9 +1,8 @@
 // One instance of each string the caches hold many times over. JSON.parse makes a new string for every
 // value: a DeepSeekDeployment's status repeats its plan's explanation (about 2 KB) in three fields, the
-// same text for every deployment with the same plan (5.8 MiB with 1000 deployments, of a 53 MiB heap, in a
-// heap snapshot of make bench-reconcile), and every cached object repeats its namespace, labels, kind and
-// apiVersion (another ~2 MiB). Strings compare by value in JS, so sharing one instance changes nothing a
-// reader can see.
+// same text for every deployment with the same plan, and every cached object repeats its namespace,
+// labels, kind and apiVersion (docs/controller-runtime.md has the heap snapshot). Strings compare by value
+// in JS, so sharing one instance changes nothing a reader can see.
 
 /** Strings shorter than this cost little more than a table entry. */
 const MIN_LENGTH = 8;
@@ -28,7 +27,10 @@ function interned(v: unknown): unknown {
   return v;
 }
 
-/** Replaces, in place, every string of at least MIN_LENGTH characters in `value` (keys aside: V8 shares those) with its shared instance. */
+/**
+ * Replaces, in place, every string of at least MIN_LENGTH characters in `value` (keys aside: V8 shares those) with
+ * its shared instance.
+ */
 export function internStrings(value: unknown): void {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = interned(value[i]);

@@ -50,7 +50,10 @@ const FLASH_CALIBRATION: Readonly<Record<"vllm" | "sglang", KvCalibration>> = {
   },
 };
 
-/** Per routed expert: w1, w3 [2048, 2048] int8 (packed FP4) + w2 [4096, 1024] + UE8M0 scales = 12.75 MiB (model-facts §1.3). */
+/**
+ * Per routed expert: w1, w3 [2048, 2048] int8 (packed FP4) + w2 [4096, 1024] + UE8M0 scales = 12.75 MiB (model-facts
+ * §1.3).
+ */
 const MXFP4_EXPERT_BYTES = 12.75 * MiB;
 /** FP8 e4m3 expert: 3 × 2048 × 4096 B + one fp32 scale per 128×128 block (3 × 512 × 4 B). [estimate] */
 const FP8_EXPERT_BYTES = 3 * 2048 * 4096 + 3 * 512 * 4;

@@ -11,7 +11,8 @@ const ALL = [ORIGINAL, BASE, FP8_REPACK, NVFP4];
 
 const FULL_AND_PIECEWISE = ["--compilation-config", '{"cudagraph_mode":"FULL_AND_PIECEWISE","custom_ops":["all"]}'];
 const HOPPER_FP4_TP_ONLY =
-  "the SGLang cookbook runs the original FP4 checkpoint on Hopper with W4A16 Marlin kernels, TP-only; the FP8 repack (sgl-project/DeepSeek-V4-Flash-FP8) unlocks DP-attention + DeepEP";
+  "the SGLang cookbook runs the original FP4 checkpoint on Hopper with W4A16 Marlin kernels, TP-only; the FP8 " +
+  "repack (sgl-project/DeepSeek-V4-Flash-FP8) unlocks DP-attention + DeepEP";
 const ROCM_SGLANG_ENV = {
   SGLANG_USE_ROCM700A: "0",
   SGLANG_HACK_FLASHMLA_BACKEND: "unified_kv_triton",

@@ -148,7 +148,8 @@ function outputLength(
   if (promptTokens >= maxLen) {
     throw new ApiError(
       400,
-      `This model's maximum context length is ${maxLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`,
+      `This model's maximum context length is ${maxLen} tokens. However, your request has ${promptTokens} input ` +
+        `tokens. Please reduce the length of the input messages.`,
     );
   }
   const cap = maxTokens ?? defaultMax;
@@ -158,7 +159,8 @@ function outputLength(
   if (promptTokens + cap > maxLen) {
     throw new ApiError(
       400,
-      `This model's maximum context length is ${maxLen} tokens. However, you requested ${promptTokens + cap} tokens (${promptTokens} in the messages, ${cap} in the completion). Please reduce the length of the messages or completion.`,
+      `This model's maximum context length is ${maxLen} tokens. However, you requested ${promptTokens + cap} ` +
+        `tokens (${promptTokens} in the messages, ${cap} in the completion). Please reduce the length of the messages or completion.`,
     );
   }
   return { outputTokens: cap, finishReason: "length" };

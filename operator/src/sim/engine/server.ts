@@ -161,7 +161,8 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
   // Both engines refuse to start when one max-length sequence cannot fit in the KV pool.
   if (!core.fits(config.maxModelLen)) {
     throw new RangeError(
-      `engine simulator: max model length ${config.maxModelLen} needs ${core.blocksFor(config.maxModelLen)} KV blocks of ${config.blockSize} tokens, but a rank has ${kvBlocks}; lower the max model length or raise --kv-blocks`,
+      `engine simulator: max model length ${config.maxModelLen} needs ${core.blocksFor(config.maxModelLen)} KV ` +
+        `blocks of ${config.blockSize} tokens, but a rank has ${kvBlocks}; lower the max model length or raise --kv-blocks`,
     );
   }
 
