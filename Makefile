@@ -24,7 +24,7 @@ crds: deps ## regenerate crds/ from the zod schema
 
 test: test-unit test-e2e ## every test: unit, then e2e against a real control plane
 
-test-unit: deps lint ## fast tests, no cluster (after the type check, the format check and the linter)
+test-unit: deps lint helm ## fast tests, no cluster (after the type check, the format check and the linter)
 	npm run -s test:unit
 
 lint: deps ## type check, format check (prettier), linter (eslint, type-aware), dead code (knip)
@@ -44,11 +44,24 @@ binaries: ## build kube-apiserver, etcd, KCM, scheduler, kubectl, kwok from Go m
 	bash test/cluster/build-binaries.sh
 	bash test/cluster/tools.sh
 
+helm: ## fetch helm into the cache (the chart tests run it)
+	HELM_ONLY=1 bash test/cluster/tools.sh
+
 cluster-up: deps binaries ## start the local control plane (.cluster/kubeconfig)
 	bash test/cluster/up.sh
 
 cluster-down: ## stop the local control plane
 	bash test/cluster/down.sh
+
+image: deps build ## the operator image as an OCI archive in .image/ (no daemon; same contents as the Dockerfile)
+	bash image/build.sh
+
+test-image: image ## unpack the image and run its CLI as UID 65532 in a confined root (bubblewrap)
+	bash test/image/tools.sh
+	npm run -s test:image
+
+test-chart: deps helm ## helm lint --strict and the chart's helm template tests (part of test-unit too)
+	npm run -s test:chart
 
 demo: deps binaries build ## the main job: control plane, GPU nodes, operator, a DeepSeekDeployment under load
 	bash test/demo/demo.sh
@@ -62,4 +75,5 @@ bench-reconcile: deps binaries ## operator vs plain client on N DeepSeekDeployme
 bench-apiserver-cost: deps binaries ## what each kind of write in bench-reconcile costs the apiserver
 	node --disable-warning=ExperimentalWarning bench/apiserver-cost.ts
 
-.PHONY: help deps build typecheck lint fmt crds test test-unit test-e2e binaries cluster-up cluster-down demo bench-weights bench-reconcile bench-apiserver-cost
+.PHONY: help deps build typecheck lint fmt crds helm image test-image test-chart test test-unit test-e2e binaries
+.PHONY: cluster-up cluster-down demo bench-weights bench-reconcile bench-apiserver-cost

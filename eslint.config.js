@@ -7,7 +7,7 @@ import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "coverage/", ".cluster/", ".tools/", ".bench/"] },
+  { ignores: ["node_modules/", "dist/", "coverage/", ".cluster/", ".tools/", ".bench/", ".image/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,5 @@
-// Two projects: unit (pure core and in-process servers, no cluster) and e2e (real control plane).
+// Three projects: unit (pure core, in-process servers, helm template; no cluster), image (runs the built
+// image confined) and e2e (real control plane).
 const tsTransform = { "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json" }] };
 const common = {
   testEnvironment: "node",
@@ -17,8 +18,12 @@ export default {
         "<rootDir>/operator/**/*.test.ts",
         "<rootDir>/test/unit/**/*.test.ts",
         "<rootDir>/infra/**/*.test.ts",
+        "<rootDir>/test/chart/**/*.test.ts",
+        "<rootDir>/test/image/**/*.test.ts",
       ],
     },
+    // Unpacks the image `make image` built and runs it confined: `make test-image`.
+    { ...common, displayName: "image", testMatch: ["<rootDir>/test/image/**/*.image.ts"], testTimeout: 300000 },
     {
       ...common,
       displayName: "e2e",

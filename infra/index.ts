@@ -1,13 +1,10 @@
-// Pulumi entry point: `pulumi up` in infra/ (needs the Pulumi CLI and a kubeconfig).
+// Pulumi entry point: `pulumi up` in infra/ (needs the Pulumi CLI and a kubeconfig). See the README section
+// "Pulumi: the platform as one component".
 import * as pulumi from "@pulumi/pulumi";
-import { createStack } from "./program.ts";
+import { platformArgsFromConfig } from "./config.ts";
+import { DeepSeekPlatform } from "./platform.ts";
 
-const config = new pulumi.Config();
-const stack = createStack({
-  namespace: config.get("namespace") ?? "deepseek-system",
-  operatorReplicas: config.getNumber("operatorReplicas") ?? 2,
-  gpu: config.get("gpu") ?? "H200",
-  modelRevision: config.get("modelRevision") ?? "60d8d70770c6776ff598c94bb586a859a38244f1",
-});
+const platform = new DeepSeekPlatform("deepseek", platformArgsFromConfig(new pulumi.Config()));
 
-export const deploymentName = stack.deployment.metadata.name;
+export const operatorRelease = platform.operator.status.name;
+export const deployments = platform.deployments.map((d) => d.metadata.name);

@@ -15,6 +15,15 @@ app.kubernetes.io/name: deepseek-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* repository@digest when a digest is set (the tag is then only informative), else repository:tag. */}}
 {{- define "deepseek-operator.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{- define "deepseek-operator.serviceAccountName" -}}
+{{- .Values.serviceAccount.name | default (include "deepseek-operator.fullname" .) -}}
 {{- end -}}
