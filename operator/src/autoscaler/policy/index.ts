@@ -1,0 +1,6 @@
+// The autoscaling policy: pure, no I/O. The autoscaler loop (on the leader) feeds it scraped signals
+// and its last state, applies `desired` through the scale subresource and stores the new state.
+export { decide } from "./policy.ts";
+export { checkPolicyConfig, initialPolicyState, policyConfigFromSpec, POLICY_DEFAULTS } from "./config.ts";
+export type { AutoscalingSpecFields } from "./config.ts";
+export type * from "./types.ts";
