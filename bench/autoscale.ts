@@ -38,12 +38,15 @@ const peak = positive("peak-replicas", values["peak-replicas"]);
 const servegenHours = positive("servegen-hours", values["servegen-hours"]);
 
 function traces(): Trace[] {
-  if (values.trace?.length) return values.trace.map((f) => scaleToPeak(readTrace(resolve(f), { maxHours: servegenHours }), peak));
+  if (values.trace?.length)
+    return values.trace.map((f) => scaleToPeak(readTrace(resolve(f), { maxHours: servegenHours }), peak));
   return [
     ...syntheticTraces(),
-    ...["AzureLLMInferenceTrace_conv.csv", "AzureLLMInferenceTrace_code.csv", "servegen_m-large_aggregate_rate_600s.csv"].map(
-      (f) => scaleToPeak(readTrace(resolve(sharedTraces, f), { maxHours: servegenHours }), peak),
-    ),
+    ...[
+      "AzureLLMInferenceTrace_conv.csv",
+      "AzureLLMInferenceTrace_code.csv",
+      "servegen_m-large_aggregate_rate_600s.csv",
+    ].map((f) => scaleToPeak(readTrace(resolve(sharedTraces, f), { maxHours: servegenHours }), peak)),
   ];
 }
 
@@ -51,16 +54,21 @@ const started = performance.now();
 const runs: TraceRun[] = [];
 mkdirSync(values.out, { recursive: true });
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-console.log(`wait target ${waitTarget}s; GPU-hours at 4 GPUs per replica; reversal = opposite scale within one load time`);
-console.log(`${"trace".padEnd(40)} ${pad("load", 5)} ${"policy".padEnd(8)} ${pad("late req", 10)} ${pad("late s", 12)} ${pad("GPU-h", 8)} ${pad("rev", 4)} ${pad("scales", 6)}`);
+const WIDTHS = [40, 5, 8, 10, 12, 8, 4, 6];
+const row = (cells: Array<string | number>) =>
+  cells.map((c, i) => (i === 0 || i === 2 ? String(c).padEnd(WIDTHS[i]!) : pad(c, WIDTHS[i]!))).join(" ");
+console.log(
+  `wait target ${waitTarget}s; GPU-hours at 4 GPUs per replica; reversal = opposite scale within one load time`,
+);
+console.log(row(["trace", "load", "policy", "late req", "late s", "GPU-h", "rev", "scales"]));
 for (const trace of traces()) {
   for (const minutes of loadMinutes) {
     const run = runTrace(trace, minutes, waitTarget);
     runs.push(run);
     for (const r of run.results) {
+      const late = [Math.round(r.violations), Math.round(r.excessSeconds)];
       console.log(
-        `${trace.name.padEnd(40)} ${pad(`${minutes}m`, 5)} ${r.policy.padEnd(8)} ${pad(Math.round(r.violations), 10)} ` +
-          `${pad(Math.round(r.excessSeconds), 12)} ${pad(r.gpuHours.toFixed(1), 8)} ${pad(r.reversals, 4)} ${pad(r.scaleEvents, 6)}`,
+        row([trace.name, `${minutes}m`, r.policy, ...late, r.gpuHours.toFixed(1), r.reversals, r.scaleEvents]),
       );
     }
     if (!values["no-plot"]) {
@@ -72,10 +80,10 @@ for (const trace of traces()) {
 const summary = summarize(runs);
 console.log("totals over all traces and cold starts (late s = seconds of queue wait above the target, summed):");
 for (const [name, t] of summary.totals) {
-  console.log(
-    `  ${name.padEnd(8)} late req ${pad(Math.round(t.violations), 10)}  late s ${pad(Math.round(t.excessSeconds), 12)}  ` +
-      `GPU-h ${pad(t.gpuHours.toFixed(1), 8)}  reversals ${t.reversals}`,
-  );
+  const late = [Math.round(t.violations), Math.round(t.excessSeconds)];
+  console.log(row(["total", "all", name, ...late, t.gpuHours.toFixed(1), t.reversals, ""]));
 }
-console.log(`best baseline by late seconds: ${summary.best}; wall time ${((performance.now() - started) / 1000).toFixed(1)}s`);
+console.log(
+  `best baseline by late seconds: ${summary.best}; wall time ${((performance.now() - started) / 1000).toFixed(1)}s`,
+);
 console.log(summary.line);

@@ -42,8 +42,16 @@ export function replay(trace: Trace, controller: Controller, o: ReplayOptions): 
   let doneSum = 0;
   let prom = { waitingSum: 0, pods: o.initialReplicas };
   const result: RunResult = {
-    policy: controller.name, violations: 0, excessSeconds: 0, gpuHours: 0, reversals: 0, scaleEvents: 0, requests: 0,
-    replicas: [], ready: [], queue: [],
+    policy: controller.name,
+    violations: 0,
+    excessSeconds: 0,
+    gpuHours: 0,
+    reversals: 0,
+    scaleEvents: 0,
+    requests: 0,
+    replicas: [],
+    ready: [],
+    queue: [],
   };
   for (let t = 0; t < seconds; t++) {
     pool.arrive(t, trace.count[t]!, trace.prompt[t]!, trace.output[t]!);
@@ -67,8 +75,14 @@ export function replay(trace: Trace, controller: Controller, o: ReplayOptions): 
         completedPerSecond: doneSum / window / per,
       };
       const view: Observation = {
-        now: t, spec: cluster.spec, ready, loading: cluster.spec - ready, engine, prom,
-        active: pool.waiting + pool.running, loadSeconds: o.loadSeconds,
+        now: t,
+        spec: cluster.spec,
+        ready,
+        loading: cluster.spec - ready,
+        engine,
+        prom,
+        active: pool.waiting + pool.running,
+        loadSeconds: o.loadSeconds,
       };
       cluster.scale(t, controller.decide(view));
     }

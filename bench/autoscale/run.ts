@@ -58,7 +58,12 @@ export interface TraceRun {
   results: RunResult[];
 }
 
-export function runTrace(trace: Trace, loadMinutes: number, waitTargetSeconds: number, builtin?: PolicyConfig): TraceRun {
+export function runTrace(
+  trace: Trace,
+  loadMinutes: number,
+  waitTargetSeconds: number,
+  builtin?: PolicyConfig,
+): TraceRun {
   const initial = initialReplicas(trace);
   const results = controllers(builtin).map((c) =>
     replay(trace, c, { loadSeconds: loadMinutes * 60, initialReplicas: initial, waitTargetSeconds }),

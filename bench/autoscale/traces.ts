@@ -55,7 +55,12 @@ export function fromRate(name: string, seconds: number, replicas: (t: number) =>
   const rand = rng(seed);
   const count = new Float64Array(seconds);
   for (let t = 0; t < seconds; t++) count[t] = poisson(Math.max(0, replicas(t)) * REPLICA_RATE, rand);
-  return { name, count, prompt: new Float64Array(seconds).fill(CONV_PROMPT), output: new Float64Array(seconds).fill(CONV_OUTPUT) };
+  return {
+    name,
+    count,
+    prompt: new Float64Array(seconds).fill(CONV_PROMPT),
+    output: new Float64Array(seconds).fill(CONV_OUTPUT),
+  };
 }
 
 const H = 3600;
@@ -65,13 +70,18 @@ export function syntheticTraces(): Trace[] {
     // A quiet service hit twice: 30 min at 3x, later 10 min at 2.5x.
     fromRate("spike", 4 * H, (t) => (t >= H && t < 1.5 * H ? 9 : t >= 2.5 * H && t < 2.5 * H + 600 ? 7.5 : 3), 1),
     // Morning ramp: 2 → 10 replicas' worth over 90 min, an hour at the top, down over an hour.
-    fromRate("ramp", 5 * H, (t) => {
-      if (t < 0.5 * H) return 2;
-      if (t < 2 * H) return 2 + (8 * (t - 0.5 * H)) / (1.5 * H);
-      if (t < 3 * H) return 10;
-      if (t < 4 * H) return 10 - (8 * (t - 3 * H)) / H;
-      return 2;
-    }, 2),
+    fromRate(
+      "ramp",
+      5 * H,
+      (t) => {
+        if (t < 0.5 * H) return 2;
+        if (t < 2 * H) return 2 + (8 * (t - 0.5 * H)) / (1.5 * H);
+        if (t < 3 * H) return 10;
+        if (t < 4 * H) return 10 - (8 * (t - 3 * H)) / H;
+        return 2;
+      },
+      2,
+    ),
     // A day, trough at a quarter of the peak.
     fromRate("daily", 24 * H, (t) => 6.25 - 3.75 * Math.cos((2 * Math.PI * t) / (24 * H)), 3),
     // Load swinging every 20 minutes, faster than a replica loads.
@@ -107,10 +117,14 @@ export function readTrace(file: string, options: { maxHours?: number; seed?: num
   const text = readFileSync(file, "utf8");
   const name = basename(file).replace(/\.(csv|jsonl?|txt)$/, "");
   const first = text.slice(0, text.indexOf("\n")).trim();
-  if (/^TIMESTAMP,ContextTokens,GeneratedTokens/i.test(first)) return fromRequests(name, azureRows(text), options.maxHours);
+  if (/^TIMESTAMP,ContextTokens,GeneratedTokens/i.test(first))
+    return fromRequests(name, azureRows(text), options.maxHours);
   if (/^window_start_s,aggregate_rate_rps/i.test(first)) return fromRateCsv(name, text, options);
   if (first.startsWith("{")) return fromRequests(name, jsonRows(text, file), options.maxHours);
-  throw new Error(`${file}: unknown trace format (want Azure CSV, ServeGen rate CSV or JSON lines), first line ${JSON.stringify(first.slice(0, 80))}`);
+  throw new Error(
+    `${file}: unknown trace format (want Azure CSV, ServeGen rate CSV or JSON lines), ` +
+      `first line ${JSON.stringify(first.slice(0, 80))}`,
+  );
 }
 
 type Row = [seconds: number, prompt: number, output: number];
@@ -185,5 +199,10 @@ function fromRateCsv(name: string, text: string, options: { maxHours?: number; s
   const rand = rng(options.seed ?? 7);
   const count = new Float64Array(seconds);
   for (let s = 0; s < seconds; s++) count[s] = poisson(windows[Math.floor(s / width)]?.[1] ?? 0, rand);
-  return { name, count, prompt: new Float64Array(seconds).fill(CONV_PROMPT), output: new Float64Array(seconds).fill(CONV_OUTPUT) };
+  return {
+    name,
+    count,
+    prompt: new Float64Array(seconds).fill(CONV_PROMPT),
+    output: new Float64Array(seconds).fill(CONV_OUTPUT),
+  };
 }

@@ -32,7 +32,10 @@ export class KubeAi implements Controller {
     this.#history.push(o.active);
     if (this.#history.length > n) this.#history.shift();
     const avg = this.#history.reduce((a, b) => a + b, 0) / this.#history.length;
-    const desired = Math.min(this.bounds.maxReplicas, Math.max(this.bounds.minReplicas, Math.ceil(avg / KUBEAI_TARGET_REQUESTS)));
+    const desired = Math.min(
+      this.bounds.maxReplicas,
+      Math.max(this.bounds.minReplicas, Math.ceil(avg / KUBEAI_TARGET_REQUESTS)),
+    );
     if (desired < o.spec) {
       if (this.#consecutiveDowns < this.#required) {
         this.#consecutiveDowns++;

@@ -64,12 +64,17 @@ export function checkPolicyConfig(c: PolicyConfig): void {
   if (c.targetTokensPerSecond !== undefined && !(c.targetTokensPerSecond > 0)) {
     fail("targetTokensPerSecond", "> 0", c.targetTokensPerSecond);
   }
-  if (!(c.targetKvCacheUsage > 0 && c.targetKvCacheUsage <= 1)) fail("targetKvCacheUsage", "in (0, 1]", c.targetKvCacheUsage);
+  if (!(c.targetKvCacheUsage > 0 && c.targetKvCacheUsage <= 1))
+    fail("targetKvCacheUsage", "in (0, 1]", c.targetKvCacheUsage);
   if (!(c.tolerance >= 0 && c.tolerance < 1)) fail("tolerance", "in [0, 1)", c.tolerance);
   for (const k of ["maxScaleUpStep", "maxScaleDownStep"] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) fail(k, "an integer >= 1", c[k]);
   }
-  for (const k of ["scaleUpStabilizationSeconds", "scaleDownStabilizationSeconds", "metricsStaleAfterSeconds"] as const) {
+  for (const k of [
+    "scaleUpStabilizationSeconds",
+    "scaleDownStabilizationSeconds",
+    "metricsStaleAfterSeconds",
+  ] as const) {
     if (!(c[k] >= 0)) fail(k, ">= 0", c[k]);
   }
   if (!(c.scaleDownLoadTimeFactor >= 1)) fail("scaleDownLoadTimeFactor", ">= 1", c.scaleDownLoadTimeFactor);

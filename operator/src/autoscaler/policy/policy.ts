@@ -24,7 +24,8 @@ export function decide(input: PolicyInput, state: PolicyState, now: number): Pol
 
   // A gap longer than the down-window (the loop was off, or the state was lost) restarts the history.
   const lastSeen = state.recommendations[state.recommendations.length - 1]?.at;
-  const continuous = lastSeen !== undefined && now - lastSeen <= keepSeconds * 1000 && state.observedSince !== undefined;
+  const continuous =
+    lastSeen !== undefined && now - lastSeen <= keepSeconds * 1000 && state.observedSince !== undefined;
   const observedSince = continuous ? state.observedSince! : now;
   const slotsPerReplica = fleet.slotsPerReplica ?? state.slotsPerReplica;
 
@@ -37,7 +38,13 @@ export function decide(input: PolicyInput, state: PolicyState, now: number): Pol
   let signal: Signal = "none";
   if (fleet.metrics !== undefined) {
     const provisional: PolicySample = { at: now, need: 0, waiting: fleet.metrics.waiting };
-    needs = signalNeeds({ config, fleet, slotsPerReplica, samples: [...samples, provisional], loadSeconds: input.loadSeconds });
+    needs = signalNeeds({
+      config,
+      fleet,
+      slotsPerReplica,
+      samples: [...samples, provisional],
+      loadSeconds: input.loadSeconds,
+    });
     [signal, need] = largest(needs);
     provisional.need = need;
     samples = [...samples, provisional].slice(-MAX_SAMPLES);
@@ -64,7 +71,10 @@ export function decide(input: PolicyInput, state: PolicyState, now: number): Pol
     else if (counts.unknown > 0) scaleDownHeld = `${counts.unknown} ready replicas have missing or stale metrics`;
     if (scaleDownHeld !== undefined) recommendation = Math.min(current, config.maxReplicas);
   }
-  const recommendations = pruneRecommendations([...state.recommendations, { at: now, replicas: recommendation }], now, keepSeconds);
+  // Without a history the windows start from the current count, as a new HPA does: the first
+  // decision after a restart or a lost state cannot move at once.
+  const history = continuous ? state.recommendations : [{ at: now, replicas: current }];
+  const recommendations = pruneRecommendations([...history, { at: now, replicas: recommendation }], now, keepSeconds);
 
   // Stabilization, limits and the reversal guard.
   let desired = current;
@@ -81,14 +91,21 @@ export function decide(input: PolicyInput, state: PolicyState, now: number): Pol
     if (desired < upTo) scaleUpLimited = `at most ${config.maxScaleUpStep} replicas per step`;
     if (last?.direction === "down" && now - last.at < config.scaleUpStabilizationSeconds * 1000) {
       desired = current;
-      why = `scaled down ${Math.round((now - last.at) / 1000)}s ago, inside the ${config.scaleUpStabilizationSeconds}s up-window`;
+      const ago = Math.round((now - last.at) / 1000);
+      why = `scaled down ${ago}s ago, inside the ${config.scaleUpStabilizationSeconds}s up-window`;
     }
   } else if (downTo < current) {
     if (now - observedSince < downWindow * 1000) {
-      scaleDownHeld = `${Math.round((now - observedSince) / 1000)}s of history, the scale-down window is ${Math.round(downWindow)}s`;
+      const seen = Math.round((now - observedSince) / 1000);
+      scaleDownHeld = `${seen}s of history, the scale-down window is ${Math.round(downWindow)}s`;
     } else if (last?.direction === "up" && now - last.at < downWindow * 1000) {
-      scaleDownHeld = `scaled up ${Math.round((now - last.at) / 1000)}s ago, inside the ${Math.round(downWindow)}s down-window`;
-    } else if (config.anticipate && (rising = risingNeed(samples, input.loadSeconds)) !== undefined && rising > downTo - counts.crashLooping) {
+      const ago = Math.round((now - last.at) / 1000);
+      scaleDownHeld = `scaled up ${ago}s ago, inside the ${Math.round(downWindow)}s down-window`;
+    } else if (
+      config.anticipate &&
+      (rising = risingNeed(samples, input.loadSeconds)) !== undefined &&
+      rising > downTo - counts.crashLooping
+    ) {
       // Removing a replica the rising load wants back within one load time costs a whole cold start.
       scaleDownHeld = `need is rising (${rising.toFixed(1)} replicas in ${Math.round(input.loadSeconds)}s)`;
     } else {
@@ -100,7 +117,8 @@ export function decide(input: PolicyInput, state: PolicyState, now: number): Pol
 
   const direction = desired > current ? "up" : desired < current ? "down" : "none";
   const scheduled = counts.ready + counts.loading + counts.crashLooping;
-  const unplaceable = input.placeableReplicas === undefined ? 0 : Math.max(0, desired - scheduled - input.placeableReplicas);
+  const unplaceable =
+    input.placeableReplicas === undefined ? 0 : Math.max(0, desired - scheduled - input.placeableReplicas);
   if (direction === "down") why = `the highest recommendation of the last ${Math.round(downWindow)}s is ${downTo}`;
   if (direction === "up" && config.scaleUpStabilizationSeconds > 0) {
     why = `the lowest recommendation of the last ${config.scaleUpStabilizationSeconds}s is ${upTo}`;

@@ -4,6 +4,7 @@ import type { Fleet } from "./signals.ts";
 import type { PolicyConfig, Signal } from "./types.ts";
 
 const f1 = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 export function describeSignal(signal: Signal, need: number, fleet: Fleet, config: PolicyConfig): string {
   const m = fleet.metrics;
@@ -11,11 +12,17 @@ export function describeSignal(signal: Signal, need: number, fleet: Fleet, confi
   const needs = `needs ${f1(need)} replicas`;
   switch (signal) {
     case "queue":
-      return `queue: ${f1(m?.waiting ?? 0)} waiting on ${ready} ready replicas (target ${config.targetQueueDepth} each) ${needs}`;
+      return (
+        `queue: ${f1(m?.waiting ?? 0)} waiting on ${ready} ready replicas ` +
+        `(target ${config.targetQueueDepth} each) ${needs}`
+      );
     case "tokens":
-      return `tokens: ${Math.round(m?.tokensPerSecond ?? 0)}/s generated (target ${config.targetTokensPerSecond}/s per replica) ${needs}`;
+      return (
+        `tokens: ${Math.round(m?.tokensPerSecond ?? 0)}/s generated ` +
+        `(target ${config.targetTokensPerSecond}/s per replica) ${needs}`
+      );
     case "kv-cache":
-      return `kv-cache: ${(100 * (m?.kvCacheUsage ?? 0)).toFixed(0)}% used (guard ${(100 * config.targetKvCacheUsage).toFixed(0)}%) ${needs}`;
+      return `kv-cache: ${pct(m?.kvCacheUsage ?? 0)} used (guard ${pct(config.targetKvCacheUsage)}) ${needs}`;
     case "trend":
       return `trend: rising load projected over the load time ${needs}`;
     case "min":

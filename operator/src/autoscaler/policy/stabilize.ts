@@ -10,7 +10,12 @@ export interface Stabilized {
   downTo: number;
 }
 
-export function stabilize(recs: readonly Recommendation[], now: number, upSeconds: number, downSeconds: number): Stabilized {
+export function stabilize(
+  recs: readonly Recommendation[],
+  now: number,
+  upSeconds: number,
+  downSeconds: number,
+): Stabilized {
   let upTo = Infinity;
   let downTo = -Infinity;
   for (const r of recs) {
@@ -24,6 +29,10 @@ export function stabilize(recs: readonly Recommendation[], now: number, upSecond
 }
 
 /** Keeps what a window of `keepSeconds` can still read. */
-export function pruneRecommendations(recs: readonly Recommendation[], now: number, keepSeconds: number): Recommendation[] {
+export function pruneRecommendations(
+  recs: readonly Recommendation[],
+  now: number,
+  keepSeconds: number,
+): Recommendation[] {
   return recs.filter((r) => now - r.at <= keepSeconds * 1000 && r.at <= now);
 }
