@@ -98,6 +98,41 @@ describe("needs", () => {
   });
 });
 
+describe("rising load", () => {
+  // 6 replicas; the need has climbed from about 2 to 4 over the last 20 minutes, too noisily for the
+  // trend to be acted on (R² well under 0.9), while every recommendation of the down-window was 3.
+  const now = T0 + 4 * 3600_000;
+  const samples = Array.from({ length: 80 }, (_, i) => ({
+    at: now - (80 - i) * 15_000,
+    need: 2 + i / 40 + (i % 2 === 0 ? -0.9 : 0.9),
+    waiting: 0,
+  }));
+  const state: PolicyState = {
+    version: 1,
+    recommendations: Array.from({ length: 120 }, (_, i) => ({ at: now - (120 - i) * 15_000, replicas: 3 })),
+    samples,
+    observedSince: T0,
+    lastScale: { at: T0, from: 5, to: 6, direction: "up", reason: "" },
+  };
+  const replicas = readyReplicas(6, { at: now, waiting: 0, running: 20, tokensPerSecond: 500, kvCacheUsage: 0.2 });
+
+  it("holds a scale-down the rising need would take back within one load time", () => {
+    const d = decide(
+      input({ config: testConfig({ anticipate: true }), currentReplicas: 6, replicas, loadSeconds: 1200 }),
+      state,
+      now,
+    );
+    expect(d.desired).toBe(6);
+    expect(d.reason).toMatch(/no scale-down: need is rising \(\d\.\d replicas in 1200s\)/);
+  });
+
+  it("scales down when not anticipating", () => {
+    const d = decide(input({ currentReplicas: 6, replicas, loadSeconds: 1200 }), state, now);
+    expect(d.desired).toBe(5);
+    expect(d.reason).toMatch(/^scale down 6→5: .*the highest recommendation of the last 1800s is 3/);
+  });
+});
+
 describe("fleet", () => {
   it("counts phases, ignores draining replicas, treats uncreated replicas as pending and stale ones as unknown", () => {
     const f = readFleet(
