@@ -72,8 +72,11 @@ bench-weights: deps ## downloader throughput vs curl, and bytes re-fetched after
 bench-reconcile: deps binaries ## operator vs plain client on N DeepSeekDeployments
 	node --disable-warning=ExperimentalWarning bench/reconcile.ts
 
+bench-autoscale: deps ## builtin autoscaling policy vs KEDA, HPA and KubeAI on replayed traces (ARGS='--trace FILE')
+	node --disable-warning=ExperimentalWarning bench/autoscale.ts $(ARGS)
+
 bench-apiserver-cost: deps binaries ## what each kind of write in bench-reconcile costs the apiserver
 	node --disable-warning=ExperimentalWarning bench/apiserver-cost.ts
 
 .PHONY: help deps build typecheck lint fmt crds helm image test-image test-chart test test-unit test-e2e binaries
-.PHONY: cluster-up cluster-down demo bench-weights bench-reconcile bench-apiserver-cost
+.PHONY: cluster-up cluster-down demo bench-weights bench-reconcile bench-autoscale bench-apiserver-cost
