@@ -34,6 +34,9 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
         resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
       },
     );
+    // A command may exit without reading its input (kubectl with a bad flag, `true`); the pipe then fails
+    // with EPIPE, which must not fail the caller: the exit code and stderr say what happened.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(opts.input ?? "");
   });
 }
