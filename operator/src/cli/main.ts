@@ -22,7 +22,12 @@ type Command = {
 };
 
 const commands: Record<string, Command> = {
-  run: { summary: "run the operator (controllers, leader election, metrics)", load: () => import("./run.ts") },
+  // A leader that lost its lease must be gone at once, not once its last timer or socket has closed.
+  run: {
+    summary: "run the operator (controllers, leader election, metrics)",
+    load: () => import("./run.ts"),
+    exitOnReturn: true,
+  },
   plan: { summary: "plan GPUs, parallelism and KV cache for a DeepSeekDeployment", load: () => import("./plan.ts") },
   // Direct writes block a pool thread each until the device has the bytes: 8 connections want 8 writes
   // in flight, plus reads for hashing (the default pool has 4 threads).

@@ -7,8 +7,9 @@ import { CoordinationV1Api, EventsV1Api, KubeConfig } from "@kubernetes/client-n
 import { createManager } from "../controller/manager.ts";
 import { LeaderElector } from "../controller/runtime/leader.ts";
 import { KubeLeaseLock } from "../controller/runtime/leaselock.ts";
-import { EventRecorder, KubeEventSink } from "../controller/runtime/events.ts";
-import { HealthProbes, informersLive, informersSynced } from "../controller/runtime/health.ts";
+import { EventRecorder, KubeEventSink, fencedEventSink } from "../controller/runtime/events.ts";
+import { HealthProbes, informersLive, informersSynced, leaderWorking } from "../controller/runtime/health.ts";
+import type { WriteFence } from "../controller/runtime/fence.ts";
 import { rootLogger, setLogLevel } from "../util/log.ts";
 import { CliError } from "./errors.ts";
 
@@ -123,23 +124,34 @@ export async function main(argv: string[]): Promise<number> {
     bindAddress,
     log,
   });
-  const events = new EventRecorder({
-    sink: new KubeEventSink(kc.makeApiClient(EventsV1Api), manager.metrics),
-    reportingInstance: identity,
-    metrics: manager.metrics,
-    log,
-  });
-  // Ready once the caches are filled; unhealthy when a watch has been dead for 5 minutes, since
-  // client-node streams can wedge and a restart is the cure. A follower has no informers: it is
-  // ready and healthy, waiting for the lease.
+  const eventRecorder = (fence?: WriteFence) => {
+    const sink = new KubeEventSink(kc.makeApiClient(EventsV1Api), manager.metrics);
+    return new EventRecorder({
+      sink: fence ? fencedEventSink(sink, fence) : sink,
+      reportingInstance: identity,
+      metrics: manager.metrics,
+      log,
+    });
+  };
+  let elector: LeaderElector | undefined;
+  const shouldWork = () => elector?.isLeader() ?? !leaderElect;
+  // Ready once the caches are filled and, on the leader, the controllers run; unhealthy when a watch
+  // has been dead for 5 minutes (client-node streams can wedge and a restart is the cure) or the
+  // leader's controllers have not started within 5 minutes (their start gives up after 2). A
+  // follower has no informers: it is ready and healthy, waiting for the lease.
   const health = await new HealthProbes(log)
     .addReadyzCheck(
       "informers-synced",
       informersSynced(() => manager.informers()),
     )
+    .addReadyzCheck("controllers", leaderWorking({ shouldWork, working: () => manager.working(), graceMs: 0 }))
     .addHealthzCheck(
       "watches-live",
       informersLive(() => manager.informers(), 5 * 60_000),
+    )
+    .addHealthzCheck(
+      "controllers",
+      leaderWorking({ shouldWork, working: () => manager.working(), graceMs: 5 * 60_000 }),
     )
     .serve({ port: parsePort("--health-port", f["health-port"]), host: bindAddress });
 
@@ -155,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
 
   if (leaderElect) {
     const ns = f["leader-election-namespace"] || inClusterNamespace() || "default";
-    const elector = new LeaderElector({
+    elector = new LeaderElector({
       lock: new KubeLeaseLock(
         kc.makeApiClient(CoordinationV1Api),
         ns,
@@ -167,27 +179,38 @@ export async function main(argv: string[]): Promise<number> {
       metrics: manager.metrics,
       log,
       callbacks: {
-        // Work stops before the lease is released, so a successor never overlaps with us.
-        onStartedLeading: async (leading) => {
+        // Work stops before the lease is released, so a successor never overlaps with us. Every
+        // write goes through the fence, so none starts once the lease may be someone else's.
+        onStartedLeading: async (leading, fence) => {
           log.info("became leader; starting controllers");
-          await manager.startWork(events);
+          try {
+            await manager.startWork(eventRecorder(fence), fence);
+          } catch (err) {
+            // A leader that cannot work gives the lease up (the elector releases it once this rejects).
+            await manager.stopWork(0);
+            throw err;
+          }
           await new Promise<void>((resolve) => leading.addEventListener("abort", () => resolve(), { once: true }));
-          await manager.stopWork();
+          await manager.stopWork(stop.signal.aborted ? undefined : 0);
         },
-        onStoppedLeading: () => {
-          // As controller-runtime does: a replica that lost the lease exits, so it can never
-          // reconcile alongside the new leader; the Deployment restarts it as a follower.
-          if (!stop.signal.aborted) {
-            log.error("lost the leader lease; exiting");
+        onStoppedLeading: (end) => {
+          // As controller-runtime does: a replica that lost the lease, or whose controllers
+          // failed, exits, so it can never reconcile alongside the new leader; the Deployment
+          // restarts it as a follower.
+          if (end !== "stopped") {
+            log.error({ end }, end === "lost" ? "lost the leader lease; exiting" : "the controllers failed; exiting");
             exitCode = 1;
             stop.abort();
           }
         },
       },
     });
-    await elector.run(stop.signal);
+    await elector.run(stop.signal).catch((err: unknown) => {
+      log.error({ err }, "gave up the leader lease");
+      exitCode = 1;
+    });
   } else {
-    await manager.startWork(events);
+    await manager.startWork(eventRecorder());
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve(), { once: true }));
     await manager.stopWork();
   }

@@ -15,6 +15,7 @@ import { reconcileDeepSeekDeployment } from "./deepseek/reconciler.ts";
 import { apiWriter } from "./writer.ts";
 import type { EventRecorder } from "./runtime/events.ts";
 import type { HealthReporter } from "./runtime/health.ts";
+import type { WriteFence } from "./runtime/fence.ts";
 import { gpuFacts, type PodLike } from "../reconcile/gpu-inventory.ts";
 import type { JobConfig } from "../render/index.ts";
 
@@ -34,9 +35,15 @@ export interface ManagerOptions {
 export interface Manager {
   metrics: OperatorMetrics;
   client: ApplyClient;
-  /** Start informers and workers; resolves once reconciling. */
-  startWork(events: EventRecorder): Promise<void>;
-  stopWork(): Promise<void>;
+  /**
+   * Start informers and workers; resolves once reconciling, rejects when they cannot start (a discovery error,
+   * a cache that does not sync). Every write of the work goes through `fence` (leader election; fence.ts).
+   */
+  startWork(events: EventRecorder, fence?: WriteFence): Promise<void>;
+  /** Stop the workers (waiting up to graceMs for reconciles in flight, then aborting them) and the informers. */
+  stopWork(graceMs?: number): Promise<void>;
+  /** Whether the controllers run: started and not stopped. Feeds the probes. */
+  working(): boolean;
   /** The running informers, for the /healthz and /readyz checks (none while not leading). */
   informers(): HealthReporter[];
   servers: { close(): Promise<void> }[];
@@ -63,6 +70,7 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
   let controller: Controller | undefined;
   let gpuPods: PodLike[] | undefined;
   let timers: NodeJS.Timeout[] = [];
+  let working = false;
 
   async function refreshGpuPods(): Promise<void> {
     try {
@@ -89,7 +97,8 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
     metrics,
     client,
     servers: [metricsServer],
-    async startWork(events: EventRecorder) {
+    async startWork(events: EventRecorder, fence?: WriteFence) {
+      if (fence) client.setFence(fence);
       const served = await lwsServed(client);
       informers = makeInformers({ kc: o.kc, client, namespaces: o.namespaces, lwsServed: served, metrics, log: o.log });
       const caches = cachesOf(informers);
@@ -122,14 +131,17 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
       timers.push(setInterval(() => void refreshGpuPods(), o.gpuSnapshotMs ?? 60_000));
       for (const i of allInformers(informers)) i.start();
       await controller.start();
+      working = true;
       o.log.info({ namespaces: o.namespaces.length ? o.namespaces : "all", lws: served }, "reconciling");
     },
-    async stopWork() {
+    async stopWork(graceMs?: number) {
+      working = false;
       for (const t of timers) clearInterval(t);
       timers = [];
-      await controller?.stop();
+      await controller?.stop(graceMs);
       for (const i of informers ? allInformers(informers) : []) i.stop();
     },
     informers: () => (informers ? allInformers(informers) : []),
+    working: () => working,
   };
 }

@@ -5,6 +5,7 @@ import { ApplyClient } from "./apply.ts";
 import { KindNotServedError, isConflict, isInvalid, isKindNotServed } from "./errors.ts";
 import { CORE_RESOURCES, FakeApiServer } from "./fakeapiserver.ts";
 import { OperatorMetrics } from "./metrics.ts";
+import { LeadershipLostError } from "./fence.ts";
 
 const DSD = {
   group: "serving.deepseek-operator.io",
@@ -221,5 +222,43 @@ describe("ApplyClient status, get, list, patch, delete", () => {
       return true;
     });
     expect(isConflict(await client.apply(cr).catch((e: unknown) => e))).toBe(true);
+  });
+});
+
+const ENGINE = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "engine", namespace: "team-a" } };
+
+describe("ApplyClient with a write fence", () => {
+  it("sends no write once the fence is closed, aborts writes in flight, and still reads", async () => {
+    let open = true;
+    const lost = new AbortController();
+    client.setFence({
+      signal: lost.signal,
+      check: () => {
+        if (!open) throw new LeadershipLostError("not the leader");
+      },
+    });
+    await client.apply(deployment());
+    // A write the apiserver has not answered when leadership ends is aborted, not left to land later.
+    let held: (() => void) | undefined;
+    server.override(async (req) => {
+      if (req.method !== "PATCH") return false;
+      await new Promise<void>((r) => (held = r));
+      return false;
+    });
+    const inFlight = client.apply(deployment());
+    while (!held) await new Promise((r) => setTimeout(r, 5));
+    lost.abort(new LeadershipLostError("lease lost"));
+    await expect(inFlight).rejects.toThrow(/lease lost|aborted/i);
+    held();
+    open = false;
+    const patches = server.requestsTo("PATCH", "/apis/apps/v1/namespaces/team-a/deployments/engine").length;
+    await expect(client.apply(deployment())).rejects.toBeInstanceOf(LeadershipLostError);
+    await expect(
+      client.patch(ENGINE, [{ op: "test", path: "/metadata/name", value: "engine" }], "json"),
+    ).rejects.toBeInstanceOf(LeadershipLostError);
+    await expect(client.delete(ENGINE)).rejects.toBeInstanceOf(LeadershipLostError);
+    expect(server.requestsTo("PATCH", "/apis/apps/v1").length).toBe(patches);
+    expect(server.requestsTo("DELETE", "/apis/apps/v1").length).toBe(0);
+    expect(await client.get(ENGINE)).toBeDefined();
   });
 });

@@ -20,6 +20,7 @@ import { KindNotServedError, KubeApiError, describeRef, isNotFound, type ObjectR
 import type { ListOptions } from "./informer.ts";
 import { OperatorMetrics, type ApiWriteVerb } from "./metrics.ts";
 import { shareConnections } from "./connections.ts";
+import type { WriteFence } from "./fence.ts";
 
 export const DEFAULT_FIELD_MANAGER = "deepseek-operator";
 
@@ -156,6 +157,8 @@ export interface ApplyClientOptions {
   log?: Logger;
   /** Per-request timeout so a hung connection cannot block a reconcile forever. Default 30 s. */
   requestTimeoutMs?: number;
+  /** Every write checks it before it is sent and is aborted with it (leader election; see fence.ts). */
+  fence?: WriteFence;
 }
 
 export class ApplyClient {
@@ -164,6 +167,7 @@ export class ApplyClient {
   readonly #metrics: OperatorMetrics;
   readonly #log: Logger;
   readonly #timeoutMs: number;
+  #fence: WriteFence | undefined;
 
   constructor(kc: KubeConfig, opts: ApplyClientOptions = {}) {
     this.fieldManager = opts.fieldManager ?? DEFAULT_FIELD_MANAGER;
@@ -175,6 +179,15 @@ export class ApplyClient {
     this.#api.log = this.#log;
     this.#metrics = opts.metrics ?? new OperatorMetrics({ processMetrics: false });
     this.#timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.#fence = opts.fence;
+  }
+
+  /**
+   * Fence every later write (see fence.ts): the manager builds its client before it knows whether it will lead,
+   * and fences it with the term's fence when it does. Reads stay unfenced.
+   */
+  setFence(fence: WriteFence): void {
+    this.#fence = fence;
   }
 
   /**
@@ -323,9 +336,14 @@ export class ApplyClient {
   }
 
   async #write(verb: ApiWriteVerb, target: ObjectHeader, req: Omit<SendSpec, "verb" | "ref">): Promise<unknown> {
+    // Synchronously before the request: nothing between this check and the send yields to a timer.
+    this.#fence?.check();
     this.#metrics.apiWrites.inc({ verb, kind: target.kind });
     const ref = refOf(target);
-    const out = await this.#api.send({ ...req, verb, ref, signal: this.#signal(req.signal) });
+    const signal = this.#fence
+      ? AbortSignal.any([this.#fence.signal, ...(req.signal ? [req.signal] : [])])
+      : req.signal;
+    const out = await this.#api.send({ ...req, verb, ref, signal: this.#signal(signal) });
     this.#log.debug({ verb, kind: target.kind, namespace: ref.namespace, name: ref.name }, "api write");
     return out;
   }

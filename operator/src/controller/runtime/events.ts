@@ -25,6 +25,7 @@ import { realClock, type Clock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { requestOptions } from "./requestoptions.ts";
+import type { WriteFence } from "./fence.ts";
 
 export const REPORTING_CONTROLLER = "serving.deepseek-operator.io/deepseek-operator";
 export const NOTE_MAX_BYTES = 1024;
@@ -65,6 +66,20 @@ export class KubeEventSink implements EventSink {
       requestOptions({ signal: AbortSignal.timeout(this.#timeoutMs), contentType: "application/merge-patch+json" }),
     );
   }
+}
+
+/** A sink that sends nothing once `fence` is closed: Events are writes of the leader like any other. */
+export function fencedEventSink(sink: EventSink, fence: WriteFence): EventSink {
+  return {
+    create: async (namespace, event) => {
+      fence.check();
+      await sink.create(namespace, event);
+    },
+    patchSeries: async (namespace, name, series) => {
+      fence.check();
+      await sink.patchSeries(namespace, name, series);
+    },
+  };
 }
 
 export interface EventRecorderOptions {

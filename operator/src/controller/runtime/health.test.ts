@@ -1,5 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
-import { HealthProbes, informersLive, informersSynced, serveHealth, type HealthReporter } from "./health.ts";
+import {
+  HealthProbes,
+  informersLive,
+  informersSynced,
+  leaderWorking,
+  serveHealth,
+  type HealthReporter,
+} from "./health.ts";
 import type { InformerHealth } from "./informer.ts";
 import { OperatorMetrics, serveMetrics } from "./metrics.ts";
 
@@ -120,5 +127,30 @@ describe("serveMetrics", () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe("leaderWorking", () => {
+  it("fails while this process leads and its controllers do not run, after the grace period; a follower passes", async () => {
+    let t = 0;
+    let leading = false;
+    let working = false;
+    const check = leaderWorking({ shouldWork: () => leading, working: () => working, graceMs: 60_000, now: () => t });
+    expect(await check()).toBeUndefined(); // follower
+    leading = true;
+    expect(await check()).toBeUndefined(); // starting
+    t = 59_000;
+    expect(await check()).toBeUndefined();
+    t = 61_000;
+    expect(await check()).toMatch(/controllers have not been running for 61 s/);
+    working = true;
+    expect(await check()).toBeUndefined();
+    working = false; // stopped while still leading: the grace starts again
+    t = 70_000;
+    expect(await check()).toBeUndefined();
+    t = 131_000;
+    expect(await check()).toMatch(/not been running/);
+    const ready = leaderWorking({ shouldWork: () => true, working: () => false, graceMs: 0, now: () => t });
+    expect(await ready()).toMatch(/not been running for 0 s/);
   });
 });

@@ -45,6 +45,33 @@ export function informersLive(informers: () => readonly HealthReporter[], maxDow
   };
 }
 
+/**
+ * The leader's controllers: failing while this process should be working (it leads, or runs without leader
+ * election) but its controllers do not run, once that has lasted longer than graceMs (their start: discovery and
+ * the caches' first lists). A follower passes. controller-runtime's leader exits when its controllers fail; this
+ * check covers a start that hangs instead, and tells readiness that a new leader is not reconciling yet.
+ */
+export function leaderWorking(o: {
+  shouldWork: () => boolean;
+  working: () => boolean;
+  graceMs: number;
+  now?: () => number;
+}): HealthCheck {
+  const now = o.now ?? Date.now;
+  let idleSince: number | undefined;
+  return () => {
+    if (!o.shouldWork() || o.working()) {
+      idleSince = undefined;
+      return undefined;
+    }
+    idleSince ??= now();
+    const idle = now() - idleSince;
+    return idle >= o.graceMs
+      ? `leading, but the controllers have not been running for ${Math.round(idle / 1000)} s`
+      : undefined;
+  };
+}
+
 type Endpoint = "healthz" | "readyz";
 
 export class HealthProbes {

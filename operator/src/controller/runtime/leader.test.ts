@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Clock } from "./clock.ts";
 import { LeaderElector, type LeaderCallbacks } from "./leader.ts";
+import { LeadershipLostError, type WriteFence } from "./fence.ts";
 import { MemoryLeaseLock, MemoryLeaseStore } from "./leaselock.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { FakeClock } from "./testing.ts";
@@ -12,6 +13,7 @@ interface Candidate {
   done: Promise<void>;
   log: string[];
   leaderSignal: AbortSignal | undefined;
+  fence: WriteFence | undefined;
   metrics: OperatorMetrics;
 }
 
@@ -29,12 +31,13 @@ function candidate(
     metrics: new OperatorMetrics({ processMetrics: false }),
   };
   const callbacks: LeaderCallbacks = {
-    onStartedLeading: (signal) => {
+    onStartedLeading: (signal, fence) => {
       log.push(`started@${clock.now()}`);
       c.leaderSignal = signal;
+      c.fence = fence;
       return opts.onStarted?.(signal);
     },
-    onStoppedLeading: () => void log.push(`stopped@${clock.now()}`),
+    onStoppedLeading: (end) => void log.push(`stopped@${clock.now()}${end === "stopped" ? "" : `:${end}`}`),
     onNewLeader: (who) => void log.push(`leader=${who}`),
   };
   c.elector = new LeaderElector({
@@ -179,6 +182,74 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
     await a.done;
     expect(a.log.at(-1)).toMatch(/^stopped@/);
     expect(store.writes.length).toBe(writesBefore);
+  });
+
+  it("a leader whose work fails to start gives up the lease at once, so a follower takes over", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    const a = candidate(store, clock, "a", {
+      releaseOnCancel: false, // released anyway: the work is over
+      onStarted: async () => {
+        await clock.sleep(3_000);
+        throw new Error("timed out waiting for the pods cache to sync");
+      },
+    });
+    const failed = a.done.then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    await clock.advance(0);
+    const b = candidate(store, clock, "b");
+    await clock.advance(3_000);
+    const err = await failed;
+    expect(err?.message).toMatch(/leader's work failed: timed out waiting for the pods cache/);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(await masterStatus(a)).toBe(0);
+    expect(a.log.at(-1)).toBe(`stopped@${clock.now()}:failed`);
+    expect(store.lease!.record.holderIdentity).toBe("");
+    await clock.advance(2_000); // one retry period, not the 15 s lease
+    expect(b.elector.isLeader()).toBe(true);
+    b.stop.abort();
+    await b.done;
+  });
+
+  it("fences writes: open while renewing, closed at once after a loss", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    const a = candidate(store, clock, "a");
+    await clock.advance(30_000);
+    expect(() => a.fence!.check()).not.toThrow();
+    expect(a.fence!.signal.aborted).toBe(false);
+    store.mode = "fail";
+    await clock.advance(13_000);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(() => a.fence!.check()).toThrow(LeadershipLostError);
+    expect(a.fence!.signal.aborted).toBe(true);
+    await a.done;
+  });
+
+  it("a paused leader's fence closes on resume before its timers run, and it gives up without releasing", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    // The process is frozen for 20 s: its clock moves, none of its timers fire.
+    let paused = 0;
+    const frozen: Clock = {
+      now: () => clock.now() + paused,
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+      clearTimeout: (h) => clock.clearTimeout(h),
+      sleep: (ms, signal) => clock.sleep(ms, signal),
+    };
+    const a = candidate(store, frozen, "a");
+    await clock.advance(5_000);
+    const writes = store.writes.length;
+    paused = 20_000;
+    // The first thing that runs on resume is a reconcile's next write: it must not go out.
+    expect(() => a.fence!.check()).toThrow(/last renewed \d+ ms ago/);
+    expect(a.fence!.signal.aborted).toBe(true);
+    await clock.advance(0);
+    await a.done;
+    expect(a.log.at(-1)).toMatch(/:lost$/);
+    expect(store.writes.length).toBe(writes); // no renewal, no release: a successor may hold the lease by now
   });
 
   it("a hung API call counts as a failed renewal (bounded by the renew deadline)", async () => {

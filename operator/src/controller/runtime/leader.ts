@@ -8,6 +8,7 @@ import { rootLogger, type Logger } from "../../util/log.ts";
 import { realClock, type Clock } from "./clock.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { asError } from "../../util/errors.ts";
+import { LeadershipLostError, type WriteFence } from "./fence.ts";
 
 /** client-go resourcelock.LeaderElectionRecord; times are ms since the epoch. */
 export interface LeaderElectionRecord {
@@ -29,14 +30,21 @@ export interface LeaseLock {
   update(record: LeaderElectionRecord, signal: AbortSignal): Promise<void>;
 }
 
+/** Why leadership ended: the lease was lost, run()'s signal stopped it, or the leader's work failed. */
+export type LeadershipEnd = "lost" | "stopped" | "failed";
+
 export interface LeaderCallbacks {
   /**
-   * Became leader: start the controllers. `signal` aborts when leadership ends. On a graceful stop the elector
-   * waits for the returned promise before releasing the lease, so resolve it only once the work has stopped.
+   * Became leader: start the controllers. `signal` aborts when leadership ends; every write of the work must go
+   * through `fence` (see fence.ts). On a graceful stop the elector waits for the returned promise before
+   * releasing the lease, so resolve it only once the work has stopped. A rejection means the leader cannot work
+   * (a cache that never syncs, a discovery error): the elector stops renewing, releases the lease so another
+   * candidate takes over at once, and run() rejects with the error, as controller-runtime's manager returns it.
+   * Reject only once the work has stopped.
    */
-  onStartedLeading(signal: AbortSignal): void | Promise<void>;
-  /** Leadership ended (lost, or released on shutdown). After a loss, exit the process as controller-runtime does. */
-  onStoppedLeading(): void;
+  onStartedLeading(signal: AbortSignal, fence: WriteFence): void | Promise<void>;
+  /** Leadership ended. After a loss or a failure, exit the process as controller-runtime does. */
+  onStoppedLeading(end: LeadershipEnd): void;
   /** The observed holder changed (including to "" after a release). */
   onNewLeader?(identity: string): void;
 }
@@ -85,6 +93,8 @@ export class LeaderElector {
   #reportedLeader: string | undefined;
   #leading = false;
   #ran = false;
+  /** Local time at which the last successful acquire or renew was sent. */
+  #renewedAt = 0;
 
   constructor(opts: LeaderElectorOptions) {
     this.#lock = opts.lock;
@@ -131,24 +141,59 @@ export class LeaderElector {
     this.#metrics.leaderMasterStatus.set({ name: this.#name }, 1);
     this.#log.info("became leader");
     const leading = new AbortController();
+    // Aborted when the leader must stop renewing on its own account: its work failed, or its fence found the
+    // last renewal overdue.
+    const giveUp = new AbortController();
+    let failure: { err: unknown } | undefined;
+    const fence = this.#fence(leading, giveUp);
     const work = Promise.resolve()
-      .then(() => this.#cb.onStartedLeading(leading.signal))
-      .catch((err: unknown) => this.#log.error({ err }, "onStartedLeading failed"));
+      .then(() => this.#cb.onStartedLeading(leading.signal, fence))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          failure = { err };
+          this.#log.error({ err }, "the leader's work failed; giving up the lease");
+          giveUp.abort(err);
+        },
+      );
 
-    const lost = !(await this.#renew(signal));
+    const renewedToTheEnd = await this.#renew(AbortSignal.any([signal, giveUp.signal]));
+    const end: LeadershipEnd = failure ? "failed" : !renewedToTheEnd || giveUp.signal.aborted ? "lost" : "stopped";
     this.#leading = false;
     this.#metrics.leaderMasterStatus.set({ name: this.#name }, 0);
-    leading.abort(new Error(lost ? "leader election lost" : "leader election stopped"));
-    if (lost) {
+    leading.abort(new LeadershipLostError(`leader election ${end}`));
+    if (end === "lost") {
       this.#log.error(
         { renewDeadlineMs: this.#renewDeadlineMs },
         "leader election lost: could not renew the lease before the renew deadline",
       );
     } else {
       await work; // the leader's work must stop before another candidate can take over
-      if (this.#release) await this.#releaseLease();
+      // A leader whose work failed hands the lease back whatever releaseOnCancel says: holding it would keep
+      // every other candidate from doing the work for a lease duration.
+      if (this.#release || end === "failed") await this.#releaseLease();
     }
-    this.#cb.onStoppedLeading();
+    this.#cb.onStoppedLeading(end);
+    if (failure) throw new Error(`the leader's work failed: ${errorMessage(failure.err)}`, { cause: failure.err });
+  }
+
+  /** The fence of one term of leadership (see fence.ts). */
+  #fence(leading: AbortController, giveUp: AbortController): WriteFence {
+    return {
+      signal: leading.signal,
+      check: () => {
+        if (leading.signal.aborted) throw new LeadershipLostError("not the leader: leadership has ended");
+        const age = this.#clock.now() - this.#renewedAt;
+        if (age <= this.#renewDeadlineMs) return;
+        const err = new LeadershipLostError(
+          `not the leader: the lease was last renewed ${age} ms ago, past the ${this.#renewDeadlineMs} ms renew deadline`,
+        );
+        this.#log.error({ err }, "write fenced off; giving up leadership");
+        leading.abort(err);
+        giveUp.abort(err);
+        throw err;
+      },
+    };
   }
 
   /** client-go acquire(): retry every retryPeriod with jitter until leader or aborted. */
@@ -211,6 +256,7 @@ export class LeaderElector {
       try {
         await call((s) => this.#lock.update(rec, s));
         this.#setObserved(rec, undefined);
+        this.#renewedAt = now;
         return true;
       } catch (err) {
         this.#log.warn({ err }, "failed to update lease optimistically, falling back to slow path");
@@ -233,6 +279,7 @@ export class LeaderElector {
         return false;
       }
       this.#setObserved(desired, undefined);
+      this.#renewedAt = now;
       return true;
     }
 
@@ -256,6 +303,7 @@ export class LeaderElector {
       return false;
     }
     this.#setObserved(rec, undefined);
+    this.#renewedAt = now;
     return true;
   }
 
@@ -333,4 +381,8 @@ export class LeaderElector {
       outer.removeEventListener("abort", onOuter);
     }
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
