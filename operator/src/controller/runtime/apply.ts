@@ -17,7 +17,7 @@ import {
 } from "@kubernetes/client-node";
 import { rootLogger, type Logger } from "../../util/log.ts";
 import { KindNotServedError, KubeApiError, describeRef, isNotFound, type ObjectRef } from "./errors.ts";
-import type { ListOptions } from "./informer.ts";
+import type { ListOptions, PageOptions } from "./informer.ts";
 import { OperatorMetrics, type ApiWriteVerb } from "./metrics.ts";
 import { shareConnections } from "./connections.ts";
 import type { WriteFence } from "./fence.ts";
@@ -143,12 +143,6 @@ class RawObjectApi extends KubernetesObjectApi {
     if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return body as T;
     throw new ApiException(response.httpStatusCode, "Unsuccessful HTTP Request", body, response.headers);
   }
-}
-
-/** One page of a LIST: at most `limit` items; pass the previous page's metadata.continue to get the next. */
-export interface PageOptions {
-  limit?: number;
-  continue?: string;
 }
 
 export interface ApplyClientOptions {

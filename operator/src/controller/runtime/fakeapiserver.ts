@@ -1,5 +1,5 @@
 // A tiny Kubernetes API server on 127.0.0.1 for tests: discovery, an object store with resourceVersions,
-// list, scripted watch streams, create/replace (409 on a stale resourceVersion), patch (apply, merge) and delete.
+// list (paginated with limit/continue like the real one), scripted watch streams, create/replace (409 on a stale resourceVersion), patch (apply, merge) and delete.
 // It records every request, so tests assert the exact wire format client-node produces. It is not a real apiserver:
 // apply is a deep merge, not field-managed SSA, and nothing is validated unless a test installs a hook.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -57,6 +57,15 @@ function status(code: number, reason: string, message: string): object {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
 }
 
+function decodeContinue(token: string): { rv: string; offset: number } | undefined {
+  try {
+    const t = JSON.parse(Buffer.from(token, "base64").toString()) as { rv?: unknown; offset?: unknown };
+    return typeof t.rv === "string" && typeof t.offset === "number" ? { rv: t.rv, offset: t.offset } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -77,6 +86,8 @@ export class FakeApiServer {
   readonly resources: FakeResource[];
   readonly objects = new Map<string, any>();
   rv = 1000;
+  /** Answer every LIST with a continue token 410 Expired (as after an etcd compaction). */
+  expireContinueTokens = false;
   #server: Server | undefined;
   #port = 0;
   #watchScripts = new Map<string, WatchScript[]>();
@@ -250,11 +261,32 @@ export class FakeApiServer {
         .map(([, v]) => v);
       // Like the real apiserver, list items carry no apiVersion/kind (the list does).
       const bare = items.map(({ apiVersion: _v, kind: _k, ...rest }) => rest);
+      const kind = `${p.resource.kind}List`;
+      const limit = Number(req.query.get("limit") ?? 0);
+      const token = req.query.get("continue");
+      if (!limit && !token)
+        return this.#reply(res, 200, { apiVersion, kind, metadata: { resourceVersion: String(this.rv) }, items: bare });
+      // Pages in a stable order; the token carries the snapshot's resourceVersion and the next offset. Unlike the
+      // real apiserver, later pages show the store as it is now, not as it was at the snapshot.
+      if (token && this.expireContinueTokens)
+        return this.#reply(
+          res,
+          410,
+          status(410, "Expired", "The provided continue parameter is too old to display a consistent list result."),
+        );
+      const from = token ? decodeContinue(token) : { rv: String(this.rv), offset: 0 };
+      if (!from) return this.#reply(res, 400, status(400, "BadRequest", "continue key is not valid"));
+      const end = limit ? from.offset + limit : bare.length;
+      const next =
+        end < bare.length ? Buffer.from(JSON.stringify({ rv: from.rv, offset: end })).toString("base64") : undefined;
       return this.#reply(res, 200, {
         apiVersion,
-        kind: `${p.resource.kind}List`,
-        metadata: { resourceVersion: String(this.rv) },
-        items: bare,
+        kind,
+        metadata: {
+          resourceVersion: from.rv,
+          ...(next ? { continue: next, remainingItemCount: bare.length - end } : {}),
+        },
+        items: bare.slice(from.offset, end),
       });
     }
     if (req.method === "GET")

@@ -40,8 +40,14 @@ export interface ListOptions {
   fieldSelector?: string;
 }
 
-/** Full LIST of the watched collection; must apply the same selectors as the watch. */
-export type ListFn<T extends KubernetesObject> = (opts: ListOptions) => Promise<KubernetesListObject<T>>;
+/** One page of a LIST: at most `limit` items; pass the previous page's metadata.continue to get the next. */
+export interface PageOptions {
+  limit?: number;
+  continue?: string;
+}
+
+/** LIST of the watched collection (one page of it when `limit` is set); must apply the same selectors as the watch. */
+export type ListFn<T extends KubernetesObject> = (opts: ListOptions & PageOptions) => Promise<KubernetesListObject<T>>;
 
 export interface InformerOptions<T extends KubernetesObject> {
   /** For logs and metrics, e.g. "deepseekdeployments" or "pods". */
@@ -74,6 +80,11 @@ export interface InformerOptions<T extends KubernetesObject> {
    * would keep both.
    */
   transform?: (obj: T) => void;
+  /**
+   * LIST in pages of this many objects (limit + continue, client-go's pager default 500), each transformed before
+   * the next is fetched, so a large collection is never held in full and untransformed; 0 lists in one request.
+   */
+  pageSize?: number;
 }
 
 export interface InformerHealth {
@@ -240,20 +251,59 @@ export class Informer<T extends KubernetesObject> {
 
   async #listProxy(gen: Generation): Promise<KubernetesListObject<KubernetesObject>> {
     this.#metrics.informerLists.inc({ informer: this.name });
-    const list = await this.#o.list({ labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector });
-    // The apiserver omits apiVersion/kind on list items but sends them on watch events; fill them in so every
-    // cached object looks the same whichever way it arrived.
-    const itemKind = list.kind?.endsWith("List") ? list.kind.slice(0, -4) : undefined;
-    for (const item of list.items ?? []) {
-      item.apiVersion ??= list.apiVersion;
-      if (itemKind) item.kind ??= itemKind;
-    }
+    const list = await this.#listPages(gen);
     if (this.#gen === gen && this.#running) {
-      this.#replace(list.items ?? []);
+      this.#replace(list.items);
       this.#alive();
       if (!this.#synced) this.#markSynced();
     }
     return list;
+  }
+
+  /**
+   * The whole collection, page by page (client-go's ListPager): every page is one consistent snapshot continued,
+   * and the last page's resourceVersion is the one to watch from. A continue token that expired mid-way (410)
+   * falls back to one unpaginated LIST, as client-go's FullListIfExpired does.
+   */
+  async #listPages(gen: Generation): Promise<KubernetesListObject<KubernetesObject> & { items: KubernetesObject[] }> {
+    const selectors = { labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector };
+    const pageSize = this.#o.pageSize ?? 500;
+    const items: KubernetesObject[] = [];
+    let page: KubernetesListObject<T>;
+    let next: string | undefined;
+    let pages = 0;
+    do {
+      try {
+        page = await this.#o.list({
+          ...selectors,
+          ...(pageSize > 0 ? { limit: pageSize } : {}),
+          ...(next ? { continue: next } : {}),
+        });
+      } catch (err) {
+        if (!next || httpCode(err) !== 410) throw err;
+        this.#log.info({ pages }, "list continue token expired (410); listing in one request");
+        items.length = 0;
+        page = await this.#o.list(selectors);
+        next = undefined;
+      }
+      pages++;
+      if (this.#gen !== gen || !this.#running) break;
+      for (const item of page.items ?? []) items.push(this.#prepare(item, page));
+      // Raw JSON: "continue" is "" or absent on the last page.
+      next = (page.metadata as { continue?: string } | undefined)?.continue || undefined;
+    } while (next);
+    return { ...page, items };
+  }
+
+  /**
+   * A listed object as the cache keeps it. The apiserver omits apiVersion/kind on list items but sends them on
+   * watch events; they are filled in so every cached object looks the same whichever way it arrived.
+   */
+  #prepare(item: T, list: KubernetesListObject<T>): T {
+    item.apiVersion ??= list.apiVersion;
+    if (list.kind?.endsWith("List")) item.kind ??= list.kind.slice(0, -4);
+    this.#o.transform?.(item);
+    return item;
   }
 
   #watchProxy(gen: Generation): WatchLike {
@@ -291,7 +341,10 @@ export class Informer<T extends KubernetesObject> {
           }
           done(err);
         };
-        const ctrl = await this.#o.watch.watch(path, query, onEvent, onDone);
+        // Bookmarks carry the collection's resourceVersion while nothing we watch changes; ListWatch keeps it, so a
+        // stream that ends (client-node recycles quiet ones every 30 s, the apiserver every 5-10 min) resumes from
+        // a recent version instead of one compacted away meanwhile, which would cost a 410 and a full relist.
+        const ctrl = await this.#o.watch.watch(path, { ...query, allowWatchBookmarks: true }, onEvent, onDone);
         if (!open()) {
           ctrl.abort();
         } else {
@@ -386,6 +439,7 @@ export class Informer<T extends KubernetesObject> {
     for (const w of this.#syncWaiters.splice(0)) w();
   }
 
+  /** Diff a complete list (already transformed) into the store. */
   #replace(items: KubernetesObject[]): void {
     const seen = new Set<string>();
     for (const item of items) seen.add(objectKey(item));
@@ -395,13 +449,14 @@ export class Informer<T extends KubernetesObject> {
         this.#emit(obj, "delete");
       }
     }
-    for (const item of items) this.#upsert(item as T);
+    for (const item of items) this.#upsert(item as T, true);
   }
 
-  #upsert(obj: T): void {
-    this.#o.transform?.(obj);
+  #upsert(obj: T, transformed = false): void {
     const key = objectKey(obj);
     const old = this.#store.get(key);
+    if (old === obj) return; // ListWatch reporting a listed object the store already holds
+    if (!transformed) this.#o.transform?.(obj);
     const rv = obj.metadata?.resourceVersion;
     if (old && rv !== undefined && old.metadata?.resourceVersion === rv) return;
     this.#store.set(key, obj);

@@ -23,7 +23,7 @@ afterEach(async () => {
   await server.stop();
 });
 
-function newInformer(clock: FakeClock, maxConsecutiveGone = 3) {
+function newInformer(clock: FakeClock, maxConsecutiveGone = 3, pageSize?: number) {
   const kc = server.kubeConfig();
   const metrics = new OperatorMetrics({ processMetrics: false });
   const client = new ApplyClient(kc, { metrics });
@@ -37,6 +37,7 @@ function newInformer(clock: FakeClock, maxConsecutiveGone = 3) {
     metrics,
     resyncPeriodMs: 0,
     maxConsecutiveGone,
+    ...(pageSize !== undefined ? { pageSize } : {}),
   });
   const events: Array<[InformerEventType, string]> = [];
   informer.addHandler((o, type) => events.push([type, o.metadata!.name!]));
@@ -117,6 +118,62 @@ describe("Informer over client-node 2.x against a loopback apiserver", () => {
     expect(t.informer.health().downForMs).toBeGreaterThan(0);
     // Every relist was a fresh LIST without resourceVersion.
     expect(lists().every((r) => r.query.get("resourceVersion") === null)).toBe(true);
+    t.informer.stop();
+  });
+
+  it("lists in pages (limit + continue) and watches from the snapshot's resourceVersion", async () => {
+    for (const n of ["a", "b", "c", "d", "e"]) server.put(cm(n));
+    const snapshot = String(server.rv);
+    const clock = new FakeClock();
+    const t = newInformer(clock, 3, 2);
+    t.informer.start();
+    await advanceUntil(clock, () => watches().length >= 1);
+    expect(lists().map((r) => r.query.get("limit"))).toEqual(["2", "2", "2"]);
+    expect(lists()[0]!.query.get("continue")).toBeNull();
+    expect(lists()[1]!.query.get("continue")).toBeTruthy();
+    expect(lists()[2]!.query.get("labelSelector")).toBe("app=dsd");
+    expect(
+      t.informer
+        .list()
+        .map((o) => o.metadata!.name)
+        .sort(),
+    ).toEqual(["a", "b", "c", "d", "e"]);
+    expect(t.informer.get("ns", "e")).toMatchObject({ apiVersion: "v1", kind: "ConfigMap" });
+    expect(watches()[0]!.query.get("resourceVersion")).toBe(snapshot);
+    t.informer.stop();
+  });
+
+  it("falls back to one full LIST when a continue token has expired (410)", async () => {
+    for (const n of ["a", "b", "c"]) server.put(cm(n));
+    server.expireContinueTokens = true;
+    const clock = new FakeClock();
+    const t = newInformer(clock, 3, 2);
+    t.informer.start();
+    await advanceUntil(clock, () => watches().length >= 1);
+    expect(lists().map((r) => [r.query.get("limit"), !!r.query.get("continue")])).toEqual([
+      ["2", false],
+      ["2", true],
+      [null, false],
+    ]);
+    expect(t.informer.list()).toHaveLength(3);
+    expect(t.events.filter(([type]) => type === "add")).toHaveLength(3);
+    t.informer.stop();
+  });
+
+  it("asks for bookmarks and resumes a recycled watch from the last bookmark, without relisting", async () => {
+    server.put(cm("a"));
+    server.scriptWatch(COLLECTION, (s) => {
+      s.send("BOOKMARK", { kind: "ConfigMap", apiVersion: "v1", metadata: { resourceVersion: "5000" } });
+      s.close(); // the apiserver ends watches after its timeout; client-node reconnects
+    });
+    const clock = new FakeClock();
+    const t = newInformer(clock);
+    t.informer.start();
+    await advanceUntil(clock, () => watches().length >= 2);
+    expect(watches()[0]!.query.get("allowWatchBookmarks")).toBe("true");
+    expect(watches()[1]!.query.get("resourceVersion")).toBe("5000");
+    expect(lists()).toHaveLength(1);
+    expect(t.informer.list()).toHaveLength(1); // a bookmark is not an object
     t.informer.stop();
   });
 });
