@@ -1,5 +1,6 @@
 // The informers the operator runs: its own kind, every kind it owns (selected by the part-of label,
-// so the caches hold only our objects), the engine pods, and the nodes for GPU inventory.
+// so the caches hold only our objects), the engine pods, and for the GPU inventory the nodes and every
+// bound, unfinished pod of the cluster, both cut down to the few fields the inventory reads.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Watch, type KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type DeepSeekDeployment } from "../api/index.ts";
@@ -11,7 +12,7 @@ import { internStrings } from "./runtime/intern.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Caches } from "./deepseek/observe.ts";
 import type { Obj, Pod } from "../reconcile/observed.ts";
-import type { NodeLike } from "../reconcile/gpu-inventory.ts";
+import { gpuFacts, type NodeLike, type PodLike } from "../reconcile/gpu-inventory.ts";
 
 const OURS = `${LABEL.partOf}=deepseek-operator`;
 const ENGINE_PODS = `${LABEL.component}=engine,${LABEL.name}=deepseek-engine`;
@@ -26,6 +27,8 @@ export interface InformerSet {
   pdbs: Informer<Obj & KubernetesObject>[];
   pods: Informer<Pod & KubernetesObject>[];
   nodes: Informer<NodeLike & KubernetesObject>[];
+  /** Every pod bound to a node and not finished, cluster-wide, as the GPU inventory reads it. */
+  gpuPods: Informer<PodLike & KubernetesObject>[];
 }
 
 /** A cache over one informer per watched namespace (or one cluster-wide informer). */
@@ -74,6 +77,7 @@ export function makeInformers(d: InformerDeps): InformerSet {
     labelSelector?: string,
     namespaced = true,
     transform: (o: T) => void = compact,
+    fieldSelector?: string,
   ): Informer<T>[] =>
     (namespaced ? scopes : [undefined]).map((namespace) => {
       const path = resourcePath({ ...ref, ...(namespace ? { namespace } : {}) });
@@ -83,6 +87,7 @@ export function makeInformers(d: InformerDeps): InformerSet {
         list: (opts) => d.client.listPath<T>(path, opts),
         watch,
         ...(labelSelector ? { labelSelector } : {}),
+        ...(fieldSelector ? { fieldSelector } : {}),
         transform,
         metrics: d.metrics,
         log: d.log,
@@ -99,8 +104,44 @@ export function makeInformers(d: InformerDeps): InformerSet {
     services: make("services", { version: "v1", plural: "services" }, OURS),
     pdbs: make("poddisruptionbudgets", { group: "policy", version: "v1", plural: "poddisruptionbudgets" }, OURS),
     pods: make("pods", { version: "v1", plural: "pods" }, ENGINE_PODS),
-    nodes: make("nodes", { version: "v1", plural: "nodes" }, undefined, false),
+    nodes: make("nodes", { version: "v1", plural: "nodes" }, undefined, false, slimNode),
+    // A watch instead of a periodic LIST of every pod: the apiserver serves it from its watch cache and
+    // sends only changes, where a LIST of a large cluster's pods every minute came from etcd in full.
+    gpuPods: make("gpu-pods", { version: "v1", plural: "pods" }, undefined, false, slimPod, BOUND_UNFINISHED),
   };
+}
+
+/** Pods that hold a node's resources; a pod that finishes leaves the watch as a deletion. */
+const BOUND_UNFINISHED = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed";
+
+/** Keep only what identifies the object in the cache and what `keep` returns; in place (see Informer.transform). */
+function reduceTo(obj: KubernetesObject, keep: Record<string, unknown>): void {
+  const { name, namespace, uid, resourceVersion, labels } = obj.metadata ?? {};
+  const o = obj as unknown as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== "apiVersion" && k !== "kind") delete o[k];
+  Object.assign(o, { metadata: { name, namespace, uid, resourceVersion, ...(labels ? { labels } : {}) } }, keep);
+  internStrings(obj);
+}
+
+/**
+ * A Node as the GPU inventory and nodeCapacityChanged read it: name, labels, unschedulable,
+ * allocatable. The rest (images, conditions, addresses, managed fields) is most of a Node.
+ */
+export function slimNode<T extends KubernetesObject>(node: T): void {
+  const n = node as NodeLike;
+  const unschedulable = n.spec?.unschedulable;
+  const allocatable = n.status?.allocatable;
+  reduceTo(node, {
+    spec: unschedulable === undefined ? {} : { unschedulable },
+    status: allocatable ? { allocatable } : {},
+  });
+}
+
+/** A pod as the GPU inventory reads it (gpuFacts: node, phase, containers' requests and limits), without labels. */
+export function slimPod<T extends KubernetesObject>(pod: T): void {
+  const facts = gpuFacts(pod as PodLike);
+  reduceTo(pod, facts as Record<string, unknown>);
+  if (pod.metadata) delete pod.metadata.labels;
 }
 
 /** Managed fields go (nothing reads them); repeated strings are shared (runtime/intern.ts). */

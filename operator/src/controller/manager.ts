@@ -16,7 +16,6 @@ import { apiWriter } from "./writer.ts";
 import type { EventRecorder } from "./runtime/events.ts";
 import type { HealthReporter } from "./runtime/health.ts";
 import type { WriteFence } from "./runtime/fence.ts";
-import { gpuFacts, type PodLike } from "../reconcile/gpu-inventory.ts";
 import type { JobConfig } from "../render/index.ts";
 
 export interface ManagerOptions {
@@ -28,8 +27,6 @@ export interface ManagerOptions {
   healthPort: number;
   bindAddress: string;
   log: Logger;
-  /** How often the cluster-wide pod snapshot for GPU accounting is refreshed. */
-  gpuSnapshotMs?: number;
 }
 
 export interface Manager {
@@ -68,30 +65,7 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
   const metricsServer = await serveMetrics(metrics, { port: o.metricsPort, host: o.bindAddress }, o.log);
   let informers: InformerSet | undefined;
   let controller: Controller | undefined;
-  let gpuPods: PodLike[] | undefined;
-  let timers: NodeJS.Timeout[] = [];
   let working = false;
-
-  async function refreshGpuPods(): Promise<void> {
-    try {
-      // In pages, keeping only what the GPU accounting reads: a cluster's pods in full, parsed at
-      // once, would be the largest allocation the operator makes.
-      const pods: PodLike[] = [];
-      let next: string | undefined;
-      do {
-        const page = await client.listPath<PodLike & KubernetesObject>("/api/v1/pods", {
-          fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
-          limit: 500,
-          ...(next ? { continue: next } : {}),
-        });
-        for (const p of page.items) pods.push(gpuFacts(p));
-        next = (page.metadata as { continue?: string } | undefined)?.continue || undefined; // raw JSON: "continue", "" on the last page
-      } while (next);
-      gpuPods = pods;
-    } catch (err) {
-      o.log.warn({ err }, "GPU snapshot failed; free GPUs unknown until the next one");
-    }
-  }
 
   return {
     metrics,
@@ -103,7 +77,11 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
       informers = makeInformers({ kc: o.kc, client, namespaces: o.namespaces, lwsServed: served, metrics, log: o.log });
       const caches = cachesOf(informers);
       const writer = apiWriter(client, events, o.log);
-      const ctx = { caches, lwsServed: () => served, gpuPods: () => gpuPods, jobs: o.jobs, now: () => new Date() };
+      const set = informers;
+      // The inventory's pods come from a cluster-wide watch (informers.ts); until its first list the free GPUs are unknown.
+      const gpuPods = () =>
+        set.gpuPods.every((i) => i.hasSynced()) ? set.gpuPods.flatMap((i) => i.list()) : undefined;
+      const ctx = { caches, lwsServed: () => served, gpuPods, jobs: o.jobs, now: () => new Date() };
       controller = new Controller({
         name: "deepseekdeployment",
         workers: o.workers,
@@ -127,8 +105,6 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
         i.addHandler((obj, type, old) => {
           if (nodeCapacityChanged(obj, type, old)) for (const k of everyDsd()) q.add(k);
         });
-      await refreshGpuPods();
-      timers.push(setInterval(() => void refreshGpuPods(), o.gpuSnapshotMs ?? 60_000));
       for (const i of allInformers(informers)) i.start();
       await controller.start();
       working = true;
@@ -136,8 +112,6 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
     },
     async stopWork(graceMs?: number) {
       working = false;
-      for (const t of timers) clearInterval(t);
-      timers = [];
       await controller?.stop(graceMs);
       for (const i of informers ? allInformers(informers) : []) i.stop();
     },

@@ -1,6 +1,6 @@
 // How many GPUs of a type the cluster has and how many are free. Free capacity needs every pod's
-// GPU requests, not just ours, so it comes from a periodic cluster-wide LIST (cheap next to a
-// pod informer over every pod of a production cluster) rather than from a watch.
+// GPU requests, not just ours: the operator watches every bound, unfinished pod of the cluster and
+// caches only what gpuFacts keeps of each (controller/informers.ts).
 import type { GpuInventory } from "./status.ts";
 
 export interface NodeLike {
