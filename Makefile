@@ -22,7 +22,7 @@ typecheck: deps ## type-check everything
 crds: deps ## regenerate crds/ from the zod schema
 	npm run -s crds
 
-test: test-unit test-e2e ## every test: unit, then e2e against a real control plane
+test: test-unit test-e2e test-reliability ## every test: unit, then e2e and the fault suite against a real control plane
 
 test-unit: deps lint helm ## fast tests, no cluster (after the type check, the format check and the linter)
 	npm run -s test:unit
@@ -39,6 +39,9 @@ fmt: deps ## format the code and apply the linter's safe fixes
 
 test-e2e: deps binaries build ## e2e tests against a real kube-apiserver + KWOK GPU nodes (the operator runs from the bundle)
 	npm run -s test:e2e
+
+test-reliability: deps binaries build ## the fault suite: e2e tests that kill, freeze and cut off the operator and the control plane
+	npm run -s test:reliability
 
 binaries: ## build kube-apiserver, etcd, KCM, scheduler, kubectl, kwok from Go modules (cached outside the repo)
 	bash test/cluster/build-binaries.sh
@@ -78,5 +81,5 @@ bench-autoscale: deps ## builtin autoscaling policy vs KEDA, HPA and KubeAI on r
 bench-apiserver-cost: deps binaries ## what each kind of write in bench-reconcile costs the apiserver
 	node --disable-warning=ExperimentalWarning bench/apiserver-cost.ts
 
-.PHONY: help deps build typecheck lint fmt crds helm image test-image test-chart test test-unit test-e2e binaries
+.PHONY: help deps build typecheck lint fmt crds helm image test-image test-chart test test-unit test-e2e test-reliability binaries
 .PHONY: cluster-up cluster-down demo bench-weights bench-reconcile bench-autoscale bench-apiserver-cost

@@ -1,5 +1,5 @@
-// Three projects: unit (pure core, in-process servers, helm template; no cluster), image (runs the built
-// image confined) and e2e (real control plane).
+// Four projects: unit (pure core, in-process servers, helm template; no cluster), image (runs the built
+// image confined), e2e and reliability (the fault suite; real control plane).
 const tsTransform = { "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json" }] };
 const common = {
   testEnvironment: "node",
@@ -28,6 +28,14 @@ export default {
       ...common,
       displayName: "e2e",
       testMatch: ["<rootDir>/test/e2e/**/*.e2e.ts"],
+      globalSetup: "<rootDir>/test/e2e/global-setup.ts",
+      testTimeout: 600000,
+    },
+    // The fault suite (make test-reliability): e2e tests that inject faults into the control plane and the operator.
+    {
+      ...common,
+      displayName: "reliability",
+      testMatch: ["<rootDir>/test/reliability/**/*.e2e.ts"],
       globalSetup: "<rootDir>/test/e2e/global-setup.ts",
       testTimeout: 600000,
     },
