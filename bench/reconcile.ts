@@ -1,6 +1,8 @@
 // make bench-reconcile: N DeepSeekDeployments applied at once to the real control plane; time until
 // every one has its children and a written status, against a floor measured in the same run: a
-// plain client creating the same child objects directly. Then the operator's peak RSS with 1000.
+// plain client creating the same child objects directly. Then the operator's peak RSS with 1000, the
+// time from an operator restart to its first reconcile with them, and from a leader's SIGKILL to the
+// new leader's first write.
 // Last line: reconcile_ratio=<operator time / floor time>. Numbers and what they show: docs/controller-runtime.md
 // ("Throughput and memory").
 import { execFileSync } from "node:child_process";
@@ -217,22 +219,24 @@ await waitUntilCreatable(opNs.name);
 // The operator runs as it ships: compiled JavaScript from dist/ (type-stripping the sources at run time
 // would add memory that the image does not pay).
 execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
-const op = await startOperator({
-  name: "bench-op",
-  shipped: true,
-  kubeconfig,
-  leaseNamespace: system.name,
-  workDir: WORK,
-  leaderElect: false,
-  namespaces: [opNs.name],
-  extraEnv: {
-    LOG_LEVEL: "warn",
-    DSO_WORKERS: String(WORKERS),
-    DSO_JOB_POD_LABELS: "",
-    NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
-    ...OPERATOR_RUNTIME_ENV,
-  },
-});
+const startBenchOperator = (name: string, leaderElect: boolean) =>
+  startOperator({
+    name,
+    shipped: true,
+    kubeconfig,
+    leaseNamespace: system.name,
+    workDir: WORK,
+    leaderElect,
+    namespaces: [opNs.name],
+    extraEnv: {
+      LOG_LEVEL: "warn",
+      DSO_WORKERS: String(WORKERS),
+      DSO_JOB_POD_LABELS: "",
+      NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
+      ...OPERATOR_RUNTIME_ENV,
+    },
+  });
+let op = await startBenchOperator("bench-op", false);
 await new Promise((r) => setTimeout(r, 3000));
 const finished = await completion(opNs.name, N);
 const operatorPid = { operator: op.proc.pid! };
@@ -267,6 +271,53 @@ const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.proc.pid}/status`,
 // Where the memory is at that point (prom-client's process metrics): V8 heap in use and allocated, off-heap.
 const mem = await op.metrics();
 const mib = (name: string) => (counterSum(mem, name) / 1048576).toFixed(0);
+
+// Restart and failover with RSS_N deployments in the caches-to-be.
+const until = async (cond: () => Promise<boolean>, what: string): Promise<number> => {
+  for (let i = 0; i < 6000; i++) {
+    if (await cond().catch(() => false)) return performance.now();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`bench: timed out waiting for ${what}`);
+};
+const counter = async (o: typeof op, name: string, filter?: (l: Record<string, string>) => boolean) =>
+  counterSum(await o.metrics(), name, filter);
+await op.stop();
+const restartedAt = performance.now();
+op = await startBenchOperator("bench-op-restarted", false);
+const restartMs =
+  (await until(async () => (await counter(op, "controller_runtime_reconcile_total")) > 0, "the first reconcile")) -
+  restartedAt;
+await op.stop();
+const holder = async () =>
+  (
+    await kubectlOk([
+      "-n",
+      system.name,
+      "get",
+      "lease",
+      "deepseek-operator",
+      "-o",
+      "jsonpath={.spec.holderIdentity}",
+    ]).catch(() => "")
+  ).trim();
+const leader = await startBenchOperator("bench-op-a", true);
+await until(async () => (await holder()) === "bench-op-a", "bench-op-a leads");
+await until(async () => (await counter(leader, "controller_runtime_reconcile_total")) > 0, "bench-op-a reconciles");
+op = await startBenchOperator("bench-op-b", true);
+await until(async () => (await op.metrics()).length > 0, "bench-op-b serves metrics");
+await leader.stop("SIGKILL");
+const killedAt = performance.now();
+// Something to write: in a steady state a new leader has nothing to do.
+await api.createNamespacedCustomObject({ ...GROUP, namespace: opNs.name, body: manifest(opNs.name, RSS_N, "a") });
+const takeoverMs =
+  (await until(async () => (await holder()) === "bench-op-b", "bench-op-b takes the lease")) - killedAt;
+const ownWrites = (l: Record<string, string>) => l.kind !== "Lease" && l.kind !== "Event";
+const failoverMs =
+  (await until(
+    async () => (await counter(op, "deepseek_operator_api_writes_total", ownWrites)) > 0,
+    "bench-op-b writes",
+  )) - killedAt;
 console.log(`deepseekdeployments=${N} workers=${WORKERS} storageClass=${STORAGE_CLASS ?? "(cluster default)"}`);
 console.log(
   `operator: ${(operatorMs / 1000).toFixed(1)} s until every DeepSeekDeployment had its 6 children and a written status`,
@@ -292,6 +343,12 @@ console.log(
 );
 console.log(
   `operator_peak_rss_mib=${hwm ? (Number(hwm) / 1024).toFixed(0) : "unknown"} with ${RSS_N} DeepSeekDeployments (goal: under 150)`,
+);
+console.log(
+  `restart_to_first_reconcile_ms=${restartMs.toFixed(0)} with ${RSS_N} DeepSeekDeployments (a new operator process: start, lists, first reconcile)`,
+);
+console.log(
+  `leader_kill_to_first_write_ms=${failoverMs.toFixed(0)} with ${RSS_N} DeepSeekDeployments (lease taken after ${takeoverMs.toFixed(0)} ms; lease 15 s, retry 2 s)`,
 );
 console.log(`reconcile_ratio=${(operatorMs / floorMs).toFixed(2)}`);
 

@@ -32,6 +32,7 @@ export class ApiProxy {
   readonly #agent: Agent;
   #server: Server | undefined;
   #held = new Set<() => void>();
+  #streams = new Set<{ rec: ProxiedRequest; silence: () => void; end: () => void }>();
   #sockets = new Set<Socket>();
 
   constructor() {
@@ -68,6 +69,20 @@ export class ApiProxy {
     for (const release of [...this.#held]) release();
   }
 
+  /** Make the open watch streams that match go silent: they stay open and pass nothing on. */
+  silenceWatches(match: (r: ProxiedRequest) => boolean): number {
+    const hit = [...this.#streams].filter((s) => match(s.rec));
+    for (const s of hit) s.silence();
+    return hit.length;
+  }
+
+  /** End the open watch streams that match, as an apiserver ends a watch at its timeout. */
+  endWatches(match: (r: ProxiedRequest) => boolean): number {
+    const hit = [...this.#streams].filter((s) => match(s.rec));
+    for (const s of hit) s.end();
+    return hit.length;
+  }
+
   /** Writes (not Lease renewals unless asked) this proxy passed on since `since`. */
   writes(opts: { since?: number; leases?: boolean } = {}): ProxiedRequest[] {
     return this.requests.filter(
@@ -102,7 +117,7 @@ export class ApiProxy {
     if (fault === "hang") {
       const release = (): void => {
         this.#held.delete(release);
-        this.#forward(req, res, false);
+        this.#forward(req, res, false, rec);
       };
       this.#held.add(release);
       res.on("close", () => this.#held.delete(release));
@@ -129,10 +144,10 @@ export class ApiProxy {
       );
       return;
     }
-    this.#forward(req, res, fault === "silent");
+    this.#forward(req, res, fault === "silent", rec);
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, silent: boolean): void {
+  #forward(req: IncomingMessage, res: ServerResponse, silent: boolean, rec?: ProxiedRequest): void {
     const up = request(
       {
         protocol: this.#upstream.protocol,
@@ -152,6 +167,22 @@ export class ApiProxy {
           return;
         }
         upRes.pipe(res);
+        if (rec?.watch) {
+          const stream = {
+            rec,
+            silence: () => {
+              upRes.unpipe(res);
+              upRes.resume();
+            },
+            end: () => {
+              upRes.unpipe(res);
+              upRes.destroy();
+              res.end();
+            },
+          };
+          this.#streams.add(stream);
+          res.on("close", () => this.#streams.delete(stream));
+        }
       },
     );
     up.on("error", () => {
