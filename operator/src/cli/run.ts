@@ -183,8 +183,9 @@ export async function main(argv: string[]): Promise<number> {
         // write goes through the fence, so none starts once the lease may be someone else's.
         onStartedLeading: async (leading, fence) => {
           log.info("became leader; starting controllers");
+          const events = eventRecorder(fence);
           try {
-            await manager.startWork(eventRecorder(fence), fence);
+            await manager.startWork(events, fence);
           } catch (err) {
             // A leader that cannot work gives the lease up (the elector releases it once this rejects).
             await manager.stopWork(0);
@@ -192,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
           }
           await new Promise<void>((resolve) => leading.addEventListener("abort", () => resolve(), { once: true }));
           await manager.stopWork(stop.signal.aborted ? undefined : 0);
+          await events.flush();
         },
         onStoppedLeading: (end) => {
           // As controller-runtime does: a replica that lost the lease, or whose controllers

@@ -228,6 +228,33 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
     await a.done;
   });
 
+  it("keeps the fence open while the work drains on a graceful stop, within the renew deadline", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    const checks: string[] = [];
+    const a = candidate(store, clock, "a", {
+      onStarted: async (signal) => {
+        await new Promise<void>((r) => signal.addEventListener("abort", () => r()));
+        for (const ms of [3_000, 15_000]) {
+          await clock.sleep(ms); // a reconcile in flight finishing its writes
+          try {
+            a.fence!.check();
+            checks.push("open");
+          } catch {
+            checks.push("closed");
+          }
+        }
+      },
+    });
+    await clock.advance(1_000);
+    a.stop.abort();
+    await clock.advance(20_000);
+    await a.done;
+    // Open 3 s into the drain; closed once the last renewal is older than the 10 s renew deadline.
+    expect(checks).toEqual(["open", "closed"]);
+    expect(a.fence!.signal.aborted).toBe(true);
+  });
+
   it("a paused leader's fence closes on resume before its timers run, and it gives up without releasing", async () => {
     const clock = new FakeClock();
     const store = new MemoryLeaseStore();

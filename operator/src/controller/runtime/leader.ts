@@ -145,7 +145,10 @@ export class LeaderElector {
     // last renewal overdue.
     const giveUp = new AbortController();
     let failure: { err: unknown } | undefined;
-    const fence = this.#fence(leading, giveUp);
+    // Closed at once on a loss; on a graceful stop only once the work has drained (still bounded by the renewal
+    // age, since renewals stop with the stop).
+    const closed = new AbortController();
+    const fence = this.#fence(closed, leading, giveUp);
     const work = Promise.resolve()
       .then(() => this.#cb.onStartedLeading(leading.signal, fence))
       .then(
@@ -161,7 +164,9 @@ export class LeaderElector {
     const end: LeadershipEnd = failure ? "failed" : !renewedToTheEnd || giveUp.signal.aborted ? "lost" : "stopped";
     this.#leading = false;
     this.#metrics.leaderMasterStatus.set({ name: this.#name }, 0);
-    leading.abort(new LeadershipLostError(`leader election ${end}`));
+    const ended = new LeadershipLostError(`leader election ${end}`);
+    if (end !== "stopped") closed.abort(ended);
+    leading.abort(ended);
     if (end === "lost") {
       this.#log.error(
         { renewDeadlineMs: this.#renewDeadlineMs },
@@ -169,6 +174,7 @@ export class LeaderElector {
       );
     } else {
       await work; // the leader's work must stop before another candidate can take over
+      closed.abort(ended);
       // A leader whose work failed hands the lease back whatever releaseOnCancel says: holding it would keep
       // every other candidate from doing the work for a lease duration.
       if (this.#release || end === "failed") await this.#releaseLease();
@@ -178,17 +184,18 @@ export class LeaderElector {
   }
 
   /** The fence of one term of leadership (see fence.ts). */
-  #fence(leading: AbortController, giveUp: AbortController): WriteFence {
+  #fence(closed: AbortController, leading: AbortController, giveUp: AbortController): WriteFence {
     return {
-      signal: leading.signal,
+      signal: closed.signal,
       check: () => {
-        if (leading.signal.aborted) throw new LeadershipLostError("not the leader: leadership has ended");
+        if (closed.signal.aborted) throw new LeadershipLostError("not the leader: leadership has ended");
         const age = this.#clock.now() - this.#renewedAt;
         if (age <= this.#renewDeadlineMs) return;
         const err = new LeadershipLostError(
           `not the leader: the lease was last renewed ${age} ms ago, past the ${this.#renewDeadlineMs} ms renew deadline`,
         );
         this.#log.error({ err }, "write fenced off; giving up leadership");
+        closed.abort(err);
         leading.abort(err);
         giveUp.abort(err);
         throw err;
