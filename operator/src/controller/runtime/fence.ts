@@ -17,6 +17,3 @@ export interface WriteFence {
   /** Throws LeadershipLostError when no write may start now. */
   check(): void;
 }
-
-/** A fence that never closes: for a process that runs without leader election. */
-export const OPEN_FENCE: WriteFence = { signal: new AbortController().signal, check: () => undefined };

@@ -114,7 +114,11 @@ describe("Informer: list, watch and cache", () => {
     t.informer.start();
     await t.synced();
     expect(t.list.calls[0]).toEqual({ labelSelector: "app=x", fieldSelector: undefined, limit: 500 });
-    expect(t.watch.last.query).toMatchObject({ resourceVersion: "100", labelSelector: "app=x", allowWatchBookmarks: true });
+    expect(t.watch.last.query).toMatchObject({
+      resourceVersion: "100",
+      labelSelector: "app=x",
+      allowWatchBookmarks: true,
+    });
     t.watch.last.send("MODIFIED", obj("a", 1)); // same RV: no event
     t.watch.last.send("MODIFIED", obj("a", 3));
     t.watch.last.send("ADDED", obj("c", 4));
