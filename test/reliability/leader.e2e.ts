@@ -68,7 +68,7 @@ describe("leader election under faults", () => {
   it("the leader SIGKILLed with two replicas: the other takes over and reconciles", async () => {
     const [a, b] = [replicas[1]!, replicas[2]!];
     expect(await leaseHolder(env)).toBe("op-a");
-    await a.proc!.stop("SIGKILL"); // restarted a second later, as a follower
+    await a.proc!.stop("SIGKILL"); // replaced a second later, as a follower
     const killedAt = Date.now();
     await createDsds(env, ["after-kill"]);
     await waitFor(async () => (await leaseHolder(env)) === "op-b", {
@@ -91,7 +91,7 @@ describe("leader election under faults", () => {
   it("a leader frozen mid-reconcile writes nothing after its successor's first write, and exits on resume", async () => {
     const [a, b] = [replicas[1]!, replicas[2]!];
     expect(await leaseHolder(env)).toBe("op-b");
-    await waitFor(() => a.running(), { timeoutMs: 30_000, what: "op-a restarted" });
+    await waitFor(() => a.running(), { timeoutMs: 30_000, what: "op-a replaced" });
     const burst = names("burst", 12);
     const t0 = Date.now();
     await createDsds(env, burst);
@@ -102,7 +102,10 @@ describe("leader election under faults", () => {
     const stoppedAt = Date.now();
     const exitsBefore = b.exits.length;
     try {
-      await waitFor(async () => (await leaseHolder(env)) === "op-a", { timeoutMs: 60_000, what: "op-a takes over" });
+      await waitFor(async () => (await leaseHolder(env)) === a.identity, {
+        timeoutMs: 60_000,
+        what: "op-a takes over",
+      });
       const successorFirst = await waitFor(() => firstWrite(a, stoppedAt), { timeoutMs: 60_000, what: "op-a writes" });
       // Let op-a work a while before op-b wakes with every timer due at once.
       await new Promise((r) => setTimeout(r, 2000));

@@ -82,12 +82,17 @@ export async function leaseHolder(env: Env): Promise<string | undefined> {
   return r.items[0]?.spec.holderIdentity;
 }
 
-/** One operator replica behind its own proxy; restarted after it exits unless stopped. */
+/**
+ * One operator replica behind its own proxy; replaced after it exits unless stopped, by a process with a
+ * new identity (as a ReplicaSet replaces a pod: a process that came back under the old name would find
+ * itself the lease's holder and take it back at once).
+ */
 export class Replica {
   readonly proxy = new ApiProxy();
   readonly exits: Array<{ at: number; code: number | null }> = [];
   proc: OperatorProcess | undefined;
   #stopped = false;
+  #generation = 0;
   #restarts: Promise<void> = Promise.resolve();
 
   readonly env: Env;
@@ -106,10 +111,15 @@ export class Replica {
     return this;
   }
 
+  /** The current process's identity (its pod name): the name, then name-1, name-2, … for replacements. */
+  get identity(): string {
+    return this.#generation === 0 ? this.name : `${this.name}-${this.#generation}`;
+  }
+
   async #spawn(): Promise<void> {
     const kubeconfig = this.proxy.writeKubeconfig(this.env.identity, join(this.env.work, `${this.name}.kubeconfig`));
     const proc = await startOperator({
-      name: this.name,
+      name: this.identity,
       shipped: true,
       kubeconfig,
       leaseNamespace: this.env.system.name,
@@ -120,7 +130,11 @@ export class Replica {
     proc.proc.once("exit", (code) => {
       this.exits.push({ at: Date.now(), code });
       if (this.#stopped || !this.restart) return;
-      this.#restarts = new Promise((r) => setTimeout(r, 1000)).then(() => (this.#stopped ? undefined : this.#spawn()));
+      this.#restarts = new Promise((r) => setTimeout(r, 1000)).then(() => {
+        if (this.#stopped) return;
+        this.#generation++;
+        return this.#spawn();
+      });
     });
   }
 
