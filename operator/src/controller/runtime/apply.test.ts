@@ -263,4 +263,19 @@ describe("ApplyClient with a write fence", () => {
     expect(server.requestsTo("DELETE", "/apis/apps/v1").length).toBe(0);
     expect(await client.get(ENGINE)).toBeDefined();
   });
+
+  it("checks the fence again when the request reaches its connection, and sends nothing if it closed meanwhile", async () => {
+    // Open for the check before the request is built, closed by the time undici writes it (a process frozen
+    // in between, resumed after the lease was lost).
+    let checks = 0;
+    client.setFence({
+      signal: new AbortController().signal,
+      check: () => {
+        if (++checks > 1) throw new LeadershipLostError("lease lost while the request waited for a connection");
+      },
+    });
+    await expect(client.apply(deployment())).rejects.toThrow(/apply Deployment team-a\/engine/);
+    expect(checks).toBe(2);
+    expect(server.requestsTo("PATCH", "/apis/apps/v1")).toHaveLength(0);
+  });
 });

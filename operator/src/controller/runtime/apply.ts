@@ -21,6 +21,7 @@ import type { ListOptions, PageOptions } from "./informer.ts";
 import { OperatorMetrics, type ApiWriteVerb } from "./metrics.ts";
 import { shareConnections } from "./connections.ts";
 import type { WriteFence } from "./fence.ts";
+import { fencedDispatcher } from "./fence-dispatch.ts";
 
 export const DEFAULT_FIELD_MANAGER = "deepseek-operator";
 
@@ -81,6 +82,8 @@ interface SendSpec {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
+  /** Checked again when the request is written to its connection (fence-dispatch.ts). */
+  fence?: WriteFence;
 }
 
 /**
@@ -90,11 +93,30 @@ interface SendSpec {
  */
 class RawObjectApi extends KubernetesObjectApi {
   log: Logger = rootLogger;
+  readonly #fences = new WeakMap<RequestContext, WriteFence>();
 
   static forConfig(kc: KubeConfig): RawObjectApi {
     const api = kc.makeApiClient(RawObjectApi);
     api.setDefaultNamespace(kc);
+    api.#fenceAtDispatch();
     return api;
+  }
+
+  /**
+   * A fenced request gets its dispatcher (chosen by the auth step, connections.ts) wrapped so that the fence is
+   * checked again at the moment undici writes the request to a connection: a request queued for a connection
+   * while the process was frozen would otherwise go out on resume, before any timer could close the fence.
+   */
+  #fenceAtDispatch(): void {
+    const http = this.configuration.httpApi;
+    // Configuration's fields are declared readonly, but it is a plain object of client-node's making.
+    (this.configuration as { httpApi: typeof http }).httpApi = {
+      send: (ctx: RequestContext) => {
+        const fence = this.#fences.get(ctx);
+        if (fence) ctx.setDispatcher(fencedDispatcher(ctx.getDispatcher(), fence));
+        return http.send(ctx);
+      },
+    };
   }
 
   /** Resource path of the object (or of its collection for action "list"/"create"), via cached discovery. */
@@ -121,6 +143,7 @@ class RawObjectApi extends KubernetesObjectApi {
       ctx.setBody(JSON.stringify(spec.body));
     }
     if (spec.signal) ctx.setSignal(spec.signal);
+    if (spec.fence) this.#fences.set(ctx, spec.fence);
     try {
       return await this.requestPromise(ctx);
     } catch (err) {
@@ -337,7 +360,7 @@ export class ApplyClient {
     const signal = this.#fence
       ? AbortSignal.any([this.#fence.signal, ...(req.signal ? [req.signal] : [])])
       : req.signal;
-    const out = await this.#api.send({ ...req, verb, ref, signal: this.#signal(signal) });
+    const out = await this.#api.send({ ...req, verb, ref, signal: this.#signal(signal), fence: this.#fence });
     this.#log.debug({ verb, kind: target.kind, namespace: ref.namespace, name: ref.name }, "api write");
     return out;
   }
