@@ -21,7 +21,7 @@ function candidate(
   store: MemoryLeaseStore,
   clock: Clock,
   id: string,
-  opts: { releaseOnCancel?: boolean; onStarted?: (s: AbortSignal) => Promise<void> } = {},
+  opts: { releaseOnCancel?: boolean; onStarted?: (s: AbortSignal) => Promise<void>; random?: () => number } = {},
 ): Candidate {
   const log: string[] = [];
   const c: Partial<Candidate> = {
@@ -47,7 +47,7 @@ function candidate(
     clock,
     metrics: c.metrics,
     releaseOnCancel: opts.releaseOnCancel,
-    random: () => 0,
+    random: opts.random ?? (() => 0),
   });
   c.done = c.elector.run(c.stop!.signal);
   return c as Candidate;
@@ -106,6 +106,24 @@ describe("LeaderElector (client-go tryAcquireOrRenew port)", () => {
     expect(takeover - lastRenew).toBeLessThanOrEqual(17_000);
     expect(store.lease!.record).toMatchObject({ holderIdentity: "b", leaderTransitions: 1, acquireTime: takeover });
     expect(b.log).toEqual(["leader=a", "leader=b", `started@${takeover}`]);
+    b.stop.abort();
+    await b.done;
+  });
+
+  it("a follower with the worst jitter still takes over within lease duration + one retry period of the last renewal", async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    const a = candidate(store, clock, "a", { releaseOnCancel: false });
+    await clock.advance(0);
+    const b = candidate(store, clock, "b", { random: () => 0.999 });
+    await clock.advance(7_300);
+    a.stop.abort(); // dies between two renewals, without releasing
+    await a.done;
+    const lastRenew = store.lease!.record.renewTime;
+    await clock.advance(30_000);
+    const takeover = Number(b.log.find((l) => l.startsWith("started@"))!.split("@")[1]);
+    expect(takeover - lastRenew).toBeGreaterThan(15_000);
+    expect(takeover - lastRenew).toBeLessThanOrEqual(17_001);
     b.stop.abort();
     await b.done;
   });

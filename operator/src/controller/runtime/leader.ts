@@ -203,14 +203,24 @@ export class LeaderElector {
     };
   }
 
-  /** client-go acquire(): retry every retryPeriod with jitter until leader or aborted. */
+  /**
+   * client-go acquire(), with other waits: client-go retries every retryPeriod·(1 + rand·1.2), so a follower
+   * may see the holder's last renewal up to 2.2 retry periods late and try again as late after the lease
+   * expired: a takeover up to lease + 4.4 retry periods after the holder died. Here a follower polls every
+   * retryPeriod·(1 − rand·0.5) (still spread, never slower than one retry period) and wakes when the lease it
+   * observed expires, so it takes over within lease duration + one retry period of the holder's last renewal.
+   */
   async #acquire(signal: AbortSignal): Promise<boolean> {
     this.#log.info("attempting to acquire leader lease");
     while (!signal.aborted) {
       const ok = await this.#tryAcquireOrRenew(signal, this.#clock.now() + this.#renewDeadlineMs);
       this.#maybeReportTransition();
       if (ok) return true;
-      await this.#clock.sleep(this.#retryMs + this.#random() * JITTER_FACTOR * this.#retryMs, signal);
+      const poll = this.#retryMs * (1 - this.#random() * 0.5);
+      const expiresIn = this.#observed
+        ? this.#observedTime + this.#observed.leaseDurationSeconds * 1000 + 1 - this.#clock.now()
+        : poll;
+      await this.#clock.sleep(Math.max(1, Math.min(poll, expiresIn)), signal);
     }
     return false;
   }
