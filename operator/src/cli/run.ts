@@ -7,7 +7,7 @@ import { CoordinationV1Api, EventsV1Api, KubeConfig } from "@kubernetes/client-n
 import { createManager } from "../controller/manager.ts";
 import { LeaderElector } from "../controller/runtime/leader.ts";
 import { KubeLeaseLock } from "../controller/runtime/leaselock.ts";
-import { EventRecorder, KubeEventSink, fencedEventSink } from "../controller/runtime/events.ts";
+import { EventRecorder, KubeEventSink } from "../controller/runtime/events.ts";
 import { HealthProbes, informersLive, informersSynced, leaderWorking } from "../controller/runtime/health.ts";
 import type { WriteFence } from "../controller/runtime/fence.ts";
 import { rootLogger, setLogLevel } from "../util/log.ts";
@@ -125,9 +125,8 @@ export async function main(argv: string[]): Promise<number> {
     log,
   });
   const eventRecorder = (fence?: WriteFence) => {
-    const sink = new KubeEventSink(kc.makeApiClient(EventsV1Api), manager.metrics);
     return new EventRecorder({
-      sink: fence ? fencedEventSink(sink, fence) : sink,
+      sink: new KubeEventSink(kc.makeApiClient(EventsV1Api), manager.metrics, undefined, fence),
       reportingInstance: identity,
       metrics: manager.metrics,
       log,

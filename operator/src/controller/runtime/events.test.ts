@@ -7,6 +7,7 @@ import {
 } from "@kubernetes/client-node";
 import { EventRecorder, KubeEventSink, REPORTING_CONTROLLER, truncateUtf8, type EventSink } from "./events.ts";
 import { FakeApiServer } from "./fakeapiserver.ts";
+import { LeadershipLostError } from "./fence.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { FakeClock } from "./testing.ts";
 
@@ -202,5 +203,22 @@ describe("KubeEventSink on the wire", () => {
       "create/Event=1",
       "patch/Event=1",
     ]);
+  });
+
+  it("with a fence, sends nothing once it is closed, also when it closes while the request waits for its connection", async () => {
+    const api = server.kubeConfig().makeApiClient(EventsV1Api);
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    let checks = 0;
+    const fence = {
+      signal: new AbortController().signal,
+      check: () => {
+        if (++checks > 1) throw new LeadershipLostError("not the leader");
+      },
+    };
+    const sink = new KubeEventSink(api, metrics, 10_000, fence);
+    const ev = { metadata: { name: "x", namespace: "team-a" }, eventTime: new Date() } as never;
+    await expect(sink.create("team-a", ev)).rejects.toBeDefined(); // open at the call, closed at the connection
+    await expect(sink.create("team-a", ev)).rejects.toBeInstanceOf(LeadershipLostError); // closed at the call
+    expect(server.requestsTo("POST", "/apis/events.k8s.io/")).toHaveLength(0);
   });
 });

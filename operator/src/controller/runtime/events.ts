@@ -44,42 +44,37 @@ export class KubeEventSink implements EventSink {
   readonly #api: EventsV1Api;
   readonly #metrics: OperatorMetrics;
   readonly #timeoutMs: number;
+  readonly #fence: WriteFence | undefined;
 
-  constructor(api: EventsV1Api, metrics?: OperatorMetrics, timeoutMs = 10_000) {
+  /** With a `fence`, nothing is sent once it is closed: Events are writes of the leader like any other. */
+  constructor(api: EventsV1Api, metrics?: OperatorMetrics, timeoutMs = 10_000, fence?: WriteFence) {
     this.#api = api;
     this.#metrics = metrics ?? new OperatorMetrics({ processMetrics: false });
     this.#timeoutMs = timeoutMs;
+    this.#fence = fence;
+  }
+
+  #options(contentType?: string) {
+    this.#fence?.check();
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    return requestOptions({
+      signal: this.#fence ? AbortSignal.any([timeout, this.#fence.signal]) : timeout,
+      ...(contentType ? { contentType } : {}),
+      ...(this.#fence ? { fence: this.#fence } : {}),
+    });
   }
 
   async create(namespace: string, event: EventsV1Event): Promise<void> {
+    const options = this.#options();
     this.#metrics.apiWrites.inc({ verb: "create", kind: "Event" });
-    await this.#api.createNamespacedEvent(
-      { namespace, body: event },
-      requestOptions({ signal: AbortSignal.timeout(this.#timeoutMs) }),
-    );
+    await this.#api.createNamespacedEvent({ namespace, body: event }, options);
   }
 
   async patchSeries(namespace: string, name: string, series: EventsV1EventSeries): Promise<void> {
+    const options = this.#options("application/merge-patch+json");
     this.#metrics.apiWrites.inc({ verb: "patch", kind: "Event" });
-    await this.#api.patchNamespacedEvent(
-      { namespace, name, body: { series } },
-      requestOptions({ signal: AbortSignal.timeout(this.#timeoutMs), contentType: "application/merge-patch+json" }),
-    );
+    await this.#api.patchNamespacedEvent({ namespace, name, body: { series } }, options);
   }
-}
-
-/** A sink that sends nothing once `fence` is closed: Events are writes of the leader like any other. */
-export function fencedEventSink(sink: EventSink, fence: WriteFence): EventSink {
-  return {
-    create: async (namespace, event) => {
-      fence.check();
-      await sink.create(namespace, event);
-    },
-    patchSeries: async (namespace, name, series) => {
-      fence.check();
-      await sink.patchSeries(namespace, name, series);
-    },
-  };
 }
 
 export interface EventRecorderOptions {

@@ -8,14 +8,20 @@ import {
   type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import type { WriteFence } from "./fence.ts";
+import { fencedDispatcher } from "./fence-dispatch.ts";
 
 export function requestOptions(opts: {
   signal?: AbortSignal;
   contentType?: string;
+  /** Checked when the request is written to its connection (fence-dispatch.ts). */
+  fence?: WriteFence;
 }): ConfigurationOptions<ObservableMiddleware> {
   const middleware: ObservableMiddleware = {
     pre: (ctx: RequestContext) => {
       if (opts.signal) ctx.setSignal(opts.signal);
+      // Middleware runs after the auth step has chosen the request's dispatcher (connections.ts).
+      if (opts.fence) ctx.setDispatcher(fencedDispatcher(ctx.getDispatcher(), opts.fence));
       // The generated patch methods default to application/json-patch+json; merge patches must say so.
       if (opts.contentType) ctx.setHeaderParam("Content-Type", opts.contentType);
       return new Observable(Promise.resolve(ctx));
