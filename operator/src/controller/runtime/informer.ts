@@ -284,7 +284,6 @@ export class Informer<T extends KubernetesObject> {
         this.#log.info({ pages }, "list continue token expired (410); listing in one request");
         items.length = 0;
         page = await this.#o.list(selectors);
-        next = undefined;
       }
       pages++;
       if (this.#gen !== gen || !this.#running) break;
