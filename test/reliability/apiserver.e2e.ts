@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { waitFor } from "../e2e/lib/index.ts";
 import { freezeComponent, restartComponent, waitApiserverReady } from "../harness/controlplane.ts";
+import { waitUntilCreatable } from "../harness/operator.ts";
 import { converged, createDsds, leaseHolder, Replica, setUp, type Env } from "./lib.ts";
 
 let env: Env;
@@ -43,6 +44,8 @@ describe("the control plane failing under the operator", () => {
   }, 300_000);
 
   it("etcd frozen for 8 s during reconciles: the operator recovers and converges", async () => {
+    // A restarted apiserver's finalizer policy learns the CRD's schema again some seconds after it is ready.
+    await waitUntilCreatable(env.ns.name);
     const batch = names("etcd", 10);
     const t0 = Date.now();
     await createDsds(env, batch);
