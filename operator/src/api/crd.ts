@@ -43,10 +43,10 @@ export const PRINTER_COLUMNS = [
   },
   {
     name: "ETA",
-    type: "integer",
-    jsonPath: ".status.weights.etaSeconds",
+    type: "string",
+    jsonPath: ".status.weights.eta",
     priority: 1,
-    description: "Seconds until the weights are downloaded.",
+    description: "Time until the weights are downloaded, e.g. 12m or 1h5m.",
   },
   {
     name: "Endpoint",

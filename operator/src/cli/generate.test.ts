@@ -116,6 +116,11 @@ describe("structural schema", () => {
     });
     const columns = (version.additionalPrinterColumns as { name: string; jsonPath: string }[]).map((c) => c.name);
     expect(columns).toEqual(expect.arrayContaining(["Phase", "Ready", "GPUs", "Weights", "Queue", "Tokens/s", "Age"]));
+    // The ETA reads as a duration (1h5m), not a bare number of seconds.
+    expect(version.additionalPrinterColumns).toContainEqual(
+      expect.objectContaining({ name: "ETA", type: "string", jsonPath: ".status.weights.eta" }),
+    );
+    expect(nodes.find(([p]) => p === "status.weights.eta")?.[1].type).toBe("string");
     // Every column's path must exist in the schema, or kubectl prints <none> forever.
     const paths = new Set(nodes.map(([p]) => `.${p}`));
     for (const c of version.additionalPrinterColumns as { jsonPath: string }[]) {

@@ -15,7 +15,9 @@ describe("deepseek-operator --version", () => {
       return true;
     });
   });
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
 
   it("prints the package version and exits 0", async () => {
     expect(await runCli(["--version"])).toBe(0);
