@@ -22,7 +22,8 @@ typecheck: deps ## type-check everything
 crds: deps ## regenerate crds/ from the zod schema
 	npm run -s crds
 
-test: test-unit test-e2e test-reliability ## every test: unit, then e2e and the fault suite against a real control plane
+# test-image needs root and Debian's packages (as CI has); about a minute, warm or cold (README, "The image").
+test: test-unit test-image test-e2e test-reliability ## every test: unit, the image run confined, e2e and the fault suite
 
 test-unit: deps lint helm ## fast tests, no cluster (after the type check, the format check and the linter)
 	npm run -s test:unit

@@ -7,9 +7,10 @@ import { parse, stringify } from "yaml";
 import { runLoad, formatReport } from "../../bench/load.ts";
 import { startHubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
-import { LocalPodRunner } from "../harness/local-runner.ts";
-import { installOperatorIdentity, startOperator, waitUntilCreatable } from "../harness/operator.ts";
-import { kubectl, kubectlJson, kubectlOk } from "../e2e/lib/exec.ts";
+import { LocalPodRunner, SHIPPED_ENTRYPOINT } from "../harness/local-runner.ts";
+import { waitUntilCreatable } from "../harness/operator.ts";
+import { CHART, installArgs, installRelease, operatorPods, uninstallRelease } from "../harness/release.ts";
+import { helm, kubectl, kubectlJson, kubectlOk } from "../e2e/lib/exec.ts";
 import { loadKubeConfig } from "../e2e/lib/kube.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 
@@ -28,25 +29,34 @@ process.env.DSO_KUBECONFIG ??= join(REPO_ROOT, ".cluster", "kubeconfig");
 mkdirSync(WORK, { recursive: true });
 const kc = loadKubeConfig();
 
-say("Install the CRD and the operator's identity (the Helm chart's ServiceAccount and RBAC)");
-await kubectlOk([
-  "apply",
-  "--server-side",
-  "--force-conflicts",
-  "-f",
-  join(REPO_ROOT, "crds/serving.deepseek-operator.io_deepseekdeployments.yaml"),
-]);
-await kubectlOk([
-  "wait",
-  "--for=condition=Established",
-  "crd/deepseekdeployments.serving.deepseek-operator.io",
-  "--timeout=60s",
-]);
-await kubectl(["create", "namespace", SYSTEM]);
-const opKubeconfig = await installOperatorIdentity(SYSTEM, WORK, [NS]);
+say("helm install the operator (the chart, as on a real cluster; the local runner plays the kubelet)");
+// Pods labelled for the local runner run as local processes from their own container spec (the operator's,
+// from the chart's Deployment, and the weights Jobs'); KWOK runs the engine pods, and the runner puts an
+// engine simulator at each one's address.
+const runner = new LocalPodRunner({
+  admin: kc,
+  workDir: join(WORK, "pods"),
+  engines: { loadSeconds: 5 },
+  entrypoint: SHIPPED_ENTRYPOINT,
+  log: (m) => process.stdout.write(`   ${m}\n`),
+});
+runner.start();
+const release = { name: "deepseek-operator", namespace: SYSTEM };
+const local = (args: string[]) => args.join(" ").replaceAll(REPO_ROOT, "");
+// An earlier run's release has pods nobody runs any more: reinstall it.
+await uninstallRelease(release);
+// Helm creates the CRD on a first install and never upgrades it: on a cluster that has it, upgrade it first.
+if ((await kubectl(["get", "crd", "deepseekdeployments.serving.deepseek-operator.io"])).code === 0) {
+  process.stdout.write(`$ helm show crds ${local([CHART])} | kubectl apply --server-side --force-conflicts -f -\n`);
+  const crds = await helm(["show", "crds", CHART]);
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: crds.stdout });
+}
+process.stdout.write(`$ helm ${local(installArgs(release, [NS]))}\n`);
+await installRelease(release, [NS]);
+await show(["-n", SYSTEM, "get", "deploy,pods", "-o", "wide"]);
 await show(["get", "nodes", "-L", "nvidia.com/gpu.product", "-L", "nvidia.com/gpu.count"]);
 
-say("Start a Hugging Face Hub simulator (gated: needs a token) and the operator");
+say("Start a Hugging Face Hub simulator (gated: needs a token)");
 // 46 shards like the real checkpoint, scaled down to 4 MiB each and rate-limited so the download is watchable.
 const hub = await startHubServer({
   repos: [v4FlashShapedRepo({ shardSize: 4 * 2 ** 20 })],
@@ -55,24 +65,10 @@ const hub = await startHubServer({
   token: TOKEN,
 });
 hub.setFault({ kind: "rate", bytesPerSecond: 512 * 1024 });
-const runner = new LocalPodRunner({
-  admin: kc,
-  workDir: join(WORK, "pods"),
-  engines: { loadSeconds: 5 },
-  log: (m) => process.stdout.write(`   ${m}\n`),
-});
-runner.start();
-const op = await startOperator({
-  name: `deepseek-operator-${process.pid}`,
-  shipped: true,
-  kubeconfig: opKubeconfig,
-  leaseNamespace: SYSTEM,
-  workDir: WORK,
-  namespaces: [NS],
-  extraEnv: { LOG_LEVEL: "info" },
-});
+const pods = await operatorPods(release);
 process.stdout.write(
-  `   hub ${hub.url}; operator metrics http://127.0.0.1:${op.metricsPort}/metrics; logs in ${WORK}\n`,
+  `   hub ${hub.url}; operator metrics ${pods.map((p) => `http://${p.ip}:${p.ports.metrics}/metrics`).join(", ")}; ` +
+    `logs in ${join(WORK, "pods")}\n`,
 );
 // A namespace left terminating by an earlier run goes once the operator has finalized its deployments.
 for (let i = 0; i < 120; i++) {
@@ -83,8 +79,8 @@ for (let i = 0; i < 120; i++) {
 await kubectl(["create", "namespace", NS]);
 await waitUntilCreatable(NS);
 
+// The release stays installed (the next run reinstalls it); its pods stop with the runner.
 const stop = async () => {
-  await op.stop();
   await runner.stop();
   await hub.close();
 };

@@ -1,7 +1,9 @@
-// The operator end to end on the real control plane: it runs as a child process under the RBAC its
-// Helm chart grants, the downloader really runs (as a local process, through the harness's local
-// runner) against the local Hub simulator, and KWOK plays the GPU nodes and engine pods.
-import { mkdirSync } from "node:fs";
+// The operator end to end on the real control plane, installed as users install it: `helm install` of
+// the chart. The release's Deployment creates the operator pods and the harness's local runner runs them
+// (their own command, env and ServiceAccount token; test/harness/release.ts), the downloader really runs
+// the same way against the local Hub simulator, and KWOK plays the GPU nodes and engine pods. The last
+// tests upgrade the release, upgrade its CRD and uninstall it.
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -9,16 +11,24 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { FINALIZER } from "../../operator/src/render/index.ts";
 import { startHubServer, type HubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
-import { LocalPodRunner } from "../harness/local-runner.ts";
+import { LocalPodRunner, SHIPPED_ENTRYPOINT } from "../harness/local-runner.ts";
+import { counterSum, waitUntilCreatable } from "../harness/operator.ts";
 import {
-  counterSum,
-  installOperatorIdentity,
-  startOperator,
-  waitUntilCreatable,
-  type OperatorProcess,
-} from "../harness/operator.ts";
+  CHART,
+  installRelease,
+  leaseHolder,
+  operatorPods,
+  podMetrics,
+  releaseManifest,
+  uninstallRelease,
+  upgradeRelease,
+  type OperatorPod,
+  type Release,
+} from "../harness/release.ts";
 import {
   createTestNamespace,
+  helm,
+  kubectl,
   kubectlJson,
   kubectlOk,
   loadKubeConfig,
@@ -47,8 +57,7 @@ let system: TestNamespace;
 let ns: TestNamespace;
 let hub: HubServer;
 let runner: LocalPodRunner;
-let operatorKubeconfig: string;
-const operators: OperatorProcess[] = [];
+let release: Release;
 
 function dsdManifest(name: string, spec: Record<string, unknown> = {}) {
   return {
@@ -64,18 +73,12 @@ function dsdManifest(name: string, spec: Record<string, unknown> = {}) {
   };
 }
 
-const leaseHolder = async () => {
-  const r = await kubectlJson<{ items: { spec: { holderIdentity?: string } }[] }>([
-    "-n",
-    system.name,
-    "get",
-    "leases",
-    "--field-selector",
-    "metadata.name=deepseek-operator",
-  ]).catch(() => ({ items: [] }));
-  return r.items[0]?.spec.holderIdentity;
+const reconciles = async (p: OperatorPod) => counterSum(await podMetrics(p), "controller_runtime_reconcile_total");
+/** The operator pod holding the lease, once there is one. */
+const leader = async () => {
+  const holder = await leaseHolder(release);
+  return (await operatorPods(release)).find((p) => p.name === holder);
 };
-const reconciles = async (o: OperatorProcess) => counterSum(await o.metrics(), "controller_runtime_reconcile_total");
 
 const getDsd = async (name: string) =>
   (await api.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as Dsd;
@@ -105,7 +108,12 @@ beforeAll(async () => {
   ]);
   system = await createTestNamespace("e2e-dso-system", kc);
   ns = await createTestNamespace("e2e-dso", kc);
-  operatorKubeconfig = await installOperatorIdentity(system.name, WORK, [ns.name]);
+  // Cluster-scoped objects of the release (ClusterRole, finalizer policy) carry its name: unique per run.
+  release = { name: `dso-${system.name.slice(-6)}`, namespace: system.name };
+  runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods"), entrypoint: SHIPPED_ENTRYPOINT });
+  runner.start();
+  // The chart's defaults: two replicas with leader election, the operator watching the test namespace.
+  await installRelease(release, [ns.name]);
   await waitUntilCreatable(ns.name);
   // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
   hub = await startHubServer({
@@ -117,34 +125,15 @@ beforeAll(async () => {
     port: 0,
   });
   hub.setFault({ kind: "rate", bytesPerSecond: 256 * 1024 });
-  runner = new LocalPodRunner({ admin: kc, workDir: join(WORK, "pods") });
-  runner.start();
-  // Two replicas with leader election, as the chart runs them: only the leader may reconcile.
-  operators.push(
-    await startOperator({
-      name: "op-a",
-      shipped: true,
-      kubeconfig: operatorKubeconfig,
-      leaseNamespace: system.name,
-      workDir: WORK,
-      namespaces: [ns.name],
-    }),
-  );
-  await waitFor(async () => (await leaseHolder()) === "op-a", { timeoutMs: 60_000, what: "op-a holds the lease" });
-  operators.push(
-    await startOperator({
-      name: "op-b",
-      shipped: true,
-      kubeconfig: operatorKubeconfig,
-      leaseNamespace: system.name,
-      workDir: WORK,
-      namespaces: [ns.name],
-    }),
-  );
+  await waitFor(async () => ((await operatorPods(release)).length === 2 && (await leader()) ? true : undefined), {
+    timeoutMs: 60_000,
+    what: "two operator pods, one holding the lease",
+  });
 }, 300_000);
 
 afterAll(async () => {
-  for (const o of operators) await o.stop();
+  // Also when a test failed before the uninstall test: the release's cluster-scoped objects must go.
+  if (release) await uninstallRelease(release);
   await runner?.stop();
   await hub?.close();
   await ns?.delete();
@@ -161,6 +150,7 @@ describe("the operator", () => {
     })) as Dsd;
     expect(created.metadata.finalizers).toEqual([FINALIZER]);
     const seenProgress = new Set<string>();
+    const seenEta = new Set<string>();
     let engineBeforeWeights = false;
     const done = await waitFor(
       async () => {
@@ -173,10 +163,12 @@ describe("the operator", () => {
             "flash-a",
             "--no-headers",
             "-o",
-            "custom-columns=W:.status.weights.progress",
+            "custom-columns=W:.status.weights.progress,E:.status.weights.eta",
           ])
         ).trim();
-        if (rows && rows !== "<none>") seenProgress.add(rows);
+        const [progress, eta] = rows.split(/\s+/);
+        if (progress && progress !== "<none>") seenProgress.add(progress);
+        if (eta && eta !== "<none>") seenEta.add(eta);
         // Deployments first, the PVC second: the verified marker never goes away, so a Deployment
         // seen before a PVC without it means the engine was created before the weights were verified.
         const deploys = await get<{ items: unknown[] }>(["deployments", "-l", "app.kubernetes.io/instance=flash-a"]);
@@ -196,6 +188,9 @@ describe("the operator", () => {
     );
     expect(engineBeforeWeights).toBe(false);
     expect([...seenProgress].some((p) => /^\d+%$/.test(p) && p !== "0%" && p !== "100%")).toBe(true);
+    // The ETA column reads as a duration (45s, 2m30s, 1h5m), never a bare number of seconds.
+    expect(seenEta.size).toBeGreaterThan(0);
+    for (const eta of seenEta) expect(eta).toMatch(/^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$/);
     expect(done.status?.weights).toMatchObject({ verified: true, progress: "100%", filesTotal: 49 });
     // The download Job ran once, as the ServiceAccount whose Role may patch only this PVC.
     const pvcName = done.status?.weights.pvcName as string;
@@ -345,9 +340,10 @@ describe("the operator", () => {
     );
     await sleep(5_000); // let the last status writes of the recreate settle
     // Writes to DeepSeekDeployments and their children; Lease renewals and Event series are not that.
+    const op = (await leader())!;
     const writes = async () =>
       counterSum(
-        await operators[0]!.metrics(),
+        await podMetrics(op),
         "deepseek_operator_api_writes_total",
         (l) => l.kind !== "Lease" && l.kind !== "Event",
       );
@@ -373,25 +369,37 @@ describe("the operator", () => {
     await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-big", "--wait=true", "--timeout=60s"]);
   }, 240_000);
 
-  it("reconciles only on the leader, and hands over within the lease time when the leader dies", async () => {
-    const [a, b] = operators as [OperatorProcess, OperatorProcess];
-    expect(await leaseHolder()).toBe("op-a");
-    expect(await reconciles(a)).toBeGreaterThan(0);
-    expect(await reconciles(b)).toBe(0);
-    await a.stop("SIGKILL"); // no graceful release: b must wait out the 15 s lease
+  it("reconciles only on the leader, and a standby takes over within the lease time when the leader dies", async () => {
+    const pods = await operatorPods(release);
+    const first = (await leader())!;
+    const standby = pods.find((p) => p.name !== first.name)!;
+    expect(pods).toHaveLength(2);
+    expect(await reconciles(first)).toBeGreaterThan(0);
+    expect(await reconciles(standby)).toBe(0);
+    // No graceful release: the others must wait out the 15 s lease. The dead pod's ReplicaSet replaces it.
+    expect(runner.kill(first.key, "SIGKILL")).toBe(true);
     const killedAt = Date.now();
-    await waitFor(async () => (await leaseHolder()) === "op-b", {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-      what: "op-b takes the lease",
-    });
+    const next = await waitFor(
+      async () => {
+        const p = await leader();
+        return p && p.name !== first.name ? p : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: "another operator pod takes the lease" },
+    );
     const handover = Date.now() - killedAt;
     await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-c") });
     await waitForCondition("flash-c", "WeightsReady", "True", 60_000);
-    expect(await reconciles(b)).toBeGreaterThan(0);
+    expect(await reconciles(next)).toBeGreaterThan(0);
+    await waitFor(
+      async () => {
+        const p = await operatorPods(release);
+        return p.length === 2 && !p.some((x) => x.name === first.name) ? p : undefined;
+      },
+      { timeoutMs: 60_000, what: "the ReplicaSet replaced the dead operator pod" },
+    );
     // Measured, not asserted (timings belong in bench/): expect about the 15 s lease plus a retry.
     process.stderr.write(`leader handover took ${handover} ms\n`);
-  }, 120_000);
+  }, 150_000);
 
   it("reports a failed download with its reason and the next retry, and creates no engine", async () => {
     // Every request for this revision is refused as the Hub refuses a missing or wrong token.
@@ -476,5 +484,172 @@ describe("the operator", () => {
     const pvc = await kubectlJson<any>(["-n", ns.name, "get", "pvc", pvcName]);
     expect(pvc.metadata.deletionTimestamp).toBeUndefined();
     expect(pvc.metadata.ownerReferences ?? []).toEqual([]);
+  }, 240_000);
+});
+
+/** A process's environment and argv, as the kernel holds them. */
+const environOf = (pid: number) =>
+  Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+const argvOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+const CRD_NAME = "deepseekdeployments.serving.deepseek-operator.io";
+
+describe("the Helm release", () => {
+  it("helm upgrade with changed values rolls the operator onto the upgraded Deployment's command and env", async () => {
+    const before = await operatorPods(release);
+    await upgradeRelease(release, ["logLevel=debug", "metrics.port=9090", "workers=2"]);
+    const deploy = (await releaseManifest(release)).find((o) => o.kind === "Deployment")!;
+    const container = deploy.spec.template.spec.containers[0] as {
+      command: string[];
+      args?: string[];
+      env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    };
+    expect(container.env).toContainEqual({ name: "LOG_LEVEL", value: "debug" });
+    // helm --wait returns once the new pods are Ready; the old ones may still be terminating.
+    const pods = await waitFor(
+      async () => {
+        const p = await operatorPods(release);
+        return p.length === 2 && p.every((x) => !before.some((b) => b.name === x.name)) ? p : undefined;
+      },
+      { timeoutMs: 120_000, what: "two operator pods of the upgraded Deployment" },
+    );
+    for (const pod of pods) {
+      const proc = runner.process(pod.key);
+      expect(proc).toBeDefined();
+      // The entry point is the image's, mapped onto the bundle; the rest of the command line is the chart's.
+      expect(argvOf(proc!.pid)).toEqual([
+        ...SHIPPED_ENTRYPOINT,
+        ...container.command.slice(1),
+        ...(container.args ?? []),
+      ]);
+      const env = environOf(proc!.pid);
+      for (const e of container.env) {
+        const want = e.value ?? (e.valueFrom?.fieldRef?.fieldPath === "metadata.name" ? pod.name : release.namespace);
+        expect({ name: e.name, value: env[e.name] }).toEqual({ name: e.name, value: want });
+      }
+      expect(pod.ports.metrics).toBe(9090);
+      expect(await podMetrics(pod)).toContain("controller_runtime_reconcile_total");
+      await expect(fetch(`http://${pod.ip}:8080/metrics`)).rejects.toThrow();
+    }
+    // The rolled operator leads and reconciles: a new deployment of the same model serves from the retained weights.
+    await api.createNamespacedCustomObject({ ...GROUP, namespace: ns.name, body: dsdManifest("flash-d") });
+    await waitFor(async () => ((await getDsd("flash-d")).status?.phase === "Serving" ? true : undefined), {
+      timeoutMs: 240_000,
+      intervalMs: 1000,
+      what: "flash-d Serving after the upgrade",
+    });
+    expect(pods.map((p) => p.name)).toContain(await leaseHolder(release));
+  }, 420_000);
+
+  it("upgrades the CRD of the live release with the command NOTES.txt gives", async () => {
+    // An older CRD on the cluster: one printer column short.
+    const live = await kubectlJson<any>(["get", "crd", CRD_NAME]);
+    const eta = (live.spec.versions[0].additionalPrinterColumns as { name: string }[]).findIndex(
+      (c) => c.name === "ETA",
+    );
+    await kubectlOk([
+      "patch",
+      "crd",
+      CRD_NAME,
+      "--type=json",
+      "-p",
+      JSON.stringify([{ op: "remove", path: `/spec/versions/0/additionalPrinterColumns/${eta}` }]),
+    ]);
+    expect(await kubectlOk(["-n", ns.name, "get", "dsd", "flash-d", "-o", "wide"])).not.toMatch(/\bETA\b/);
+    // helm show crds <chart> | kubectl apply --server-side --force-conflicts -f -
+    const crds = await helm(["show", "crds", CHART]);
+    expect(crds.code).toBe(0);
+    await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: crds.stdout });
+    const upgraded = await kubectlJson<any>(["get", "crd", CRD_NAME]);
+    expect(upgraded.spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name)).toEqual(
+      live.spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name),
+    );
+    expect(await kubectlOk(["-n", ns.name, "get", "dsd", "flash-d", "-o", "wide"])).toMatch(/\bETA\b/);
+    // The release goes on: its operator still follows an edit.
+    await kubectlOk(["-n", ns.name, "scale", "dsd/flash-d", "--replicas=2"]);
+    await waitFor(
+      async () => {
+        const d = await getDsd("flash-d");
+        return d.status?.observedGeneration === d.metadata.generation && d.status?.readyReplicas === 2 ? d : undefined;
+      },
+      { timeoutMs: 120_000, what: "flash-d scaled to 2 after the CRD upgrade" },
+    );
+  }, 240_000);
+
+  it("helm uninstall stops the operator and leaves the DeepSeekDeployment and its weights PVC in place", async () => {
+    const manifest = await releaseManifest(release);
+    const d = await getDsd("flash-d");
+    const pvcName = d.status?.weights.pvcName as string;
+    const r = await uninstallRelease(release);
+    expect(r.code).toBe(0);
+    await waitFor(
+      async () => {
+        const pods = await kubectlJson<{ items: unknown[] }>([
+          "-n",
+          release.namespace,
+          "get",
+          "pods",
+          "-l",
+          `app.kubernetes.io/instance=${release.name}`,
+        ]);
+        return pods.items.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 90_000, what: "the operator pods gone" },
+    );
+    // Everything the release installed is gone, cluster-scoped objects too.
+    for (const o of manifest) {
+      const args = o.metadata.namespace ? ["-n", o.metadata.namespace] : [];
+      const group = o.apiVersion.includes("/") ? `.${o.apiVersion.split("/")[0]}` : "";
+      const got = await kubectl([...args, "get", `${o.kind}${group}`, o.metadata.name]);
+      expect(got.stderr).toMatch(/NotFound|not found/);
+      expect({ object: `${o.kind}/${o.metadata.name}`, found: got.code === 0 }).toEqual({
+        object: `${o.kind}/${o.metadata.name}`,
+        found: false,
+      });
+    }
+    const after = await getDsd("flash-d");
+    expect(after.metadata.uid).toBe(d.metadata.uid);
+    expect(after.metadata.finalizers).toEqual([FINALIZER]);
+    const pvc = await kubectlJson<any>(["-n", ns.name, "get", "pvc", pvcName]);
+    expect(pvc.metadata.deletionTimestamp).toBeUndefined();
+    expect(pvc.status.phase).toBe("Bound");
+
+    // With no operator left, NOTES.txt's way out: keep the weights, then lift the finalizer.
+    await kubectlOk(["-n", ns.name, "delete", "dsd", "flash-d", "--wait=false"]);
+    await kubectlOk([
+      "-n",
+      ns.name,
+      "patch",
+      "pvc",
+      pvcName,
+      "--type=json",
+      "-p",
+      '[{"op":"remove","path":"/metadata/ownerReferences"}]',
+    ]);
+    await kubectlOk([
+      "-n",
+      ns.name,
+      "patch",
+      "dsd",
+      "flash-d",
+      "--type=merge",
+      "-p",
+      '{"metadata":{"finalizers":null}}',
+    ]);
+    await waitFor(
+      async () =>
+        (await kubectl(["-n", ns.name, "get", "dsd", "flash-d"])).code !== 0 &&
+        (await kubectlJson<{ items: unknown[] }>(["-n", ns.name, "get", "deployments"])).items.length === 0
+          ? true
+          : undefined,
+      { timeoutMs: 90_000, what: "flash-d and its Deployment gone" },
+    );
+    await sleep(3_000); // the garbage collector would have removed an owned PVC by now
+    const kept = await kubectlJson<any>(["-n", ns.name, "get", "pvc", pvcName]);
+    expect(kept.metadata.deletionTimestamp).toBeUndefined();
   }, 240_000);
 });

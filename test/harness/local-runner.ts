@@ -1,8 +1,13 @@
 // A minimal kubelet for the harness: pods labelled sim.deepseek-operator.io/local=true (KWOK's stages
 // skip them) run their container's command as a local process, with their env, their Secrets,
 // their PVCs mapped to the PV's hostPath, and a token for their own ServiceAccount, so the real
-// downloader runs with the RBAC the operator gave it. Exit codes flow back into the pod status,
-// where the Job controller (and its podFailurePolicy) sees them.
+// downloader runs with the RBAC the operator gave it, and the operator's own pods (from the Helm
+// chart's Deployment) run with the release's. Exit codes flow back into the pod status, where the Job
+// controller (and its podFailurePolicy) sees them; a long-running pod whose process ends is Failed and
+// its ReplicaSet replaces it (no restarts in place).
+//
+// Each pod gets its own loopback address, standing in for its network namespace: its servers bind
+// there (DSO_BIND_ADDRESS), so two replicas serve the same container ports side by side.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,10 +17,13 @@ import { mintServiceAccountKubeconfig } from "../e2e/lib/credentials.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 
 export const LOCAL_LABEL = "sim.deepseek-operator.io/local";
+/** The bundle the image ships (`npm run build`), on the project's Node. */
+export const SHIPPED_ENTRYPOINT = [process.execPath, join(REPO_ROOT, "dist", "main.js")];
 
 interface Running {
   proc: ChildProcess;
   uid: string;
+  ip?: string;
 }
 
 export interface LocalRunnerOptions {
@@ -28,6 +36,11 @@ export interface LocalRunnerOptions {
   engines?: { loadSeconds: number };
   /** Where process logs and minted kubeconfigs go. */
   workDir: string;
+  /**
+   * What the image's `deepseek-operator` entry point is here; default ./bin/deepseek-operator (the
+   * sources). SHIPPED_ENTRYPOINT runs the bundle in dist/ as the image does.
+   */
+  entrypoint?: string[];
   pollMs?: number;
   log?: (msg: string) => void;
 }
@@ -63,6 +76,17 @@ export class LocalPodRunner {
   /** Processes started so far, by pod key, for assertions. */
   started(): string[] {
     return [...this.#running.keys(), ...this.#done];
+  }
+
+  /** The running process of a pod (`namespace/name`), if any. */
+  process(key: string): { pid: number; ip?: string } | undefined {
+    const r = this.#running.get(key);
+    return r?.proc.pid === undefined ? undefined : { pid: r.proc.pid, ip: r.ip };
+  }
+
+  /** Signals a pod's process, as its container dying would (SIGKILL: no graceful shutdown). */
+  kill(key: string, signal: NodeJS.Signals): boolean {
+    return this.#running.get(key)?.proc.kill(signal) ?? false;
   }
 
   async #tick(): Promise<void> {
@@ -181,7 +205,8 @@ export class LocalPodRunner {
       return a;
     };
     const argv = [...(c.command ?? []), ...(c.args ?? [])].map(mapPath);
-    if (argv[0] === "deepseek-operator") argv[0] = join(REPO_ROOT, "bin", "deepseek-operator");
+    if (argv[0] === "deepseek-operator")
+      argv.splice(0, 1, ...(this.#o.entrypoint ?? [join(REPO_ROOT, "bin", "deepseek-operator")]));
     const env = await this.#env(ns, pod, c);
     for (const k of Object.keys(env)) env[k] = mapPath(env[k]!);
     const sa = pod.spec!.serviceAccountName ?? "default";
@@ -230,10 +255,11 @@ export class LocalPodRunner {
         KUBECONFIG: kubeconfig,
         POD_NAME: pod.metadata!.name!,
         POD_NAMESPACE: ns,
+        DSO_BIND_ADDRESS: ip,
       },
       stdio: ["ignore", out, out],
     });
-    this.#running.set(key, { proc, uid: pod.metadata!.uid! });
+    this.#running.set(key, { proc, uid: pod.metadata!.uid!, ip });
     this.#o.log?.(`local runner: started ${key}: ${argv.join(" ")}`);
     proc.on("exit", (code, signal) => {
       this.#running.delete(key);

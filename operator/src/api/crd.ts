@@ -21,6 +21,12 @@ export const PRINTER_COLUMNS = [
     description: "Weights downloaded and verified.",
   },
   {
+    name: "ETA",
+    type: "string",
+    jsonPath: ".status.weights.eta",
+    description: "Time until the weights are downloaded, e.g. 12m or 1h5m.",
+  },
+  {
     name: "Queue",
     type: "number",
     jsonPath: ".status.metrics.queueDepth",
@@ -40,13 +46,6 @@ export const PRINTER_COLUMNS = [
     jsonPath: ".status.plan.summary",
     priority: 1,
     description: "GPUs and parallelism per replica.",
-  },
-  {
-    name: "ETA",
-    type: "integer",
-    jsonPath: ".status.weights.etaSeconds",
-    priority: 1,
-    description: "Seconds until the weights are downloaded.",
   },
   {
     name: "Endpoint",

@@ -52,6 +52,7 @@ export const WeightsStatus = z
     filesTotal: count("Files in the model revision.").optional(),
     bytesPerSecond: int64("Current download rate.").optional(),
     etaSeconds: int64("Estimated seconds until the download completes.").optional(),
+    eta: z.string().max(16).optional().describe("etaSeconds as a duration for people, e.g. 12m or 1h5m."),
     verified: z.boolean().optional().describe("Every file's sha256 matched and the completion marker is written."),
     reason: z
       .string()

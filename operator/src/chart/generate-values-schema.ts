@@ -1,7 +1,5 @@
-// Writes charts/deepseek-operator/values.schema.json from the zod schema in values.ts. The chart tests fail
-// when the committed file differs from what this writes.
-//   node operator/src/chart/generate-values-schema.ts
-import { writeFile } from "node:fs/promises";
+// The chart's values.schema.json from the zod schema in values.ts. `make crds` (operator/src/cli/generate.ts)
+// writes it; the unit test generate.test.ts fails when the committed file differs.
 import { fileURLToPath } from "node:url";
 import { valuesJsonSchema } from "./values.ts";
 
@@ -11,9 +9,4 @@ export const VALUES_SCHEMA_PATH = fileURLToPath(
 
 export function valuesSchemaJson(): string {
   return `${JSON.stringify(valuesJsonSchema(), null, 2)}\n`;
-}
-
-if (import.meta.main) {
-  await writeFile(VALUES_SCHEMA_PATH, valuesSchemaJson());
-  process.stdout.write(`wrote ${VALUES_SCHEMA_PATH}\n`);
 }

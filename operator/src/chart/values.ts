@@ -1,4 +1,4 @@
-// The Helm chart's values as one zod schema. `generate-values-schema.ts` writes it to the chart's
+// The Helm chart's values as one zod schema. `make crds` (generate-values-schema.ts) writes it to the chart's
 // values.schema.json, which helm lint/template/install/upgrade enforce: a typo or a bad value is refused
 // before anything reaches the cluster, with the value's path in the message. Where the chart configures what
 // the DeepSeekDeployment API also has (node selectors, tolerations, quantities), the API's field schemas are

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { customResourceDefinition, openApiSchema, SELECTABLE_FIELDS } from "../api/crd.ts";
 import { walk, type JsonSchema } from "../api/json-schema.ts";
+import { VALUES_SCHEMA_PATH, valuesSchemaJson } from "../chart/generate-values-schema.ts";
 import {
   CHART_ADMISSION_PATH,
   CHART_CRD_PATH,
@@ -24,6 +25,9 @@ describe("generated files", () => {
   });
   it("the chart's finalizer policy is up to date with operator/src/controller/admission.ts (run `make crds`)", () => {
     expect(readFileSync(CHART_ADMISSION_PATH, "utf8")).toBe(chartAdmissionYaml());
+  });
+  it("the chart's values.schema.json is up to date with operator/src/chart/values.ts (run `make crds`)", () => {
+    expect(readFileSync(VALUES_SCHEMA_PATH, "utf8")).toBe(valuesSchemaJson());
   });
   it("the README's API reference is up to date (run `make crds`)", () => {
     const readme = readFileSync(README_PATH, "utf8");
@@ -112,6 +116,11 @@ describe("structural schema", () => {
     });
     const columns = (version.additionalPrinterColumns as { name: string; jsonPath: string }[]).map((c) => c.name);
     expect(columns).toEqual(expect.arrayContaining(["Phase", "Ready", "GPUs", "Weights", "Queue", "Tokens/s", "Age"]));
+    // The ETA reads as a duration (1h5m), not a bare number of seconds.
+    expect(version.additionalPrinterColumns).toContainEqual(
+      expect.objectContaining({ name: "ETA", type: "string", jsonPath: ".status.weights.eta" }),
+    );
+    expect(nodes.find(([p]) => p === "status.weights.eta")?.[1].type).toBe("string");
     // Every column's path must exist in the schema, or kubectl prints <none> forever.
     const paths = new Set(nodes.map(([p]) => `.${p}`));
     for (const c of version.additionalPrinterColumns as { jsonPath: string }[]) {

@@ -1,5 +1,6 @@
-// `make crds`: writes the CRD YAML and the API reference from the zod schema. The unit test
-// `generated.test.ts` fails when the committed files differ from what this would write.
+// `make crds`: writes the CRD YAML, the chart's generated templates and values.schema.json, and the API
+// reference from the zod schemas. The unit test `generate.test.ts` fails when the committed files differ
+// from what this would write.
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
@@ -7,6 +8,7 @@ import { customResourceDefinition } from "../api/crd.ts";
 import { apiReferenceMarkdown } from "../api/reference.ts";
 import { CLUSTER_RULES, NAMESPACE_RULES } from "../controller/rbac.ts";
 import { FINALIZER_POLICY_SPEC, MUTATING_ADMISSION_POLICY_API } from "../controller/admission.ts";
+import { VALUES_SCHEMA_PATH, valuesSchemaJson } from "../chart/generate-values-schema.ts";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 export const CRD_PATH = `${repo}crds/serving.deepseek-operator.io_deepseekdeployments.yaml`;
@@ -71,10 +73,11 @@ async function main(): Promise<void> {
   await writeFile(CHART_CRD_PATH, crd);
   await writeFile(CHART_RBAC_PATH, chartRbacYaml());
   await writeFile(CHART_ADMISSION_PATH, chartAdmissionYaml());
+  await writeFile(VALUES_SCHEMA_PATH, valuesSchemaJson());
   const readme = await readFile(README_PATH, "utf8");
   await writeFile(README_PATH, readmeWithReference(readme));
   process.stdout.write(
-    `wrote ${CRD_PATH}, the chart's CRD, RBAC and admission policy, and the API reference in README.md\n`,
+    `wrote ${CRD_PATH}, the chart's CRD, RBAC, admission policy and values.schema.json, and the API reference in README.md\n`,
   );
 }
 

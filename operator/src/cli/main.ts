@@ -1,6 +1,7 @@
 // Entry point of the `deepseek-operator` CLI: one subcommand per module, loaded on demand so
 // `plan` or `weights pull` start without pulling in the controller's dependencies.
 import module from "node:module";
+import pkg from "../../../package.json" with { type: "json" };
 import { CliError } from "./errors.ts";
 
 // Compiled (type-stripped) modules are cached on disk (NODE_COMPILE_CACHE, else the temp dir): it
@@ -43,7 +44,10 @@ const commands: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: deepseek-operator <command> [flags]\n\ncommands:\n${lines.join("\n")}\n`;
+  return (
+    `usage: deepseek-operator <command> [flags]\n       deepseek-operator --version\n\n` +
+    `commands:\n${lines.join("\n")}\n`
+  );
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -51,6 +55,10 @@ export async function runCli(argv: string[]): Promise<number> {
   if (!name || name === "-h" || name === "--help" || name === "help") {
     process.stdout.write(usage());
     return name ? 0 : 2;
+  }
+  if (name === "--version" || name === "version") {
+    process.stdout.write(`deepseek-operator ${pkg.version}\n`);
+    return 0;
   }
   const command = commands[name];
   if (!command) {

@@ -111,9 +111,21 @@ describe("weights progress", () => {
       filesTotal: 47,
       bytesPerSecond: 50,
       etaSeconds: 13,
+      eta: "13s",
       verified: false,
     });
     expect(d.apply.filter((o) => o.kind !== "Service")).toEqual([]);
+  });
+
+  it("writes the ETA as a duration for the printer column, next to the seconds", () => {
+    const dsd = aDsd();
+    const d = decide(
+      world(dsd, {
+        pvc: aPvc(dsd, progress({ bytesDone: 100, bytesTotal: 1000, etaSeconds: 3900 })),
+        pullJob: aJob("x", { active: 1 }),
+      }),
+    );
+    expect(d.status?.weights).toMatchObject({ etaSeconds: 3900, eta: "1h5m" });
   });
 
   it("creates no engine before the weights are verified, even at 100% of bytes", () => {

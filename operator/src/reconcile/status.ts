@@ -1,6 +1,7 @@
 // The status of a DeepSeekDeployment as a pure function of what the reconciler observed. The
 // reconciler writes it only when it differs from what is stored.
 import type { Condition, DeepSeekDeploymentStatus, Phase } from "../api/index.ts";
+import { formatDuration } from "../api/duration.ts";
 import { CONDITION, setConditions, type ConditionInput } from "./conditions.ts";
 import { percent, type WeightsState } from "./weights-state.ts";
 
@@ -68,6 +69,7 @@ function weightsStatus(w: StatusInput["weights"], pvcName: string | undefined): 
     filesTotal: w.filesTotal,
     bytesPerSecond: w.bytesPerSecond === undefined ? undefined : Math.round(w.bytesPerSecond),
     etaSeconds: w.etaSeconds === undefined ? undefined : Math.round(w.etaSeconds),
+    eta: w.etaSeconds === undefined ? undefined : formatDuration(w.etaSeconds),
     verified: w.verified,
     reason: w.reason,
     message: w.message,
