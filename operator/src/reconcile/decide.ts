@@ -524,6 +524,15 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
       note: (next.weights.message ?? "weights download failed").slice(0, 1024),
     });
   }
+  const storage = next.conditions?.find((c) => c.type === "WeightsStorage");
+  const storageBefore = previous?.conditions?.find((c) => c.type === "WeightsStorage");
+  if (storage?.status === "False" && storageBefore?.status !== "False")
+    actions.events.push({
+      type: "Warning",
+      reason: storage.reason,
+      action: "Reconcile",
+      note: storage.message.slice(0, 1024),
+    });
   if (equalStatus(previous, next)) delete actions.status;
   return actions;
 }
