@@ -448,7 +448,7 @@ export function decide(o: Observed): Decision {
     current.observedCurrent &&
     current.replicas === current.updatedReplicas;
   // The other kind goes once the new one serves every desired replica, not before: make before break.
-  if (otherObj && settled && current!.readyReplicas >= base.desiredReplicas) actions.delete.push(refOf(otherObj));
+  if (otherObj && settled && current.readyReplicas >= base.desiredReplicas) actions.delete.push(refOf(otherObj));
   const workload: WorkloadFacts | undefined =
     current || other || missingApi
       ? {
@@ -468,7 +468,7 @@ export function decide(o: Observed): Decision {
     !otherObj &&
     (base.desiredReplicas === 0
       ? runnable && !engineApplied
-      : settled && current!.readyReplicas >= base.desiredReplicas);
+      : settled && current.readyReplicas >= base.desiredReplicas);
   if (rolledOut) for (const f of o.formerPvcs ?? []) release(actions, dsd, f, false);
 
   actions.status = computeStatus(

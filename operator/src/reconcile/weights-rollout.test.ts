@@ -31,7 +31,7 @@ function aDeployment(name: string, status: Record<string, unknown>, generation =
     kind: "Deployment",
     metadata: { name, namespace: "team", uid: `deploy-${name}`, generation } as Obj["metadata"],
     status: { observedGeneration: generation, ...status },
-  } as Obj;
+  };
 }
 
 describe("weights on an existing PVC", () => {
@@ -172,7 +172,7 @@ describe("a revision change", () => {
           ...structuredClone(deploy),
           metadata: { ...deploy.metadata, uid: "d" },
           status: { replicas: 2, readyReplicas: 2, updatedReplicas: 2 },
-        } as Obj,
+        },
         formerPvcs: [{ pvc: oldPvc, users: [] }],
       }),
     );

@@ -82,7 +82,7 @@ export function shapeShortfall(want: PvcShape, have: PvcShape): string | undefin
     gaps.push(`access mode ${have.accessModes.join(",")} (asked: ${want.accessModes.join(",")})`);
   if (want.storageClassName && want.storageClassName !== have.storageClassName)
     gaps.push(`storage class ${have.storageClassName ?? "(default)"} (asked: ${want.storageClassName})`);
-  let small = false;
+  let small: boolean;
   try {
     small = parseQuantity(have.storage) < parseQuantity(want.storage);
   } catch {

@@ -117,7 +117,7 @@ describe("reconcile executor", () => {
     const dsd = aDsd("quota", {}, { resourceVersion: "3" });
     const w = fakeWorld([dsd]);
     const statuses: DeepSeekDeploymentStatus[] = [];
-    const apply = w.writer.apply;
+    const apply = w.writer.apply.bind(w.writer);
     let refuse = true;
     w.writer.apply = async (obj) => {
       if (refuse && obj.kind === "PersistentVolumeClaim")
@@ -129,7 +129,7 @@ describe("reconcile executor", () => {
         });
       return apply(obj);
     };
-    const applyStatus = w.writer.applyStatus;
+    const applyStatus = w.writer.applyStatus.bind(w.writer);
     w.writer.applyStatus = async (d, s) => {
       statuses.push(s);
       return applyStatus(d, s);
