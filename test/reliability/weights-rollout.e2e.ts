@@ -251,8 +251,8 @@ describe("weights and rollouts under faults", () => {
     const a = await waitForDsd("shape-a", "Serving", serving);
     const pvcName = a.status!.weights.pvcName as string;
     const pvcBefore = await kubectlJson<{ metadata: Meta; spec: any }>(["-n", ns.name, "get", "pvc", pvcName]);
-    // Another access mode, and a size the apiserver would refuse as a shrink.
-    await create("shape-b", { weights: { accessMode: "ReadWriteOnce", size: "1Gi" } });
+    // Another access mode, and a size the apiserver would refuse as a shrink (the default is 164Gi).
+    await create("shape-b", { weights: { accessMode: "ReadWriteOnce", size: "160Gi" } });
     const b = await waitForDsd(
       "shape-b",
       "Serving with WeightsStorage False",
