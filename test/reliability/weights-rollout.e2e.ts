@@ -3,7 +3,7 @@
 // harness's local runner) against Hub simulators on 127.0.0.1, and KWOK plays the GPU nodes and
 // engine pods. Each test ends converged: the deployments it made are gone and nothing they owned is
 // left behind, except retained weights.
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -24,6 +24,7 @@ import {
   kubectlOk,
   loadKubeConfig,
   REPO_ROOT,
+  run,
   waitFor,
   type TestNamespace,
 } from "../e2e/lib/index.ts";
@@ -425,6 +426,91 @@ describe("weights and rollouts under faults", () => {
     expect((j.status.conditions ?? []).some((c: Cond) => c.type === "Failed" && c.status === "True")).toBe(false);
     expect(disrupted.size).toBe(4);
     await remove("drained");
+  }, 600_000);
+
+  it("a download killed mid-way, with bytes on disk corrupted, resumes and ends verified without fetching it all again", async () => {
+    // Its own source (the second Hub as a plain folder): a fresh PVC and download.
+    hubB.setFault({ kind: "rate", bytesPerSecond: 16 * 1024 });
+    const served0 = hubB.bytesServed();
+    const base = hubB.plainUrl(MODEL);
+    await create("killed", { model: { name: MODEL, revision: REVISION_B, source: { url: { baseURL: base } } } });
+    const d = await waitForDsd("killed", "a weights PVC", (x) => x.status?.weights?.pvcName !== undefined);
+    const pvcName = d.status!.weights.pvcName as string;
+    const job = `${pvcName}-pull`;
+    const pod = await waitFor(
+      async () => {
+        const p = (await list<{ metadata: Meta; status: any }>("pods", `job-name=${job}`)).find((x) =>
+          runner.running().includes(`${ns.name}/${x.metadata.name}`),
+        );
+        // Some files done, some in flight.
+        return p && hubB.bytesServed() - served0 > 20 * SHARD ? p : undefined;
+      },
+      { timeoutMs: 120_000, what: "the download under way" },
+    );
+    expect(runner.signal(`${ns.name}/${pod.metadata.name}`, "SIGKILL")).toBe(true);
+    // Flip bytes of a file on disk that the killed run had finished, and of one it was writing.
+    const pvc = await kubectlJson<{ spec: { volumeName: string } }>(["-n", ns.name, "get", "pvc", pvcName]);
+    const pv = await kubectlJson<{ spec: { hostPath: { path: string } } }>(["get", "pv", pvc.spec.volumeName]);
+    const dir = pv.spec.hostPath.path;
+    const files = readdirSync(dir).filter((f) => f.endsWith(".safetensors") || f.endsWith(".incomplete"));
+    const done = files.find((f) => f.endsWith(".safetensors"));
+    const partial = files.find((f) => f.endsWith(".incomplete") && statSync(join(dir, f)).size > 4096);
+    for (const f of [done, partial].filter((x): x is string => x !== undefined)) {
+      const fd = openSync(join(dir, f), "r+");
+      writeSync(fd, Buffer.alloc(512, 0xa5), 0, 512, 1024);
+      closeSync(fd);
+    }
+    expect(done).toBeDefined();
+    hubB.clearFaults();
+    const ready = await waitForDsd(
+      "killed",
+      "WeightsReady",
+      (x) => cond(x, "WeightsReady")?.status === "True",
+      300_000,
+    );
+    expect(ready.status!.weights.pvcName).toBe(pvcName);
+    // The files on disk are the source's, byte for byte, checked against its SHA256SUMS.
+    const verify = await run(join(REPO_ROOT, "bin", "deepseek-operator"), [
+      "weights",
+      "verify",
+      "--dir",
+      dir,
+      "--repo",
+      MODEL,
+      "--revision",
+      REVISION_B,
+      "--base-url",
+      base,
+    ]);
+    expect(verify.code).toBe(0);
+    // Resumed, not started over: what was fetched twice is at most what was in flight or corrupted.
+    const total = 46 * SHARD;
+    expect(hubB.bytesServed() - served0).toBeLessThan(total + 12 * SHARD);
+    expect((await list("jobs")).filter((j) => j.metadata.name === job)).toHaveLength(1);
+    await remove("killed");
+  }, 600_000);
+
+  it("the Hub answering 429 and 503 for a while: the download backs off and ends verified, one Job and one PVC", async () => {
+    const hubC = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: SHARD })], host: "127.0.0.1", port: 0 });
+    try {
+      hubC.setFault({ kind: "status", status: 429, route: "any", times: 25, retryAfter: 1 });
+      hubC.setFault({ kind: "status", status: 503, route: "any", times: 25 });
+      await create("throttled", {
+        model: { name: MODEL, revision: V4_FLASH_REVISION, source: { huggingFace: { endpoint: hubC.url } } },
+      });
+      const d = await waitForDsd("throttled", "Serving", serving, 480_000);
+      expect(cond(d, "WeightsReady")?.status).toBe("True");
+      const pvcs = (await list("pvc", "app.kubernetes.io/component=weights")).filter((p) =>
+        (p.metadata.ownerReferences ?? []).some((r) => r.name === "throttled"),
+      );
+      expect(pvcs.map((p) => p.metadata.name)).toEqual([d.status!.weights.pvcName]);
+      expect((await list("jobs")).filter((j) => j.metadata.name === `${d.status!.weights.pvcName}-pull`)).toHaveLength(
+        1,
+      );
+      await remove("throttled");
+    } finally {
+      await hubC.close();
+    }
   }, 600_000);
 
   it("converges with nothing orphaned: no engine objects or Jobs without a deployment, weights PVCs kept without owners", async () => {
