@@ -279,7 +279,8 @@ function verifyExisting(o: Observed, d: Decision): WeightsStatusInput {
   }));
   const current = mine.filter((m) => m.id?.key === key).sort((a, b) => b.id!.attempt - a.id!.attempt)[0];
   for (const m of mine) if (m !== current) d.delete.push(refOf(m.job));
-  const where = `PVC ${dsd.spec.model.source.pvc!.claimName}${dsd.spec.model.source.pvc!.subPath ? `/${dsd.spec.model.source.pvc!.subPath}` : ""}`;
+  const src = dsd.spec.model.source.pvc!;
+  const where = `PVC ${src.claimName}${src.subPath ? `/${src.subPath}` : ""}`;
   if (!current) {
     d.apply.push(renderWeightsVerify(dsd, o.jobs, 0));
     return { phase: "Verifying", verified: false, permanent: false, attempts: 0 };
@@ -308,7 +309,9 @@ function verifyExisting(o: Observed, d: Decision): WeightsStatusInput {
     // Nothing serves until the files change: the deployment is Failed, and checked again on schedule.
     permanent: true,
     reason: "VerificationFailed",
-    message: `files on ${where} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ${job.failureMessage ?? "see the verify Job's logs"}`,
+    message:
+      `files on ${where} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ` +
+      `${job.failureMessage ?? "see the verify Job's logs"}`,
     attempts: attempt,
     nextRetryTime: iso(retryAt),
   };
@@ -408,7 +411,9 @@ export function decide(o: Observed): Decision {
             type: "Warning",
             reason: "WeightsNotMarked",
             action: "Download",
-            note: `the download Job completed but PVC ${pvcName} never got the weights-verified mark; running it again to check the files and mark them (attempt ${attempts + 2})`,
+            note:
+              `the download Job completed but PVC ${pvcName} never got the weights-verified mark; running it ` +
+              `again to check the files and mark them (attempt ${attempts + 2})`,
           });
         else requeue(actions, retryAt - o.now.getTime());
       }

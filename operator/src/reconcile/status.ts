@@ -161,7 +161,9 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
       type: CONDITION.progressing,
       status: T,
       reason: "WeightsPending",
-      message: `${ready} replica(s) keep serving the weights they have while the new weights are ${weights?.phase ?? "Pending"} (${percent(weights?.bytesDone, weights?.bytesTotal) ?? "starting"})`,
+      message:
+        `${ready} replica(s) keep serving the weights they have while the new weights are ` +
+        `${weights?.phase ?? "Pending"} (${percent(weights?.bytesDone, weights?.bytesTotal) ?? "starting"})`,
     });
   else if (verified && desired > 0 && (ready < desired || (workload?.updatedReplicas ?? 0) < desired))
     conds.push({
@@ -249,7 +251,9 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
             type: CONDITION.weightsStorage,
             status: F,
             reason: "SharedShapeDiffers",
-            message: `PVC ${input.pvcName} is shared and keeps the shape its first user gave it: ${input.storageGap}; it is never shrunk or reshaped (resize it by hand if it must grow)`,
+            message:
+              `PVC ${input.pvcName} is shared and keeps the shape its first user gave it: ${input.storageGap}; ` +
+              "it is never shrunk or reshaped (resize it by hand if it must grow)",
           }
         : {
             type: CONDITION.weightsStorage,

@@ -90,7 +90,8 @@ export class PvcReporter implements Reporter {
         if (attempt >= this.markRetry.attempts)
           throw new WeightsError(
             "NetworkError",
-            `could not ${verified === null ? "clear" : "set"} the weights-verified mark on PVC ${this.namespace}/${this.name} after ${attempt} attempts: ${(err as Error).message}`,
+            `could not ${verified === null ? "clear" : "set"} the weights-verified mark on PVC ` +
+              `${this.namespace}/${this.name} after ${attempt} attempts: ${(err as Error).message}`,
             { cause: err },
           );
         await new Promise((r) => setTimeout(r, backoff));
