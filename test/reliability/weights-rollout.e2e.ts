@@ -490,11 +490,13 @@ describe("weights and rollouts under faults", () => {
     await remove("killed");
   }, 600_000);
 
-  it("the Hub answering 429 and 503 for a while: the download backs off and ends verified, one Job and one PVC", async () => {
+  it("the Hub answering 429 and 503: the download backs off, its pod is retried, and it ends verified with one Job and one PVC", async () => {
     const hubC = await startHubServer({ repos: [v4FlashShapedRepo({ shardSize: SHARD })], host: "127.0.0.1", port: 0 });
     try {
-      hubC.setFault({ kind: "status", status: 429, route: "any", times: 25, retryAfter: 1 });
-      hubC.setFault({ kind: "status", status: 503, route: "any", times: 25 });
+      // Ten refusals in a row: more than one run of the downloader gives up on (8 without progress),
+      // so a pod fails, the Job retries it, and the next one resumes.
+      hubC.setFault({ kind: "status", status: 429, route: "any", times: 5, retryAfter: 1 });
+      hubC.setFault({ kind: "status", status: 503, route: "any", times: 5 });
       await create("throttled", {
         model: { name: MODEL, revision: V4_FLASH_REVISION, source: { huggingFace: { endpoint: hubC.url } } },
       });
