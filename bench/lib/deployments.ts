@@ -5,6 +5,7 @@ import {
   renderService,
   renderWeightsPull,
   renderWeightsPvc,
+  requestedShape,
   defaultWeightsSize,
   type Dsd,
   type KubeObject,
@@ -44,7 +45,7 @@ export function floorChildren(manifest: ReturnType<typeof benchDeployment>, i: n
     metadata: { ...manifest.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` },
     spec: parsed.value,
   } as unknown as Dsd;
-  const pvc = renderWeightsPvc(dsd, [dsd], defaultWeightsSize(159_617_149_040));
+  const pvc = renderWeightsPvc(dsd, [dsd], requestedShape(dsd, defaultWeightsSize(159_617_149_040)));
   const objects: KubeObject[] = [
     pvc,
     ...renderWeightsPull(

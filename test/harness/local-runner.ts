@@ -50,6 +50,7 @@ export class LocalPodRunner {
   readonly #o: LocalRunnerOptions;
   readonly #running = new Map<string, Running>();
   readonly #done = new Set<string>();
+  readonly #endedOutside = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #nextIp = 1;
   #busy = false;
@@ -71,6 +72,17 @@ export class LocalPodRunner {
     if (this.#timer) clearInterval(this.#timer);
     for (const r of this.#running.values()) r.proc.kill("SIGKILL");
     this.#running.clear();
+  }
+
+  /** Sends `signal` to the process of a running pod ("namespace/name"); false if none runs. */
+  signal(key: string, signal: NodeJS.Signals): boolean {
+    const r = this.#running.get(key);
+    return r ? r.proc.kill(signal) : false;
+  }
+
+  /** Pods whose processes run now, by key. */
+  running(): string[] {
+    return [...this.#running.keys()];
   }
 
   /** Processes started so far, by pod key, for assertions. */
@@ -99,7 +111,12 @@ export class LocalPodRunner {
         const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
         seen.add(key);
         if (pod.metadata!.deletionTimestamp) await this.#terminate(key, pod);
-        else if (
+        else if (this.#running.has(key) && (pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded")) {
+          // Ended from outside (a disruption written into its status, as a kubelet would after a
+          // drain): the status written there stays as it is.
+          this.#endedOutside.add(key);
+          this.#running.get(key)!.proc.kill("SIGKILL");
+        } else if (
           pod.spec?.nodeName &&
           !this.#running.has(key) &&
           !this.#done.has(key) &&
@@ -265,6 +282,7 @@ export class LocalPodRunner {
       this.#running.delete(key);
       this.#done.add(key);
       const exitCode = code ?? (signal ? 137 : 1);
+      if (this.#endedOutside.has(key)) return;
       const end = new Date().toISOString();
       void this.#status(pod, {
         phase: exitCode === 0 ? "Succeeded" : "Failed",

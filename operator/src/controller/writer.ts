@@ -44,11 +44,10 @@ export function apiWriter(client: ApplyClient, events: EventRecorder, log: Logge
       });
     },
     async delete(ref: ObjectRef) {
-      await client.delete({
-        apiVersion: ref.apiVersion,
-        kind: ref.kind,
-        metadata: { name: ref.name, namespace: ref.namespace },
-      });
+      await client.delete(
+        { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
+        ref.preconditions ? { preconditions: ref.preconditions } : {},
+      );
     },
     async applyStatus(dsd: Dsd, status: DeepSeekDeploymentStatus) {
       await client.applyStatus({

@@ -11,6 +11,10 @@ export const CONDITION = {
   progressing: "Progressing",
   degraded: "Degraded",
   gpusAvailable: "GPUsAvailable",
+  /** Whether the shared weights PVC has the shape this deployment asks for (its first user shaped it). */
+  weightsStorage: "WeightsStorage",
+  /** Whether the last reconcile's writes went through; False carries the apiserver's reason. */
+  synced: "Synced",
 } as const;
 
 export interface ConditionInput {

@@ -13,7 +13,14 @@ import {
   renderWeightsPull,
   renderWeightsPvc,
   renderWeightsVerify,
+  renderPvcOwners,
   defaultWeightsSize,
+  requestedShape,
+  liveShape,
+  shapeShortfall,
+  verifyKey,
+  parseVerifyJobName,
+  weightsPvcName,
   type Dsd,
   type KubeObject,
 } from "../render/index.ts";
@@ -31,6 +38,8 @@ export interface ObjectRef {
   kind: string;
   namespace: string;
   name: string;
+  /** Delete only this object as it was seen: a change since (a new owner) fails the delete. */
+  preconditions?: { uid?: string; resourceVersion?: string };
 }
 
 export interface Decision {
@@ -45,6 +54,18 @@ export interface Decision {
 }
 
 const DOWNLOAD_STARTED = "WeightsDownloadStarted";
+/**
+ * How long a download Job may have completed without the PVC's weights-verified mark before it is
+ * run again: the downloader sets the mark before it exits, so only the informers' order can make
+ * the completion appear first, for a moment.
+ */
+const UNMARKED_GRACE_MS = 30_000;
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+function requeue(d: Decision, ms: number): void {
+  d.requeueAfterMs = Math.max(1, Math.min(d.requeueAfterMs ?? Infinity, ms));
+}
 
 const refOf = (o: Obj): ObjectRef => ({
   apiVersion: o.apiVersion,
@@ -53,7 +74,7 @@ const refOf = (o: Obj): ObjectRef => ({
   name: o.metadata.name,
 });
 
-function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string } {
+function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string; completedAt?: string } {
   if (!job) return { exists: false, active: false, succeeded: false, failed: false };
   const st =
     (
@@ -61,6 +82,7 @@ function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string } {
         status?: {
           active?: number;
           succeeded?: number;
+          completionTime?: string;
           conditions?: { type: string; status: string; message?: string; lastTransitionTime?: string }[];
         };
       }
@@ -74,6 +96,7 @@ function jobFacts(job: Obj | undefined): JobFacts & { failedAt?: string } {
     failed: Boolean(failed),
     failureMessage: failed?.message,
     failedAt: failed?.lastTransitionTime,
+    completedAt: complete?.lastTransitionTime ?? st.completionTime,
   };
 }
 
@@ -106,15 +129,31 @@ function podFacts(pods: Pod[]): PodFacts {
   };
 }
 
-function workloadFacts(w: Obj | undefined, missingApi?: string): WorkloadFacts | undefined {
-  if (missingApi) return { exists: false, missingApi, replicas: 0, readyReplicas: 0, updatedReplicas: 0 };
+function workloadFacts(w: Obj | undefined): (WorkloadFacts & { observedCurrent: boolean }) | undefined {
   if (!w) return undefined;
-  const st = (w as { status?: { replicas?: number; readyReplicas?: number; updatedReplicas?: number } }).status ?? {};
+  const st =
+    (
+      w as {
+        status?: {
+          replicas?: number;
+          readyReplicas?: number;
+          updatedReplicas?: number;
+          observedGeneration?: number;
+          conditions?: { type: string; status: string; reason?: string; message?: string }[];
+        };
+      }
+    ).status ?? {};
+  const generation = (w.metadata as { generation?: number }).generation ?? 0;
+  // The Deployment controller copies its ReplicaSet's ReplicaFailure (pods refused by Pod Security,
+  // a quota, an admission webhook) here.
+  const failure = st.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
   return {
     exists: true,
     replicas: st.replicas ?? 0,
     readyReplicas: st.readyReplicas ?? 0,
     updatedReplicas: st.updatedReplicas ?? 0,
+    observedCurrent: (st.observedGeneration ?? 0) >= generation,
+    ...(failure ? { replicaFailure: `${failure.reason ?? "FailedCreate"}: ${failure.message ?? ""}`.trim() } : {}),
   };
 }
 
@@ -129,15 +168,55 @@ function desiredReplicas(dsd: Dsd): number {
   return Math.min(autoscaling.maxReplicas, Math.max(autoscaling.minReplicas, replicas));
 }
 
-/** The deployments that use the downloaded PVC: sharingWeights already have this model and revision. */
-function users(o: Observed): Dsd[] {
+/** The deployments that use the downloaded PVC `name` (sharingWeights may hold others of the same model). */
+function users(o: Observed, name: string): Dsd[] {
   return o.sharingWeights
-    .filter((d) => !d.spec.model.source.pvc)
+    .filter((d) => !d.spec.model.source.pvc && weightsPvcName(d) === name)
     .sort(
       (a, b) =>
         compareStrings(a.metadata.creationTimestamp ?? "", b.metadata.creationTimestamp ?? "") ||
         compareStrings(a.metadata.name, b.metadata.name),
     );
+}
+
+/**
+ * Lets go of a weights PVC this deployment no longer uses (its revision or source moved on): this
+ * deployment's owner reference goes. Under Delete, a PVC no one else uses goes too, guarded by its
+ * resourceVersion so a deployment that has just taken it up keeps it; under Retain it stays, owned by
+ * no one, for the next deployment of that revision.
+ */
+function release(d: Decision, dsd: Dsd, former: { pvc: Obj; users: Dsd[] }, leaving: boolean): void {
+  const others = former.users.filter((u) => u.metadata.uid !== dsd.metadata.uid);
+  const name = former.pvc.metadata.name;
+  const revision = former.pvc.metadata.annotations?.[ANNOTATION.revision] ?? "another revision";
+  if (dsd.spec.weights.reclaimPolicy === "Delete") {
+    // A deployment that is going away leaves this to the garbage collector (its owner reference).
+    if (leaving || others.length > 0) {
+      if (!leaving) d.apply.push(renderPvcOwners(former.pvc, others));
+      return;
+    }
+    d.delete.push({
+      ...refOf(former.pvc),
+      preconditions: { uid: former.pvc.metadata.uid, resourceVersion: former.pvc.metadata.resourceVersion },
+    });
+    d.events.push({
+      type: "Normal",
+      reason: "WeightsDeleted",
+      action: "Release",
+      note: `deleted PVC ${name} (${revision}): no deployment uses it and reclaimPolicy is Delete`,
+    });
+    return;
+  }
+  d.apply.push(renderPvcOwners(former.pvc, others));
+  d.events.push({
+    type: "Normal",
+    reason: "WeightsReleased",
+    action: "Release",
+    note:
+      others.length > 0
+        ? `released PVC ${name} (${revision}); ${others.length} other deployment(s) still use it`
+        : `released PVC ${name} (${revision}); kept without owners (reclaimPolicy Retain)`,
+  });
 }
 
 /**
@@ -152,11 +231,9 @@ function finalize(o: Observed): Decision {
   const d: Decision = { apply: [], delete: [], events: [] };
   if (!o.dsd.metadata.finalizers?.includes(FINALIZER)) return d;
   if (!o.dsd.spec.model.source.pvc && o.pvc) {
-    // The full object with the live size: an apply that omitted spec would drop our ownership of it.
-    const liveSize =
-      (o.pvc as { spec?: { resources?: { requests?: { storage?: string } } } }).spec?.resources?.requests?.storage ??
-      "0";
-    const pvc = renderWeightsPvc(o.dsd, users(o), liveSize);
+    // The live shape: an apply that omitted spec would drop our ownership of it, and one with this
+    // deployment's shape could be refused (a smaller size) and hold the deletion up.
+    const pvc = renderWeightsPvc(o.dsd, users(o, o.pvc.metadata.name), liveShape(o.pvc));
     const keep = new Set((pvc.metadata.ownerReferences ?? []).map((r) => r.uid));
     const stale = (o.pvc.metadata.ownerReferences ?? []).filter((r) => r.kind === o.dsd.kind && !keep.has(r.uid));
     if (stale.length > 0) {
@@ -175,12 +252,69 @@ function finalize(o: Observed): Decision {
         });
     }
   }
+  // A PVC of an earlier revision that still names this deployment as an owner would otherwise be
+  // garbage-collected with it, whatever the reclaim policy says.
+  for (const f of o.formerPvcs ?? []) release(d, o.dsd, f, true);
   d.finalizer = "remove";
   return d;
 }
 
 function pick(m: Record<string, string> | undefined, key: string): Record<string, string> {
   return m?.[key] !== undefined ? { [key]: m[key] } : {};
+}
+
+type WeightsStatusInput = WeightsState & { attempts?: number; nextRetryTime?: string };
+
+/**
+ * Weights on an existing PVC are checked by a verify Job made for exactly what it checks (claim,
+ * folder, model, revision: the key in its name). Jobs for another key are no evidence of anything
+ * now and go. A failed check is retried with backoff, as a new Job (the attempt is in the name).
+ */
+function verifyExisting(o: Observed, d: Decision): WeightsStatusInput {
+  const dsd = o.dsd;
+  const key = verifyKey(dsd);
+  const mine = (o.verifyJobs ?? []).map((job) => ({
+    job,
+    id: parseVerifyJobName(dsd.metadata.name, job.metadata.name),
+  }));
+  const current = mine.filter((m) => m.id?.key === key).sort((a, b) => b.id!.attempt - a.id!.attempt)[0];
+  for (const m of mine) if (m !== current) d.delete.push(refOf(m.job));
+  const src = dsd.spec.model.source.pvc!;
+  const where = `PVC ${src.claimName}${src.subPath ? `/${src.subPath}` : ""}`;
+  if (!current) {
+    d.apply.push(renderWeightsVerify(dsd, o.jobs, 0));
+    return { phase: "Verifying", verified: false, permanent: false, attempts: 0 };
+  }
+  const attempt = current.id!.attempt;
+  const job = jobFacts(current.job);
+  if (job.succeeded) return { phase: "Complete", verified: true, permanent: false, attempts: attempt };
+  if (!job.failed) return { phase: "Verifying", verified: false, permanent: false, attempts: attempt };
+  const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();
+  const retryAt = failedAt + retryDelaySeconds(attempt + 1, false) * 1000;
+  if (o.now.getTime() >= retryAt && attempt < 999) {
+    d.apply.push(renderWeightsVerify(dsd, o.jobs, attempt + 1));
+    d.delete.push(refOf(current.job));
+    d.events.push({
+      type: "Normal",
+      reason: "WeightsRetry",
+      action: "Verify",
+      note: `verifying the files on ${where} again (attempt ${attempt + 2})`,
+    });
+    return { phase: "Verifying", verified: false, permanent: false, attempts: attempt + 1 };
+  }
+  requeue(d, retryAt - o.now.getTime());
+  return {
+    phase: "Failed",
+    verified: false,
+    // Nothing serves until the files change: the deployment is Failed, and checked again on schedule.
+    permanent: true,
+    reason: "VerificationFailed",
+    message:
+      `files on ${where} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ` +
+      `${job.failureMessage ?? "see the verify Job's logs"}`,
+    attempts: attempt,
+    nextRetryTime: iso(retryAt),
+  };
 }
 
 export function decide(o: Observed): Decision {
@@ -210,43 +344,43 @@ export function decide(o: Observed): Decision {
   const plan = planned.plan;
 
   // Weights.
-  let weights: (WeightsState & { attempts?: number; nextRetryTime?: string }) | undefined;
+  let weights: WeightsStatusInput;
   let pvcName: string;
+  let storageGap: string | undefined;
   const pvcSource = dsd.spec.model.source.pvc;
   if (pvcSource) {
     pvcName = pvcSource.claimName;
-    const job = jobFacts(o.verifyJob);
-    if (!o.verifyJob) actions.apply.push(renderWeightsVerify(dsd, o.jobs));
-    weights = job.succeeded
-      ? { phase: "Complete", verified: true, permanent: false }
-      : job.failed
-        ? {
-            phase: "Failed",
-            verified: false,
-            permanent: true,
-            reason: "VerificationFailed",
-            message:
-              `files on PVC ${pvcName} do not match ${dsd.spec.model.name}@${dsd.spec.model.revision}: ` +
-              `${job.failureMessage ?? "see the verify Job's logs"}`,
-          }
-        : { phase: "Verifying", verified: false, permanent: false };
+    weights = verifyExisting(o, actions);
   } else {
-    const pvc = renderWeightsPvc(o.dsd, users(o), defaultWeightsSize(planned.modelBytes));
-    pvcName = pvc.metadata.name;
+    pvcName = weightsPvcName(dsd);
+    const want = requestedShape(dsd, defaultWeightsSize(planned.modelBytes));
+    // The first creator's shape stays: the live PVC's once it exists.
+    const shape = o.pvc ? liveShape(o.pvc) : want;
+    if (o.pvc) storageGap = shapeShortfall(want, shape);
+    const pvc = renderWeightsPvc(o.dsd, users(o, pvcName), shape);
     const attempts = Number(o.pvc?.metadata.annotations?.[ANNOTATION.attempts] ?? "0");
     pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts);
     ensure(actions, pvc, o.pvc);
     const job = jobFacts(o.pullJob);
     const state = weightsState(o.pvc?.metadata.annotations, dsd.spec.model.revision, job);
-    weights = { ...state, attempts };
+    const w: WeightsStatusInput = { ...state, attempts };
+    weights = w;
+    /** A new attempt: the old Job goes, the counter moves, the next reconcile creates the Job. */
+    const restart = (event: EventSpec) => {
+      actions.delete.push(refOf(o.pullJob!));
+      pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts + 1);
+      actions.apply = actions.apply.filter((a) => a !== pvc);
+      actions.apply.push(pvc);
+      actions.events.push(event);
+    };
     if (!state.verified && o.pvc?.metadata.uid) {
       if (!o.pullJob) {
         for (const obj of renderWeightsPull(dsd, o.pvc, o.jobs)) actions.apply.push(obj);
         // While already Downloading, a missing Job is either one the cache has not seen yet (created a
         // moment ago: nothing to tell) or one that went away after it reported (a restart worth an Event).
-        const restart =
+        const restarted =
           dsd.status?.phase === "Downloading" && o.pvc.metadata.annotations?.[ANNOTATION_PROGRESS] !== undefined;
-        if (attempts === 0 && (dsd.status?.phase !== "Downloading" || restart)) {
+        if (attempts === 0 && (dsd.status?.phase !== "Downloading" || restarted)) {
           actions.events.push({
             type: "Normal",
             reason: DOWNLOAD_STARTED,
@@ -257,30 +391,40 @@ export function decide(o: Observed): Decision {
       } else if (job.failed) {
         const failedAt = Date.parse(job.failedAt ?? "") || o.now.getTime();
         const retryAt = failedAt + retryDelaySeconds(attempts + 1, state.permanent) * 1000;
-        weights.nextRetryTime = new Date(retryAt).toISOString().replace(/\.\d{3}Z$/, "Z");
-        if (o.now.getTime() >= retryAt) {
-          // A new attempt: the old Job goes, the counter moves, the next reconcile creates the Job.
-          actions.delete.push(refOf(o.pullJob));
-          pvc.metadata.annotations![ANNOTATION.attempts] = String(attempts + 1);
-          actions.apply = actions.apply.filter((a) => a !== pvc);
-          actions.apply.push(pvc);
-          actions.events.push({
+        w.nextRetryTime = iso(retryAt);
+        if (o.now.getTime() >= retryAt)
+          restart({
             type: "Normal",
             reason: "WeightsRetry",
             action: "Download",
             note: `retrying the weights download (attempt ${attempts + 2})`,
           });
-        } else {
-          actions.requeueAfterMs = retryAt - o.now.getTime();
-        }
+        else requeue(actions, retryAt - o.now.getTime());
+      } else if (job.succeeded) {
+        // The downloader marks the PVC before it exits; a Job that completed without the mark lost
+        // that last write. Nothing else would ever move, so the Job runs again: the files on disk
+        // are checked, not fetched, and the mark is written.
+        const doneAt = Date.parse(job.completedAt ?? "") || o.now.getTime();
+        const retryAt = doneAt + UNMARKED_GRACE_MS;
+        if (o.now.getTime() >= retryAt)
+          restart({
+            type: "Warning",
+            reason: "WeightsNotMarked",
+            action: "Download",
+            note:
+              `the download Job completed but PVC ${pvcName} never got the weights-verified mark; running it ` +
+              `again to check the files and mark them (attempt ${attempts + 2})`,
+          });
+        else requeue(actions, retryAt - o.now.getTime());
       }
     } else if (!o.pvc?.metadata.uid) {
       // The Job is owned by the PVC; wait for the PVC to exist in the cache.
-      actions.requeueAfterMs = 1000;
+      requeue(actions, 1000);
     }
   }
 
-  // Engine: only once the weights are complete and verified.
+  // Engine: only once the weights are complete and verified. Until then the workload as it stands
+  // (older weights, another kind) keeps serving, and status counts its replicas.
   const multiNode = plan.nodesPerReplica > 1;
   const missingApi =
     multiNode && !o.lwsServed
@@ -288,25 +432,59 @@ export function decide(o: Observed): Decision {
         `apiserver does not serve ${LWS_API}; install LeaderWorkerSet (https://lws.sigs.k8s.io) or fit a replica on one node`
       : undefined;
   ensure(actions, renderService(dsd, multiNode), o.service);
-  let workload: Obj | undefined = multiNode ? o.lws : o.deployment;
-  if (weights.verified && !missingApi) {
+  const currentObj = multiNode ? o.lws : o.deployment;
+  // A plan that moved between one node and many leaves the other kind behind, serving.
+  const otherObj = multiNode ? o.deployment : o.lws;
+  const current = workloadFacts(currentObj);
+  const other = workloadFacts(otherObj);
+  const runnable = weights.verified && !missingApi;
+  let engineApplied = false;
+  if (runnable) {
     const spare = (o.gpus?.largestFreeBlock ?? 0) >= plan.gpusPerReplica / plan.nodesPerReplica;
-    ensure(actions, renderEngine(dsd, plan, { spareReplicaCapacity: spare }, base.desiredReplicas), workload);
+    const engine = renderEngine(dsd, plan, { spareReplicaCapacity: spare }, base.desiredReplicas);
+    ensure(actions, engine, currentObj);
+    engineApplied = actions.apply.includes(engine);
     ensure(actions, renderPdb(dsd), o.pdb);
-  } else if (!weights.verified) {
-    workload = undefined;
   }
-  // A plan that moved between one node and many leaves the other kind behind.
-  const stale = multiNode ? o.deployment : o.lws;
-  if (stale) actions.delete.push(refOf(stale));
+  const settled =
+    runnable &&
+    !engineApplied &&
+    current !== undefined &&
+    current.observedCurrent &&
+    current.replicas === current.updatedReplicas;
+  // The other kind goes once the new one serves every desired replica, not before: make before break.
+  if (otherObj && settled && current.readyReplicas >= base.desiredReplicas) actions.delete.push(refOf(otherObj));
+  const workload: WorkloadFacts | undefined =
+    current || other || missingApi
+      ? {
+          exists: Boolean(current || other),
+          ...(missingApi ? { missingApi } : {}),
+          replicas: (current?.replicas ?? 0) + (other?.replicas ?? 0),
+          readyReplicas: (current?.readyReplicas ?? 0) + (other?.readyReplicas ?? 0),
+          // Replicas on this spec: none while the workload still runs earlier weights or the other kind.
+          updatedReplicas: runnable ? (current?.updatedReplicas ?? 0) : 0,
+          ...(current?.replicaFailure ? { replicaFailure: current.replicaFailure } : {}),
+        }
+      : undefined;
+
+  // Weights PVCs of an earlier revision or source are let go once this one's rollout is done (old
+  // replicas read them until then).
+  const rolledOut =
+    !otherObj &&
+    (base.desiredReplicas === 0
+      ? runnable && !engineApplied
+      : settled && current.readyReplicas >= base.desiredReplicas);
+  if (rolledOut) for (const f of o.formerPvcs ?? []) release(actions, dsd, f, false);
 
   actions.status = computeStatus(
     {
       ...base,
       pvcName,
+      weightsSource: pvcSource ? "pvc" : "download",
       plan: planned.facts,
       weights,
-      workload: workloadFacts(workload, missingApi),
+      ...(storageGap ? { storageGap } : {}),
+      ...(workload ? { workload } : {}),
       pods: podFacts(o.pods),
       ...(o.gpus ? { gpus: o.gpus } : {}),
     },
@@ -351,6 +529,15 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
       note: (next.weights.message ?? "weights download failed").slice(0, 1024),
     });
   }
+  const storage = next.conditions?.find((c) => c.type === "WeightsStorage");
+  const storageBefore = previous?.conditions?.find((c) => c.type === "WeightsStorage");
+  if (storage?.status === "False" && storageBefore?.status !== "False")
+    actions.events.push({
+      type: "Warning",
+      reason: storage.reason,
+      action: "Reconcile",
+      note: storage.message.slice(0, 1024),
+    });
   if (equalStatus(previous, next)) delete actions.status;
   return actions;
 }

@@ -1,6 +1,6 @@
 // Test builders (after LeaderWorkerSet's test wrappers): a DeepSeekDeployment and its world.
 import { parseSpec, type DeepSeekDeploymentSpecInput } from "../api/index.ts";
-import { ANNOTATION, renderWeightsPvc, type Dsd } from "../render/index.ts";
+import { ANNOTATION, renderWeightsPvc, requestedShape, type Dsd } from "../render/index.ts";
 import {
   ANNOTATION_PROGRESS,
   ANNOTATION_VERIFIED,
@@ -49,7 +49,7 @@ export function world(dsd: Dsd, more: Partial<Observed> = {}): Observed {
 
 /** The PVC as the operator applied it, plus what the downloader annotated. */
 export function aPvc(dsd: Dsd, annotations: Record<string, string> = {}, owners = [dsd]): Obj {
-  const pvc = renderWeightsPvc(dsd, owners, "164Gi");
+  const pvc = renderWeightsPvc(dsd, owners, requestedShape(dsd, "164Gi"));
   pvc.metadata.annotations = { ...pvc.metadata.annotations, [ANNOTATION.attempts]: "0", ...annotations };
   // As it was before any owner started deleting.
   pvc.metadata.ownerReferences = owners.map((u) => ({

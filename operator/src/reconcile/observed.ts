@@ -31,11 +31,17 @@ export interface Observed {
   dsd: Dsd;
   /** What the schema refuses in the stored spec (an object stored before a rule existed). */
   specErrors?: string;
-  /** DeepSeekDeployments of the namespace with the same model and revision: the users of a shared weights PVC. */
+  /** DeepSeekDeployments of the namespace that use the same weights PVC (model, revision and source). */
   sharingWeights: Dsd[];
   pvc?: Obj;
   pullJob?: Obj;
-  verifyJob?: Obj;
+  /** This deployment's verify Jobs (a source on an existing PVC), whatever they were made to check. */
+  verifyJobs?: Obj[];
+  /**
+   * Weights PVCs that list this deployment as an owner but are no longer its own (the revision or
+   * source changed), each with the deployments that use it now.
+   */
+  formerPvcs?: { pvc: Obj; users: Dsd[] }[];
   deployment?: Obj;
   lws?: Obj;
   service?: Obj;

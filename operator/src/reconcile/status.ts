@@ -21,6 +21,8 @@ export interface WorkloadFacts {
   replicas: number;
   readyReplicas: number;
   updatedReplicas: number;
+  /** Pods the workload's controller cannot create (ReplicaFailure), with its reason and message. */
+  replicaFailure?: string;
 }
 
 export interface PodFacts {
@@ -45,6 +47,10 @@ export interface StatusInput {
   selector: string;
   endpoint: string;
   pvcName?: string;
+  /** Where the weights come from: a download into a shared PVC, or an existing PVC. */
+  weightsSource?: "download" | "pvc";
+  /** How the shared weights PVC falls short of this deployment's spec.weights (another user shaped it). */
+  storageGap?: string;
   plan: PlanFacts;
   weights?: WeightsState & { attempts?: number; nextRetryTime?: string };
   workload?: WorkloadFacts;
@@ -136,19 +142,32 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
   const desired = input.desiredReplicas;
   const unschedulable = (pods?.unschedulable ?? 0) > 0;
   const crashing = (pods?.crashLooping ?? 0) > 0;
+  const cannotCreate = workload?.replicaFailure !== undefined;
+  const verified = weights?.verified ?? false;
 
+  // Replicas that serve (older weights, the other workload kind) keep the deployment serving while
+  // what would replace them cannot start yet.
   if (!plan.ok) phase = "Failed";
-  else if (weights?.phase === "Failed" && weights.permanent) phase = "Failed";
-  else if (!weights?.verified) phase = "Downloading";
-  else if (workload?.missingApi) phase = "Failed";
+  else if (weights?.phase === "Failed" && weights.permanent) phase = ready >= 1 ? "Degraded" : "Failed";
+  else if (!verified) phase = ready >= 1 ? "Serving" : "Downloading";
+  else if (workload?.missingApi) phase = ready >= 1 ? "Degraded" : "Failed";
   else if (ready >= 1 && ready >= desired) phase = "Serving";
-  else if (ready >= 1) phase = unschedulable || crashing ? "Degraded" : "Serving";
+  else if (ready >= 1) phase = unschedulable || crashing || cannotCreate ? "Degraded" : "Serving";
   else if (desired === 0) phase = "Pending";
-  else phase = crashing ? "Degraded" : "Loading";
+  else phase = crashing || cannotCreate ? "Degraded" : "Loading";
 
   if (workload?.missingApi)
     conds.push({ type: CONDITION.progressing, status: F, reason: "MissingAPI", message: workload.missingApi });
-  else if (weights?.verified && desired > 0 && (ready < desired || (workload?.updatedReplicas ?? 0) < desired))
+  else if (!verified && ready >= 1 && weights?.phase !== "Failed")
+    conds.push({
+      type: CONDITION.progressing,
+      status: T,
+      reason: "WeightsPending",
+      message:
+        `${ready} replica(s) keep serving the weights they have while the new weights are ` +
+        `${weights?.phase ?? "Pending"} (${percent(weights?.bytesDone, weights?.bytesTotal) ?? "starting"})`,
+    });
+  else if (verified && desired > 0 && (ready < desired || (workload?.updatedReplicas ?? 0) < desired))
     conds.push({
       type: CONDITION.progressing,
       status: T,
@@ -173,12 +192,27 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
       message: "every engine pod is scheduled",
     });
 
-  if (crashing)
+  if (cannotCreate)
+    conds.push({
+      type: CONDITION.degraded,
+      status: T,
+      reason: "FailedCreate",
+      message: `engine pods cannot be created: ${workload.replicaFailure}`,
+    });
+  else if (crashing)
     conds.push({
       type: CONDITION.degraded,
       status: T,
       reason: "CrashLoop",
       message: `${pods!.crashLooping} engine pod(s) crash-looping: ${pods!.crashMessage ?? ""}`.trim(),
+    });
+  else if (weights?.phase === "Failed" && weights.permanent && ready >= 1)
+    conds.push({
+      type: CONDITION.degraded,
+      status: T,
+      reason: weights.reason ?? "WeightsFailed",
+      message:
+        `${ready} replica(s) keep serving the weights they have; the new weights failed: ${weights.message ?? ""}`.trim(),
     });
   else if (phase === "Degraded" || (phase === "Serving" && ready < desired))
     conds.push({
@@ -212,6 +246,26 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
         },
   );
 
+  if (input.weightsSource === "download" && input.pvcName)
+    conds.push(
+      input.storageGap
+        ? {
+            type: CONDITION.weightsStorage,
+            status: F,
+            reason: "SharedShapeDiffers",
+            message:
+              `PVC ${input.pvcName} is shared and keeps the shape its first user gave it: ${input.storageGap}; ` +
+              "it is never shrunk or reshaped (resize it by hand if it must grow)",
+          }
+        : {
+            type: CONDITION.weightsStorage,
+            status: T,
+            reason: "AsRequested",
+            message: `PVC ${input.pvcName} fits spec.weights`,
+          },
+    );
+  conds.push({ type: CONDITION.synced, status: T, reason: "Applied", message: "every child object is applied" });
+
   const conditions: Condition[] = setConditions(input.previous?.conditions ?? [], conds, input.generation, now);
   return strip({
     phase,
@@ -230,6 +284,40 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
     lastScaleReason: input.lastScale?.reason ?? input.previous?.lastScaleReason,
     endpoint: input.endpoint,
   });
+}
+
+/** A write the apiserver refused: what stops progress, as the user sees it. */
+export interface WriteFailure {
+  verb: string;
+  kind: string;
+  name: string;
+  /** The apiserver's Status reason (Forbidden, Invalid, …), or a name for a failure without one. */
+  reason: string;
+  message: string;
+}
+
+/**
+ * The status with a refused write in it: Synced and Degraded say why, with the apiserver's reason,
+ * and the phase shows it in `kubectl get`. The next reconcile whose writes go through computes the
+ * status afresh, without it.
+ */
+export function withWriteFailure(
+  status: DeepSeekDeploymentStatus,
+  f: WriteFailure,
+  generation: number,
+  now: Date,
+): DeepSeekDeploymentStatus {
+  const message = `${f.verb} ${f.kind} ${f.name}: ${f.message}`;
+  const conditions = setConditions(
+    status.conditions ?? [],
+    [
+      { type: CONDITION.synced, status: F, reason: f.reason, message },
+      { type: CONDITION.degraded, status: T, reason: f.reason, message },
+    ],
+    generation,
+    now,
+  );
+  return { ...status, phase: status.phase === "Failed" ? "Failed" : "Degraded", conditions };
 }
 
 function failedMessage(input: StatusInput): string {

@@ -5,6 +5,12 @@ export {
   renderWeightsPvc,
   renderWeightsPull,
   renderWeightsVerify,
+  renderPvcOwners,
+  requestedShape,
+  liveShape,
+  shapeShortfall,
+  verifyKey,
+  parseVerifyJobName,
   weightsPvcName,
   defaultWeightsSize,
 } from "./weights.ts";

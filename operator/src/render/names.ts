@@ -38,12 +38,15 @@ export function shortHash(...parts: string[]): string {
 }
 
 /**
- * One weights PVC per (model, revision) in a namespace, shared by every DeepSeekDeployment that
- * asks for it. The hash keeps names unique when the readable prefix is truncated.
+ * One weights PVC per (model, revision, source) in a namespace, shared by every DeepSeekDeployment
+ * that asks for it. The hash keeps names unique when the readable prefix is truncated, and keeps
+ * bytes from different sources (another mirror, a URL) apart. `source` is undefined for the public
+ * Hub, so those PVCs keep the name they had before sources were told apart.
  */
-export function weightsName(model: string, revision: string): string {
+export function weightsName(model: string, revision: string, source?: string): string {
   const repo = model.split("/").pop() ?? model;
-  return `weights-${dnsSafe(repo, 32)}-${dnsSafe(revision, 7)}-${shortHash(model, revision).slice(0, 5)}`;
+  const hash = source === undefined ? shortHash(model, revision) : shortHash(model, revision, source);
+  return `weights-${dnsSafe(repo, 32)}-${dnsSafe(revision, 7)}-${hash.slice(0, 5)}`;
 }
 
 export function engineLabels(dsdName: string): Record<string, string> {

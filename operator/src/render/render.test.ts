@@ -2,7 +2,15 @@ import { describe, expect, it } from "@jest/globals";
 import { plan } from "../planner/index.ts";
 import { planInputFromSpec } from "../reconcile/plan-input.ts";
 import { aDsd } from "../reconcile/fixtures.ts";
-import { engineProbes, renderEngine, renderPdb, renderService, renderWeightsPull, renderWeightsPvc } from "./index.ts";
+import {
+  engineProbes,
+  renderEngine,
+  renderPdb,
+  renderService,
+  renderWeightsPull,
+  renderWeightsPvc,
+  requestedShape,
+} from "./index.ts";
 
 describe("probes", () => {
   it("give the engine an hour to load, then check readiness on the engine's own endpoint", () => {
@@ -81,7 +89,7 @@ describe("weights objects", () => {
       },
       weights: { download: { concurrency: 16, stallTimeoutSeconds: 60, timeoutSeconds: 3600 } },
     });
-    const rendered = renderWeightsPvc(dsd, [dsd], "164Gi");
+    const rendered = renderWeightsPvc(dsd, [dsd], requestedShape(dsd, "164Gi"));
     const pvc = { ...rendered, metadata: { ...rendered.metadata, uid: "u" } };
     const [, , , job] = renderWeightsPull(dsd, pvc, {
       image: "op:1",
@@ -94,10 +102,11 @@ describe("weights objects", () => {
     );
     expect(c.env).toContainEqual({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf", key: "token" } } });
     expect(job.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
-    expect(job.spec.podFailurePolicy.rules[0]).toEqual({
-      action: "FailJob",
-      onExitCodes: { operator: "In", values: [3] },
-    });
+    // A disrupted pod (drain, eviction, preemption) must not use up the backoff limit; it is checked first.
+    expect(job.spec.podFailurePolicy.rules).toEqual([
+      { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+      { action: "FailJob", onExitCodes: { operator: "In", values: [3] } },
+    ]);
     expect(job.metadata.ownerReferences[0]).toMatchObject({
       kind: "PersistentVolumeClaim",
       uid: "u",

@@ -2,8 +2,8 @@
 // every DeepSeekDeployment using it is listed as an owner, so garbage collection removes it only
 // after the last one is gone, and only when that one's reclaim policy says Delete (the finalizer
 // releases the PVC from owners whose policy is Retain).
-import { bytesToGi } from "../api/index.ts";
-import { ANNOTATION, LABEL, MANAGED_BY, weightsName } from "./names.ts";
+import { bytesToGi, parseQuantity } from "../api/index.ts";
+import { ANNOTATION, LABEL, MANAGED_BY, shortHash, weightsName } from "./names.ts";
 import type { Dsd, JobConfig, KubeObject, OwnerReference } from "./types.ts";
 import { compareStrings } from "../util/compare.ts";
 
@@ -20,9 +20,19 @@ export function weightsLabels(name: string): Record<string, string> {
   };
 }
 
+const PUBLIC_HUB = "https://huggingface.co";
+
+/** What distinguishes the bytes of one source from another's; undefined for the public Hub. */
+function weightsSourceKey(dsd: Dsd): string | undefined {
+  const src = dsd.spec.model.source;
+  if (src.url) return `url:${src.url.baseURL}`;
+  const endpoint = (src.huggingFace?.endpoint ?? PUBLIC_HUB).replace(/\/+$/, "");
+  return endpoint === PUBLIC_HUB ? undefined : `hf:${endpoint}`;
+}
+
 export function weightsPvcName(dsd: Dsd): string {
   const pvc = dsd.spec.model.source.pvc;
-  return pvc ? pvc.claimName : weightsName(dsd.spec.model.name, dsd.spec.model.revision);
+  return pvc ? pvc.claimName : weightsName(dsd.spec.model.name, dsd.spec.model.revision, weightsSourceKey(dsd));
 }
 
 export function defaultWeightsSize(modelBytes: number | undefined): string {
@@ -30,33 +40,122 @@ export function defaultWeightsSize(modelBytes: number | undefined): string {
   return bytesToGi(Math.ceil((modelBytes ?? 200 * 2 ** 30) * HEADROOM));
 }
 
+/** The shape of a weights PVC: what the apiserver fixes at creation (a size only grows). */
+interface PvcShape {
+  accessModes: string[];
+  storage: string;
+  storageClassName?: string;
+}
+
+/** The shape a deployment asks for. */
+export function requestedShape(dsd: Dsd, defaultSize: string): PvcShape {
+  const w = dsd.spec.weights;
+  return {
+    accessModes: [w.accessMode],
+    storage: w.size ?? defaultSize,
+    ...(w.storageClassName ? { storageClassName: w.storageClassName } : {}),
+  };
+}
+
+/** The shape a PVC has. */
+export function liveShape(pvc: KubeObject): PvcShape {
+  const spec =
+    (
+      pvc as {
+        spec?: { accessModes?: string[]; resources?: { requests?: { storage?: string } }; storageClassName?: string };
+      }
+    ).spec ?? {};
+  return {
+    accessModes: spec.accessModes ?? [],
+    storage: spec.resources?.requests?.storage ?? "0",
+    ...(spec.storageClassName ? { storageClassName: spec.storageClassName } : {}),
+  };
+}
+
 /**
- * The shared PVC, shaped by `template` (the deployment at hand) and owned (non-controller) by every
- * user that is not leaving under Retain.
+ * How a live PVC falls short of what a deployment asks for, or undefined when it does not. A larger
+ * volume is no shortfall; an unset storage class accepts any.
  */
-export function renderWeightsPvc(template: Dsd, users: Dsd[], defaultSize: string): KubeObject {
-  const first = template;
-  const name = weightsPvcName(first);
-  const w = first.spec.weights;
-  const owners: OwnerReference[] = users
+export function shapeShortfall(want: PvcShape, have: PvcShape): string | undefined {
+  const gaps: string[] = [];
+  if (want.accessModes.join(",") !== have.accessModes.join(","))
+    gaps.push(`access mode ${have.accessModes.join(",")} (asked: ${want.accessModes.join(",")})`);
+  if (want.storageClassName && want.storageClassName !== have.storageClassName)
+    gaps.push(`storage class ${have.storageClassName ?? "(default)"} (asked: ${want.storageClassName})`);
+  let small: boolean;
+  try {
+    small = parseQuantity(have.storage) < parseQuantity(want.storage);
+  } catch {
+    small = have.storage !== want.storage;
+  }
+  if (small) gaps.push(`size ${have.storage} (asked: ${want.storage})`);
+  return gaps.length > 0 ? gaps.join(", ") : undefined;
+}
+
+/** The owner references of a shared PVC: every user that is not leaving under Retain. */
+function pvcOwners(users: Dsd[]): OwnerReference[] {
+  return users
     .filter((u) => u.spec.weights.reclaimPolicy === "Delete" || !u.metadata.deletionTimestamp)
     .map((u) => ({ apiVersion: u.apiVersion, kind: u.kind, name: u.metadata.name, uid: u.metadata.uid }))
     .sort((a, b) => compareStrings(a.uid, b.uid));
+}
+
+/**
+ * The shared PVC, named for the deployment at hand and owned (non-controller) by every user that is
+ * not leaving under Retain. Its shape is the one it was created with (`shape` is the live one once
+ * it exists): the first creator decides it, and a later deployment never resizes or reshapes it,
+ * which the apiserver would refuse on every retry.
+ */
+export function renderWeightsPvc(template: Dsd, users: Dsd[], shape: PvcShape): KubeObject {
+  const name = weightsPvcName(template);
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
     metadata: {
       name,
-      namespace: first.metadata.namespace,
+      namespace: template.metadata.namespace,
       labels: weightsLabels(name),
-      annotations: { [ANNOTATION.model]: first.spec.model.name, [ANNOTATION.revision]: first.spec.model.revision },
-      ownerReferences: owners,
+      annotations: {
+        [ANNOTATION.model]: template.spec.model.name,
+        [ANNOTATION.revision]: template.spec.model.revision,
+      },
+      ownerReferences: pvcOwners(users),
     },
-    spec: {
-      accessModes: [w.accessMode],
-      resources: { requests: { storage: w.size ?? defaultSize } },
-      ...(w.storageClassName ? { storageClassName: w.storageClassName } : {}),
+    spec: shapeSpec(shape),
+  };
+}
+
+function shapeSpec(shape: PvcShape) {
+  return {
+    accessModes: shape.accessModes,
+    resources: { requests: { storage: shape.storage } },
+    ...(shape.storageClassName ? { storageClassName: shape.storageClassName } : {}),
+  };
+}
+
+/**
+ * A live weights PVC re-applied with other owners (released by a deployment that moved on or is
+ * leaving): everything the operator applied, at its live values, so the apply changes the owners
+ * only. The resourceVersion makes it a precondition: a concurrent change by another user fails it.
+ */
+export function renderPvcOwners(
+  live: KubeObject & { metadata: { resourceVersion?: string } },
+  users: Dsd[],
+): KubeObject {
+  const a = live.metadata.annotations ?? {};
+  const keep = [ANNOTATION.model, ANNOTATION.revision, ANNOTATION.attempts].filter((k) => a[k] !== undefined);
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name: live.metadata.name,
+      namespace: live.metadata.namespace,
+      labels: weightsLabels(live.metadata.name),
+      annotations: Object.fromEntries(keep.map((k) => [k, a[k]!])),
+      ownerReferences: pvcOwners(users),
+      ...(live.metadata.resourceVersion ? { resourceVersion: live.metadata.resourceVersion } : {}),
     },
+    spec: shapeSpec(liveShape(live)),
   };
 }
 
@@ -138,9 +237,16 @@ export function renderWeightsPull(
         annotations: { [ANNOTATION.model]: dsd.spec.model.name, [ANNOTATION.revision]: dsd.spec.model.revision },
       },
       spec: {
-        // Pods retry transient failures; exit code 3 (401/403/404/disk full) fails the Job at once.
+        // Pods retry transient failures; exit code 3 (401/403/404/disk full) fails the Job at once. A
+        // pod lost to a node drain, an eviction or a preemption is not the download's failure: it is
+        // replaced without using up the backoff limit (the next pod resumes from the bytes on disk).
         backoffLimit: 3,
-        podFailurePolicy: { rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [3] } }] },
+        podFailurePolicy: {
+          rules: [
+            { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+            { action: "FailJob", onExitCodes: { operator: "In", values: [3] } },
+          ],
+        },
         activeDeadlineSeconds: dsd.spec.weights.download.timeoutSeconds + 600,
         template: {
           metadata: { labels: { ...job.podLabels, ...labels }, annotations: job.podAnnotations },
@@ -185,8 +291,30 @@ export function renderWeightsPull(
   ];
 }
 
+const VERIFY_JOB = /^(.+)-verify-([0-9a-f]{8})-(\d{1,3})$/;
+
+/**
+ * What a verify Job checks, as a hash: the files of this model and revision at this claim and folder.
+ * A Job is only evidence for the key it was made for, so the key is part of its name.
+ */
+export function verifyKey(dsd: Dsd): string {
+  const pvc = dsd.spec.model.source.pvc!;
+  return shortHash("pvc", pvc.claimName, pvc.subPath ?? "", dsd.spec.model.name, dsd.spec.model.revision);
+}
+
+/** `<deployment>-verify-<key>-<attempt>`: a retry is a new Job, so the failed one can go in the same step. */
+function verifyJobName(dsd: Dsd, attempt: number): string {
+  return `${dsd.metadata.name}-verify-${verifyKey(dsd)}-${attempt}`;
+}
+
+/** The key and attempt a verify Job's name carries, or undefined for another Job. */
+export function parseVerifyJobName(dsdName: string, jobName: string): { key: string; attempt: number } | undefined {
+  const m = VERIFY_JOB.exec(jobName);
+  return m && m[1] === dsdName ? { key: m[2]!, attempt: Number(m[3]) } : undefined;
+}
+
 /** For an existing PVC: a Job that verifies the files in place, read-only, owned by the deployment. */
-export function renderWeightsVerify(dsd: Dsd, job: JobConfig): KubeObject {
+export function renderWeightsVerify(dsd: Dsd, job: JobConfig, attempt = 0): KubeObject {
   const pvc = dsd.spec.model.source.pvc!;
   const dir = pvc.subPath ? `${MODELS_MOUNT}/${pvc.subPath}` : MODELS_MOUNT;
   const labels = { ...weightsLabels(pvc.claimName), [LABEL.instance]: dsd.metadata.name };
@@ -194,10 +322,10 @@ export function renderWeightsVerify(dsd: Dsd, job: JobConfig): KubeObject {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: {
-      name: `${dsd.metadata.name}-weights-verify`,
+      name: verifyJobName(dsd, attempt),
       namespace: dsd.metadata.namespace,
       labels,
-      annotations: { [ANNOTATION.revision]: dsd.spec.model.revision },
+      annotations: { [ANNOTATION.model]: dsd.spec.model.name, [ANNOTATION.revision]: dsd.spec.model.revision },
       ownerReferences: [
         {
           apiVersion: dsd.apiVersion,
@@ -211,6 +339,9 @@ export function renderWeightsVerify(dsd: Dsd, job: JobConfig): KubeObject {
     },
     spec: {
       backoffLimit: 1,
+      podFailurePolicy: {
+        rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }],
+      },
       template: {
         metadata: { labels: { ...job.podLabels, ...labels }, annotations: job.podAnnotations },
         spec: {

@@ -13,6 +13,7 @@ import {
 } from "../api/weights-contract.ts";
 import { ProgressTracker } from "./progress.ts";
 import { PvcReporter, buildPvcPatch, parsePvcRef } from "./pvc-reporter.ts";
+import { WeightsError } from "./errors.ts";
 
 type Seen = {
   method: string;
@@ -23,6 +24,8 @@ type Seen = {
 };
 const seen: Seen[] = [];
 let status = 200;
+/** Answers with `status` for this many requests, then 200. */
+let failFor = Infinity;
 let server: http.Server;
 let kc: KubeConfig;
 
@@ -39,12 +42,13 @@ beforeAll(async () => {
         authorization: req.headers.authorization,
         body: text ? JSON.parse(text) : undefined,
       });
-      res.writeHead(status, { "content-type": "application/json" });
+      const code = failFor-- > 0 ? status : 200;
+      res.writeHead(code, { "content-type": "application/json" });
       res.end(
         JSON.stringify(
-          status === 200
+          code === 200
             ? { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "weights", namespace: "models" } }
-            : { kind: "Status", code: status },
+            : { kind: "Status", code },
         ),
       );
     });
@@ -118,6 +122,42 @@ describe("PvcReporter", () => {
     const r = new PvcReporter(kc, { namespace: "models", name: "weights" }, rootLogger);
     await expect(r.report(report)).resolves.toBeUndefined();
     expect(seen).toHaveLength(1);
+    status = 200;
+  });
+
+  it("retries the verified mark until it is written", async () => {
+    seen.length = 0;
+    status = 500;
+    failFor = 2;
+    const r = new PvcReporter(kc, { namespace: "models", name: "weights" }, rootLogger, {
+      attempts: 5,
+      backoffMs: 1,
+      maxBackoffMs: 2,
+    });
+    await r.report({ ...report, phase: "Complete" }, report.revision);
+    expect(seen).toHaveLength(3);
+    expect((seen[2]!.body as ReturnType<typeof buildPvcPatch>).metadata.annotations[ANNOTATION_VERIFIED]).toBe(
+      report.revision,
+    );
+    failFor = Infinity;
+    status = 200;
+  });
+
+  it("fails the run, transiently, when the verified mark cannot be written: the Job must not complete without it", async () => {
+    seen.length = 0;
+    status = 403;
+    const r = new PvcReporter(kc, { namespace: "models", name: "weights" }, rootLogger, {
+      attempts: 3,
+      backoffMs: 1,
+      maxBackoffMs: 2,
+    });
+    const t = new ProgressTracker({ repo: report.repo, revision: report.revision, reporters: [r], intervalMs: 10_000 });
+    const err = await t.setPhase("Complete", "done", report.revision).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WeightsError);
+    expect(err).toMatchObject({ reason: "NetworkError", exitCode: 1 });
+    expect(seen).toHaveLength(3);
+    // Clearing the mark before files change is held to the same standard.
+    await expect(r.report(report, null)).rejects.toThrow(/clear the weights-verified mark/);
     status = 200;
   });
 

@@ -52,12 +52,32 @@ function parseOnce(dsd: DeepSeekDeployment): { dsd: Dsd; errors?: string } {
 
 export const withDefaults = (dsd: DeepSeekDeployment): Dsd => parseOnce(dsd).dsd;
 
-/** Deployments of the namespace that may share this one's weights (same model and revision). */
-function sameWeights(dsd: Dsd, all: DeepSeekDeployment[]): Dsd[] {
+/** Deployments of the namespace that share this one's weights PVC (same model, revision and source). */
+function sameWeights(dsd: Dsd, all: DeepSeekDeployment[], pvcName: string): Dsd[] {
   const { name: model, revision } = dsd.spec.model;
   return all
     .filter((d) => (d.spec?.model?.name ?? model) === model && d.spec?.model?.revision === revision)
-    .map(withDefaults);
+    .map(withDefaults)
+    .filter((d) => weightsPvcName(d) === pvcName);
+}
+
+/**
+ * Weights PVCs that still list this deployment as an owner but are not the one it uses now, each
+ * with the deployments that use it now.
+ */
+function formerPvcs(dsd: Dsd, pvcs: Obj[], all: DeepSeekDeployment[], pvcName: string): Observed["formerPvcs"] {
+  const uid = dsd.metadata.uid;
+  const former = pvcs.filter(
+    (p) => p.metadata.name !== pvcName && (p.metadata.ownerReferences ?? []).some((r) => r.uid === uid),
+  );
+  if (former.length === 0) return [];
+  const byPvc = new Map<string, Dsd[]>();
+  for (const d of all.map(withDefaults)) {
+    if (d.spec.model.source.pvc) continue;
+    const n = weightsPvcName(d);
+    byPvc.set(n, [...(byPvc.get(n) ?? []), d]);
+  }
+  return former.map((pvc) => ({ pvc, users: byPvc.get(pvc.metadata.name) ?? [] }));
 }
 
 export function observe(ctx: ObserveContext, namespace: string, name: string): Observed | undefined {
@@ -66,6 +86,7 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
   if (!raw) return undefined;
   const { dsd, errors } = parseOnce(raw);
   const pvcName = weightsPvcName(dsd);
+  const all = c.dsds.list(namespace);
   const pods = c.pods.list(namespace).filter((p) => p.metadata.labels?.[LABEL.instance] === name);
   let gpus: Observed["gpus"];
   try {
@@ -82,10 +103,17 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
     now: ctx.now(),
     dsd,
     ...(errors ? { specErrors: errors } : {}),
-    sharingWeights: sameWeights(dsd, c.dsds.list(namespace)),
+    sharingWeights: sameWeights(dsd, all, pvcName),
     pvc: dsd.spec.model.source.pvc ? undefined : c.pvcs.get(namespace, pvcName),
     pullJob: c.jobs.get(namespace, `${pvcName}-pull`),
-    verifyJob: c.jobs.get(namespace, `${name}-weights-verify`),
+    verifyJobs: dsd.spec.model.source.pvc
+      ? c.jobs
+          .list(namespace)
+          .filter(
+            (j) => j.metadata.labels?.[LABEL.instance] === name && j.metadata.labels?.[LABEL.component] === "weights",
+          )
+      : [],
+    formerPvcs: formerPvcs(dsd, c.pvcs.list(namespace), all, pvcName),
     deployment: c.deployments.get(namespace, name),
     lws: c.lws?.get(namespace, name),
     service: c.services.get(namespace, name),

@@ -4,7 +4,10 @@ import type { KubeObject } from "../../render/index.ts";
 import { rootLogger } from "../../util/log.ts";
 import { aDsd, NOW } from "../../reconcile/fixtures.ts";
 import type { Caches } from "./observe.ts";
-import { reconcileDeepSeekDeployment, type Writer } from "./reconciler.ts";
+import { reconcileDeepSeekDeployment, writeFailureOf, type Writer } from "./reconciler.ts";
+import { KubeApiError } from "../runtime/errors.ts";
+import type { DeepSeekDeploymentStatus } from "../../api/index.ts";
+import type { Dsd } from "../../render/index.ts";
 
 function cache<T extends { metadata: { name: string; namespace?: string } }>(items: T[] = []) {
   return {
@@ -108,6 +111,61 @@ describe("reconcile executor", () => {
     const writes = w.calls.filter((c) => c.startsWith("status") || c.startsWith("event Downloading")).length;
     await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "stale", rootLogger); // same cached object, resourceVersion 9
     expect(w.calls.filter((c) => c.startsWith("status") || c.startsWith("event Downloading")).length).toBe(writes);
+  });
+
+  it("puts a refused write into status and an Event with the apiserver's reason, and clears it once writes go through", async () => {
+    const dsd = aDsd("quota", {}, { resourceVersion: "3" });
+    const w = fakeWorld([dsd]);
+    const statuses: DeepSeekDeploymentStatus[] = [];
+    const apply = w.writer.apply.bind(w.writer);
+    let refuse = true;
+    w.writer.apply = async (obj) => {
+      if (refuse && obj.kind === "PersistentVolumeClaim")
+        throw new KubeApiError("apply", { kind: obj.kind, namespace: "team", name: obj.metadata.name }, 403, {
+          kind: "Status",
+          reason: "Forbidden",
+          message:
+            'persistentvolumeclaims "w" is forbidden: exceeded quota: storage, requested: requests.storage=164Gi',
+        });
+      return apply(obj);
+    };
+    const applyStatus = w.writer.applyStatus.bind(w.writer);
+    w.writer.applyStatus = async (d, s) => {
+      statuses.push(s);
+      return applyStatus(d, s);
+    };
+    await expect(reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "quota", rootLogger)).rejects.toThrow(/quota/);
+    const failed = statuses.at(-1)!;
+    expect(failed.phase).toBe("Degraded");
+    const synced = failed.conditions!.find((c) => c.type === "Synced")!;
+    expect(synced).toMatchObject({ status: "False", reason: "Forbidden" });
+    expect(synced.message).toContain("exceeded quota");
+    expect(failed.conditions!.find((c) => c.type === "Degraded")).toMatchObject({
+      status: "True",
+      reason: "Forbidden",
+    });
+    expect(w.calls).toContain("event FailedApply");
+    // The quota is raised: the next reconcile's status says so, written after the writes went through.
+    refuse = false;
+    (w.ctx.caches.dsds.list("team")[0] as Dsd).status = failed;
+    w.calls.length = 0;
+    await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "quota", rootLogger);
+    const cleared = statuses.at(-1)!;
+    expect(cleared.conditions!.find((c) => c.type === "Synced")?.status).toBe("True");
+    expect(w.calls.indexOf("status Downloading")).toBeGreaterThan(w.calls.lastIndexOf("apply Job"));
+  });
+
+  it("does not report conflicts or server errors, which retrying fixes", () => {
+    const err = (code: number, reason: string) =>
+      new KubeApiError("apply", { kind: "Deployment", namespace: "team", name: "x" }, code, { reason, message: "m" });
+    expect(writeFailureOf(err(409, "Conflict"))).toBeUndefined();
+    expect(writeFailureOf(err(500, "InternalError"))).toBeUndefined();
+    expect(writeFailureOf(err(429, "TooManyRequests"))).toBeUndefined();
+    expect(writeFailureOf(err(422, "Invalid"))).toMatchObject({
+      reason: "Invalid",
+      kind: "Deployment",
+      name: "team/x",
+    });
   });
 
   it("does nothing for an object that is gone", async () => {

@@ -4,7 +4,10 @@ import type { DeepSeekDeployment, DeepSeekDeploymentStatus } from "../../api/ind
 import { FINALIZER, weightsPvcName, type Dsd, type KubeObject } from "../../render/index.ts";
 import type { Obj, Observed } from "../../reconcile/observed.ts";
 import type { Logger } from "../../util/log.ts";
-import { decide, type Decision, type ObjectRef } from "../../reconcile/decide.ts";
+import { decide, equalStatus, type Decision, type ObjectRef } from "../../reconcile/decide.ts";
+import { withWriteFailure, type WriteFailure } from "../../reconcile/status.ts";
+import { CONDITION } from "../../reconcile/conditions.ts";
+import { KubeApiError, describeRef } from "../runtime/errors.ts";
 import type { EventSpec } from "../runtime/events.ts";
 import { observe, withDefaults, type ObserveContext } from "./observe.ts";
 
@@ -82,13 +85,60 @@ export async function reconcileDeepSeekDeployment(
     !observed.pvc &&
     !observed.dsd.metadata.deletionTimestamp &&
     d.apply.some((o) => o.kind === "PersistentVolumeClaim");
-  if (createsPvc) {
-    const first = await execute(observed, { ...d, status: undefined, events: [] }, writer, log);
-    observed = withStored({ ...observed, dsd: first.dsd }, first.stored);
-    d = decide(observed);
+  try {
+    if (createsPvc) {
+      const first = await execute(observed, { ...d, status: undefined, events: [] }, writer, log);
+      observed = withStored({ ...observed, dsd: first.dsd }, first.stored);
+      d = decide(observed);
+    }
+    await execute(observed, d, writer, log);
+  } catch (err) {
+    await reportFailure(observed, d, err, writer, log);
+    throw err; // retried with backoff by the work queue
   }
-  await execute(observed, d, writer, log);
   return d.requeueAfterMs ? { requeueAfterMs: d.requeueAfterMs } : {};
+}
+
+/**
+ * A refusal that retrying alone will not fix (a quota, an admission webhook or policy, an invalid
+ * or immutable field): what the user must see. Conflicts, throttling and server errors pass by
+ * themselves and are only retried.
+ */
+export function writeFailureOf(err: unknown): WriteFailure | undefined {
+  if (!(err instanceof KubeApiError)) return undefined;
+  if (err.code < 400 || err.code >= 500 || err.code === 404 || err.code === 409 || err.code === 429) return undefined;
+  const body = err.body as { message?: unknown } | undefined;
+  const message = typeof body?.message === "string" ? body.message : err.message;
+  return {
+    verb: err.verb,
+    kind: err.ref.kind ?? "object",
+    name: describeRef(err.ref).split(" ").pop() ?? "",
+    reason: err.reason ?? (err.code === 403 ? "Forbidden" : err.code === 422 ? "Invalid" : "BadRequest"),
+    message: message.slice(0, 2048),
+  };
+}
+
+/** Puts a refused write into status (Synced and Degraded, with the apiserver's reason) and an Event. */
+async function reportFailure(observed: Observed, d: Decision, err: unknown, writer: Writer, log: Logger) {
+  const f = writeFailureOf(err);
+  const dsd = observed.dsd;
+  if (!f || dsd.metadata.deletionTimestamp) return;
+  const base = d.status ?? dsd.status;
+  if (!base) return;
+  const status = withWriteFailure(base, f, dsd.metadata.generation ?? 0, new Date());
+  writer.event(dsd, {
+    type: "Warning",
+    reason: `Failed${f.verb.charAt(0).toUpperCase()}${f.verb.slice(1)}`,
+    action: f.verb.charAt(0).toUpperCase() + f.verb.slice(1),
+    note: `${f.verb} ${f.kind} ${f.name} refused (${f.reason}): ${f.message}`.slice(0, 1024),
+  });
+  if (equalStatus(dsd.status, status)) return;
+  try {
+    await writer.applyStatus(dsd, status);
+    written.set(dsd.metadata.uid, { over: dsd.metadata.resourceVersion, status });
+  } catch (statusErr) {
+    log.warn({ err: (statusErr as Error).message }, "could not record the failure in status");
+  }
 }
 
 /**
@@ -108,8 +158,10 @@ async function execute(observed: Observed, d: Decision, writer: Writer, log: Log
   const waves = Array.from({ length: WAVES.length + 1 }, (_, w) => d.apply.filter((o) => waveOf(o) === w)).filter(
     (w) => w.length > 0,
   );
-  // Deletes come after every apply; with deletes (or no applies) the status comes last.
-  const statusWith = d.delete.length > 0 ? -1 : waves.length - 1;
+  // Deletes come after every apply; with deletes (or no applies) the status comes last. So does a
+  // status that clears a refused write: it must not say Synced before the writes went through.
+  const refused = dsd.status?.conditions?.some((c) => c.type === CONDITION.synced && c.status === "False");
+  const statusWith = d.delete.length > 0 || refused ? -1 : waves.length - 1;
   const writeStatus = async (s: DeepSeekDeploymentStatus) => {
     await writer.applyStatus(dsd, s);
     written.set(dsd.metadata.uid, { over: dsd.metadata.resourceVersion, status: s });
