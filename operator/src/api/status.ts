@@ -102,8 +102,42 @@ export const MetricsStatus = z
     tokensPerSecond: z.number().min(0).optional().describe("Generated tokens per second across ready replicas."),
     kvCacheUsage: z.number().min(0).max(1).optional().describe("Mean KV-cache usage of ready replicas, 0 to 1."),
     sampledAt: z.string().optional().describe("When the engines were last scraped.").meta({ format: "date-time" }),
+    replicasReporting: count("Ready replicas whose metrics were read fresh.").optional(),
+    replicasStale: count(
+      "Ready replicas whose metrics are missing or stale: their load is unknown, never read as idle.",
+    ).optional(),
+    source: z.enum(["Pods", "Prometheus"]).optional().describe("Where the metrics came from."),
   })
   .describe("Live load read from the engines' Prometheus metrics.")
+  .meta({ "x-kubernetes-map-type": "atomic" });
+
+export const AutoscalingStatus = z
+  .object({
+    desiredReplicas: count("Replicas the builtin autoscaler wants now.").optional(),
+    reason: z.string().max(1024).optional().describe("Why it wants that many."),
+    loadingReplicas: count("Replicas created but not ready yet: capacity that is coming.").optional(),
+    crashLoopingReplicas: count("Replicas crash-looping: not counted as capacity.").optional(),
+    waitingForGpus: count(
+      "Replicas that cannot be placed: their pods are unschedulable for lack of GPUs of the type.",
+    ).optional(),
+    freeGpus: count("Free GPUs of the type in the cluster at the last look.").optional(),
+    loadTimeSeconds: count(
+      "Measured time from an engine pod's creation to Ready (the slowest of the latest replicas); scale-down waits longer than this.",
+    ).optional(),
+    recommendations: z
+      .array(
+        z.object({
+          time: z.string().describe("When it was made.").meta({ format: "date-time" }),
+          replicas: count("Replicas recommended."),
+        }),
+      )
+      .max(512)
+      .optional()
+      .describe(
+        "The recommendations that still decide a stabilization window (older ones, and ones a later one overrides, are dropped): they survive a leader failover.",
+      ),
+  })
+  .describe("The builtin autoscaler's view: what it wants and why, and what it remembers across a leader failover.")
   .meta({ "x-kubernetes-map-type": "atomic" });
 
 export const DeepSeekDeploymentStatus = z
@@ -134,6 +168,7 @@ export const DeepSeekDeploymentStatus = z
     weights: WeightsStatus.optional(),
     plan: PlanStatus.optional(),
     metrics: MetricsStatus.optional(),
+    autoscaling: AutoscalingStatus.optional(),
     lastScaleTime: z.string().optional().describe("When the replica count last changed.").meta({ format: "date-time" }),
     lastScaleReason: z.string().max(1024).optional().describe("Why the replica count last changed."),
     endpoint: z.string().max(2048).optional().describe("In-cluster URL of the OpenAI-compatible API."),

@@ -19,7 +19,11 @@ export const CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },
   { apiGroups: [GROUP], resources: [`${PLURAL}/scale`], verbs: ["get", "update", "patch"] },
   { apiGroups: [""], resources: ["persistentvolumeclaims", "services", "serviceaccounts"], verbs: CRUD },
-  { apiGroups: [""], resources: ["pods"], verbs: READ },
+  // patch: the autoscaler sets controller.kubernetes.io/pod-deletion-cost on engine pods before a scale-down.
+  { apiGroups: [""], resources: ["pods"], verbs: [...READ, "patch"] },
+  // Hand-off modes: the HorizontalPodAutoscaler or KEDA ScaledObject the operator renders.
+  { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: CRUD },
+  { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: CRUD },
   // GPU inventory for the Pending explanation and for deciding whether a rollout may surge.
   { apiGroups: [""], resources: ["nodes"], verbs: READ },
   { apiGroups: ["apps"], resources: ["deployments"], verbs: CRUD },

@@ -9,7 +9,7 @@ import { EngineSpec } from "./engine.ts";
 import { GpuSpec } from "./gpu.ts";
 import { ContextSpec } from "./context.ts";
 import { ParallelismSpec } from "./parallelism.ts";
-import { AutoscalingSpec } from "./autoscaling.ts";
+import { AUTOSCALING_DEFAULTS, AutoscalingSpec } from "./autoscaling.ts";
 import { SchedulingSpec } from "./scheduling.ts";
 import { ServiceSpec } from "./service.ts";
 import { RolloutSpec } from "./rollout.ts";
@@ -56,14 +56,7 @@ const SpecObject = z
       .describe(
         "Desired replicas; written by kubectl scale, an HPA, KEDA or the builtin autoscaler through the scale subresource.",
       ),
-    autoscaling: AutoscalingSpec.default({
-      mode: "None",
-      minReplicas: 1,
-      maxReplicas: 1,
-      targetQueueDepth: 4,
-      scaleUpStabilizationSeconds: 60,
-      scaleDownStabilizationSeconds: 1800,
-    }),
+    autoscaling: AutoscalingSpec.default(AUTOSCALING_DEFAULTS),
     scheduling: SchedulingSpec.optional(),
     service: ServiceSpec.default({ type: "ClusterIP", port: 8000 }),
     rollout: RolloutSpec.default({ strategy: "Auto", maxSurge: 1, maxUnavailable: 1 }),
