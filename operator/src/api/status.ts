@@ -140,6 +140,12 @@ export const AutoscalingStatus = z
   .describe("The builtin autoscaler's view: what it wants and why, and what it remembers across a leader failover.")
   .meta({ "x-kubernetes-map-type": "atomic" });
 
+/**
+ * Status fields the builtin autoscaler writes under its own field manager; the reconciler neither
+ * sends nor compares them, so neither writer overwrites the other's newer values.
+ */
+export const AUTOSCALER_STATUS_FIELDS = ["metrics", "autoscaling", "lastScaleTime", "lastScaleReason"] as const;
+
 export const DeepSeekDeploymentStatus = z
   .object({
     phase: z.enum(PHASES).optional().describe("Pending, Downloading, Loading, Serving, Degraded or Failed."),

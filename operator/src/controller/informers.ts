@@ -25,6 +25,8 @@ export interface InformerSet {
   lws: Informer<Obj & KubernetesObject>[];
   services: Informer<Obj & KubernetesObject>[];
   pdbs: Informer<Obj & KubernetesObject>[];
+  hpas: Informer<Obj & KubernetesObject>[];
+  scaledObjects: Informer<Obj & KubernetesObject>[];
   pods: Informer<Pod & KubernetesObject>[];
   nodes: Informer<NodeLike & KubernetesObject>[];
   /** Every pod bound to a node and not finished, cluster-wide, as the GPU inventory reads it. */
@@ -54,6 +56,8 @@ export function cachesOf(s: InformerSet): Caches {
     lws: cacheOf(s.lws),
     services: cacheOf(s.services),
     pdbs: cacheOf(s.pdbs),
+    hpas: cacheOf(s.hpas),
+    scaledObjects: cacheOf(s.scaledObjects),
     pods: cacheOf(s.pods),
     nodes: cacheOf(s.nodes),
   };
@@ -64,6 +68,7 @@ export interface InformerDeps {
   client: ApplyClient;
   namespaces: string[];
   lwsServed: boolean;
+  kedaServed?: boolean;
   metrics: OperatorMetrics;
   log: Logger;
 }
@@ -103,6 +108,14 @@ export function makeInformers(d: InformerDeps): InformerSet {
       : [],
     services: make("services", { version: "v1", plural: "services" }, OURS),
     pdbs: make("poddisruptionbudgets", { group: "policy", version: "v1", plural: "poddisruptionbudgets" }, OURS),
+    hpas: make(
+      "horizontalpodautoscalers",
+      { group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers" },
+      OURS,
+    ),
+    scaledObjects: d.kedaServed
+      ? make("scaledobjects", { group: "keda.sh", version: "v1alpha1", plural: "scaledobjects" }, OURS)
+      : [],
     pods: make("pods", { version: "v1", plural: "pods" }, ENGINE_PODS),
     nodes: make("nodes", { version: "v1", plural: "nodes" }, undefined, false, slimNode),
     // A watch instead of a periodic LIST of every pod: the apiserver serves it from its watch cache and

@@ -17,6 +17,8 @@ import type { EventRecorder } from "./runtime/events.ts";
 import type { HealthReporter } from "./runtime/health.ts";
 import type { WriteFence } from "./runtime/fence.ts";
 import type { JobConfig } from "../render/index.ts";
+import { AutoscalerLoop } from "../autoscaler/loop.ts";
+import { AutoscalerMetrics } from "../autoscaler/metrics.ts";
 
 export interface ManagerOptions {
   kc: KubeConfig;
@@ -47,11 +49,12 @@ export interface Manager {
 }
 
 const LWS_PROBE = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
+const KEDA_PROBE = "/apis/keda.sh/v1alpha1/scaledobjects";
 
-async function lwsServed(client: ApplyClient): Promise<boolean> {
+async function isServed(client: ApplyClient, path: string): Promise<boolean> {
   try {
     // A selector that matches nothing: we only want to know whether the resource is served.
-    await client.listPath(LWS_PROBE, { fieldSelector: "metadata.name=served-probe" });
+    await client.listPath(path, { fieldSelector: "metadata.name=served-probe" });
     return true;
   } catch (err) {
     if (isNotFound(err)) return false;
@@ -66,6 +69,8 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
   let informers: InformerSet | undefined;
   let controller: Controller | undefined;
   let working = false;
+  let autoscaler: AutoscalerLoop | undefined;
+  let autoscalerMetrics: AutoscalerMetrics | undefined;
 
   return {
     metrics,
@@ -73,15 +78,30 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
     servers: [metricsServer],
     async startWork(events: EventRecorder, fence?: WriteFence) {
       if (fence) client.setFence(fence);
-      const served = await lwsServed(client);
-      informers = makeInformers({ kc: o.kc, client, namespaces: o.namespaces, lwsServed: served, metrics, log: o.log });
+      const [served, keda] = await Promise.all([isServed(client, LWS_PROBE), isServed(client, KEDA_PROBE)]);
+      informers = makeInformers({
+        kc: o.kc,
+        client,
+        namespaces: o.namespaces,
+        lwsServed: served,
+        kedaServed: keda,
+        metrics,
+        log: o.log,
+      });
       const caches = cachesOf(informers);
       const writer = apiWriter(client, events, o.log);
       const set = informers;
       // The inventory's pods come from a cluster-wide watch (informers.ts); until its first list the free GPUs are unknown.
       const gpuPods = () =>
         set.gpuPods.every((i) => i.hasSynced()) ? set.gpuPods.flatMap((i) => i.list()) : undefined;
-      const ctx = { caches, lwsServed: () => served, gpuPods, jobs: o.jobs, now: () => new Date() };
+      const ctx = {
+        caches,
+        lwsServed: () => served,
+        kedaServed: () => keda,
+        gpuPods,
+        jobs: o.jobs,
+        now: () => new Date(),
+      };
       controller = new Controller({
         name: "deepseekdeployment",
         workers: o.workers,
@@ -95,7 +115,14 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
       });
       const q = controller.queue;
       for (const i of informers.dsds) i.addHandler(enqueueFor(q, selfKey));
-      for (const i of [...informers.deployments, ...informers.lws, ...informers.services, ...informers.pdbs])
+      for (const i of [
+        ...informers.deployments,
+        ...informers.lws,
+        ...informers.services,
+        ...informers.pdbs,
+        ...informers.hpas,
+        ...informers.scaledObjects,
+      ])
         i.addHandler(enqueueFor(q, controllerOwner));
       for (const i of informers.pvcs) i.addHandler(enqueueFor(q, everyOwner));
       for (const i of informers.jobs) i.addHandler(enqueueFor(q, jobOwners(caches.pvcs)));
@@ -107,11 +134,25 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
         });
       for (const i of allInformers(informers)) i.start();
       await controller.start();
+      // The builtin autoscaler runs beside the reconciler, only while this process leads; its writes go
+      // through the same fenced client.
+      autoscaler = new AutoscalerLoop({
+        client,
+        dsds: caches.dsds,
+        pods: caches.pods,
+        nodes: caches.nodes,
+        gpuPods,
+        event: (obj, e) => events.record(obj, e),
+        metrics: (autoscalerMetrics ??= new AutoscalerMetrics(metrics.registry)),
+        log: o.log,
+      });
+      autoscaler.start();
       working = true;
       o.log.info({ namespaces: o.namespaces.length ? o.namespaces : "all", lws: served }, "reconciling");
     },
     async stopWork(graceMs?: number) {
       working = false;
+      await autoscaler?.stop();
       await controller?.stop(graceMs);
       for (const i of informers ? allInformers(informers) : []) i.stop();
     },

@@ -1,10 +1,11 @@
 // One reconcile as a pure function: observed state in, actions out. The executor (reconciler.ts)
 // performs the actions; everything that needs judgement is here, where tests reach it directly.
-import type { DeepSeekDeploymentStatus } from "../api/index.ts";
+import { AUTOSCALER_STATUS_FIELDS, type DeepSeekDeploymentStatus } from "../api/index.ts";
 import {
   ANNOTATION,
   endpointUrl,
   engineSelector,
+  scaleSelector,
   FINALIZER,
   LWS_API,
   renderEngine,
@@ -30,6 +31,7 @@ import { isSubset } from "./subset.ts";
 import type { EventSpec } from "./event-spec.ts";
 import type { Obj, Observed, Pod } from "./observed.ts";
 import { planSpec } from "./plan.ts";
+import { handOff } from "./handoff.ts";
 import { ANNOTATION_PROGRESS } from "../api/weights-contract.ts";
 import { compareStrings } from "../util/compare.ts";
 
@@ -475,10 +477,14 @@ export function decide(o: Observed): Decision {
       ? runnable && !engineApplied
       : settled && current.readyReplicas >= base.desiredReplicas);
   if (rolledOut) for (const f of o.formerPvcs ?? []) release(actions, dsd, f, false);
+  const handoff = handOff(dsd, { hpa: o.hpa, scaledObject: o.scaledObject, kedaServed: o.kedaServed ?? false });
+  actions.apply.push(...handoff.apply);
+  actions.delete.push(...handoff.remove.map(refOf));
 
   actions.status = computeStatus(
     {
       ...base,
+      selector: scaleSelector(dsd.metadata.name, multiNode),
       pvcName,
       weightsSource: pvcSource ? "pvc" : "download",
       plan: planned.facts,
@@ -538,8 +544,16 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
       action: "Reconcile",
       note: storage.message.slice(0, 1024),
     });
-  if (equalStatus(previous, next)) delete actions.status;
+  if (equalStatus(reconcilerOwned(previous), next)) delete actions.status;
   return actions;
+}
+
+/** The status without what the autoscaler writes (AUTOSCALER_STATUS_FIELDS): the part the reconciler sends. */
+function reconcilerOwned(s: DeepSeekDeploymentStatus | undefined): DeepSeekDeploymentStatus | undefined {
+  if (!s) return s;
+  const own: Record<string, unknown> = { ...s };
+  for (const f of AUTOSCALER_STATUS_FIELDS) delete own[f];
+  return own as DeepSeekDeploymentStatus;
 }
 
 export function equalStatus(a: unknown, b: unknown): boolean {

@@ -46,6 +46,11 @@ export interface Observed {
   lws?: Obj;
   service?: Obj;
   pdb?: Obj;
+  /** The HorizontalPodAutoscaler or ScaledObject rendered for autoscaling.mode HPA or KEDA. */
+  hpa?: Obj;
+  scaledObject?: Obj;
+  /** Whether the apiserver serves keda.sh/v1alpha1 ScaledObjects. */
+  kedaServed?: boolean;
   pods: Pod[];
   /** Whether the apiserver serves leaderworkerset.x-k8s.io/v1. */
   lwsServed: boolean;

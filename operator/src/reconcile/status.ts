@@ -56,8 +56,6 @@ export interface StatusInput {
   workload?: WorkloadFacts;
   pods?: PodFacts;
   gpus?: GpuInventory;
-  metrics?: DeepSeekDeploymentStatus["metrics"];
-  lastScale?: { time: string; reason: string };
 }
 
 const T = "True" as const;
@@ -279,9 +277,6 @@ export function computeStatus(input: StatusInput, now: Date): DeepSeekDeployment
     selector: input.selector,
     weights: weightsStatus(weights, input.pvcName),
     plan: plan.plan,
-    metrics: input.metrics ?? input.previous?.metrics,
-    lastScaleTime: input.lastScale?.time ?? input.previous?.lastScaleTime,
-    lastScaleReason: input.lastScale?.reason ?? input.previous?.lastScaleReason,
     endpoint: input.endpoint,
   });
 }

@@ -2,6 +2,7 @@
 // spans nodes. Arguments come from the plan; the user's extraArgs go last so they win.
 import { commonLabels, engineLabels } from "./names.ts";
 import { ENGINE_PORT, engineProbes } from "./probes.ts";
+import { drainLifecycle, terminationGraceSeconds } from "./drain.ts";
 import { MODELS_MOUNT, weightsPvcName } from "./weights.ts";
 import { controllerRef, type Dsd, type KubeObject, type RenderOptions, type RenderPlan } from "./types.ts";
 
@@ -98,8 +99,8 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
         { key: plan.gpuResourceName, operator: "Exists", effect: "NoSchedule" },
         ...(s.scheduling?.tolerations ?? []),
       ],
-      // A replica that is killed mid-load wastes minutes; give in-flight requests time to finish.
-      terminationGracePeriodSeconds: 120,
+      // In-flight requests finish before the engine stops (render/drain.ts).
+      terminationGracePeriodSeconds: terminationGraceSeconds(s.autoscaling.drainGracePeriodSeconds),
       containers: [
         {
           name: "engine",
@@ -115,7 +116,7 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
             },
             limits: { [plan.gpuResourceName]: String(gpusPerPod) },
           },
-          ...(role === "worker" ? {} : probes),
+          ...(role === "worker" ? {} : { ...probes, lifecycle: drainLifecycle(s.autoscaling.drainGracePeriodSeconds) }),
           volumeMounts: [
             { name: "weights", mountPath: MODELS_MOUNT, readOnly: true },
             { name: "dshm", mountPath: "/dev/shm" },

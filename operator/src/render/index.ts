@@ -16,4 +16,7 @@ export {
 } from "./weights.ts";
 export { renderEngine, LWS_API } from "./engine.ts";
 export { renderService, renderPdb, endpointUrl } from "./service.ts";
-export { engineProbes } from "./probes.ts";
+export { engineProbes, ENGINE_PORT } from "./probes.ts";
+export { renderHpa } from "./hpa.ts";
+export { renderScaledObject } from "./scaledobject.ts";
+export { queriesFor } from "./promql.ts";

@@ -68,3 +68,11 @@ export function engineSelector(dsdName: string): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
 }
+
+/**
+ * The scale subresource's selector (status.selector): one pod per replica, so an HPA averaging a Pods
+ * metric counts a multi-node replica once, by its leader (LeaderWorkerSet's worker index 0).
+ */
+export function scaleSelector(dsdName: string, multiNode: boolean): string {
+  return engineSelector(dsdName) + (multiNode ? ",leaderworkerset.sigs.k8s.io/worker-index=0" : "");
+}

@@ -19,6 +19,8 @@ export interface Caches {
   lws?: Cache<Obj>;
   services: Cache<Obj>;
   pdbs: Cache<Obj>;
+  hpas?: Cache<Obj>;
+  scaledObjects?: Cache<Obj>;
   pods: Cache<Pod>;
   nodes: Cache<NodeLike>;
 }
@@ -26,6 +28,7 @@ export interface Caches {
 export interface ObserveContext {
   caches: Caches;
   lwsServed: () => boolean;
+  kedaServed?: () => boolean;
   /** The latest cluster-wide pod snapshot for GPU accounting, if one was taken. */
   gpuPods: () => readonly PodLike[] | undefined;
   jobs: JobConfig;
@@ -118,6 +121,9 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
     lws: c.lws?.get(namespace, name),
     service: c.services.get(namespace, name),
     pdb: c.pdbs.get(namespace, name),
+    hpa: c.hpas?.get(namespace, name),
+    scaledObject: c.scaledObjects?.get(namespace, name),
+    kedaServed: ctx.kedaServed?.() ?? false,
     pods,
     lwsServed: ctx.lwsServed(),
     ...(gpus ? { gpus } : {}),
