@@ -101,7 +101,14 @@ export async function main(argv: string[]): Promise<number> {
     await sim.close();
     throw new CliError(outcome.message, 1);
   }
-  if (outcome === "up") await stop;
+  if (outcome === "up") {
+    const signal = await stop;
+    // Like the engines' graceful shutdown: requests in flight finish; the kubelet's grace period bounds it.
+    if (signal === "SIGTERM") {
+      rootLogger.info({ url: sim.url }, "engine simulator draining");
+      await sim.drain();
+    }
+  }
   rootLogger.info({ url: sim.url }, "engine simulator stopping");
   await sim.close();
   return 0;

@@ -77,6 +77,11 @@ export interface EngineSimulator {
   setWedged(w: boolean): void;
   /** The engine core dies: in-flight requests fail with 500, /health answers 503 from now on. */
   kill(): void;
+  /**
+   * SIGTERM's graceful shutdown: new requests get 503 and /health 503, requests in flight (running or
+   * waiting) finish; resolves once none is left (or after `limitMs`), then closes.
+   */
+  drain(limitMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -194,6 +199,7 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
   const healthTimeout = options.healthCheckTimeoutSeconds ?? Number(process.env.SGLANG_HEALTH_CHECK_TIMEOUT ?? 20);
 
   let phase: Phase = "loading";
+  let draining = false;
   let server: Server | undefined;
   let phaseTimer: NodeJS.Timeout | undefined;
   let resolveReady!: () => void;
@@ -241,6 +247,7 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
 
     if (path === "/health" || path === "/health_generate") {
       if (method !== "GET" && method !== "HEAD") return notAllowed();
+      if (draining) return void res.writeHead(503).end();
       if (engine === "vllm") {
         if (path === "/health_generate") return sendJson(res, 404, { detail: "Not Found" });
         res.writeHead(phase === "up" ? 200 : 503).end();
@@ -300,6 +307,12 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
 
   const generate = async (api: Api, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     counts.received++;
+    if (draining) {
+      counts.rejected++;
+      return sendJson(res, 503, {
+        error: { message: "the engine is shutting down", type: "ServiceUnavailable", param: null, code: 503 },
+      });
+    }
     if (phase === "dead") {
       counts.failed++;
       const err = engineDeadError();
@@ -466,6 +479,14 @@ export async function startEngineSimulator(options: EngineSimulatorOptions = {})
       log.warn({ url }, "engine core killed");
       core.failAll();
       rejectReady(new Error("engine died before it was up"));
+    },
+    async drain(limitMs = Infinity) {
+      draining = true;
+      const end = Date.now() + limitMs;
+      const busy = () => core.snapshot().some((r) => r.running + r.waiting > 0);
+      log.info({ url }, "draining: refusing new requests, waiting for those in flight");
+      while (phase === "up" && busy() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await sim.close();
     },
     async close() {
       if (phaseTimer) clearTimeout(phaseTimer);
