@@ -12,18 +12,27 @@ const ENDPOINT_PROPAGATION_SECONDS = 5;
 
 const BUSY = /^(vllm:num_requests_(running|waiting)|sglang:num_(running|queue)_reqs)[{ ]/.source;
 
-export function drainScript(drainSeconds: number): string {
+/** `metricsUrl` and `settleSeconds` are the engine's and the propagation time; tests point them elsewhere. */
+export function drainScript(
+  drainSeconds: number,
+  metricsUrl = `http://127.0.0.1:${ENGINE_PORT}/metrics`,
+  settleSeconds = ENDPOINT_PROPAGATION_SECONDS,
+): string {
   return [
     "import re, time, urllib.request",
     `deadline = time.time() + ${Math.max(0, Math.floor(drainSeconds))}`,
-    `time.sleep(${ENDPOINT_PROPAGATION_SECONDS})`,
-    "def busy():",
+    `time.sleep(${settleSeconds})`,
+    "def in_flight():",
     "    try:",
-    `        text = urllib.request.urlopen('http://127.0.0.1:${ENGINE_PORT}/metrics', timeout=5).read().decode()`,
+    `        text = urllib.request.urlopen('${metricsUrl}', timeout=5).read().decode()`,
     "    except Exception:",
-    "        return False",
-    `    return sum(float(l.split()[-1]) for l in text.splitlines() if re.match(r'${BUSY}', l)) > 0`,
-    "while time.time() < deadline and busy():",
+    "        return 0",
+    `    return sum(float(l.split()[-1]) for l in text.splitlines() if re.match(r'${BUSY}', l))`,
+    "while time.time() < deadline:",
+    "    n = in_flight()",
+    "    if n <= 0:",
+    "        break",
+    "    print('draining: %d request(s) in flight' % n, flush=True)",
     "    time.sleep(2)",
   ].join("\n");
 }
