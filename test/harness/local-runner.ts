@@ -33,7 +33,16 @@ export interface LocalRunnerOptions {
    * engine simulator on that IP with the pod's own rendered command line, so clients and metrics
    * scrapers reach something that speaks vLLM/SGLang at the pod's address.
    */
-  engines?: { loadSeconds: number };
+  engines?: {
+    loadSeconds: number;
+    /** Extra simulator flags (e.g. --max-num-seqs, --tokens-per-second-per-seq) before the engine argv. */
+    simArgs?: string[];
+    /**
+     * Play the kubelet's readiness probe: the pod is not Ready until the simulator answers /health 200,
+     * so a new replica counts as loading for its load time (KWOK alone makes it Ready at once).
+     */
+    readyWhenUp?: boolean;
+  };
   /** Where process logs and minted kubeconfigs go. */
   workDir: string;
   /**
@@ -154,6 +163,7 @@ export class LocalPodRunner {
         "8000",
         "--load-seconds",
         String(this.#o.engines!.loadSeconds),
+        ...(this.#o.engines!.simArgs ?? []),
         "--",
         ...(c.command ?? []),
         ...(c.args ?? []),
@@ -166,6 +176,47 @@ export class LocalPodRunner {
       this.#running.set(key, { proc, uid: pod.metadata!.uid! });
       proc.on("exit", () => this.#running.delete(key));
       this.#o.log?.(`local runner: engine simulator for ${key} on ${ip}:8000`);
+      if (this.#o.engines!.readyWhenUp) void this.#readiness(key, pod, ip);
+    }
+  }
+
+  /** Engine pods by key (namespace/name) whose simulator runs now. */
+  engines(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /** Stop (SIGSTOP) or resume (SIGCONT) a pod's process: its /metrics stops answering, the pod stays Ready. */
+  freeze(key: string, frozen: boolean): void {
+    const r = this.#running.get(key);
+    if (!r) throw new Error(`local runner: no process for ${key}`);
+    r.proc.kill(frozen ? "SIGSTOP" : "SIGCONT");
+  }
+
+  async #readiness(key: string, pod: V1Pod, ip: string): Promise<void> {
+    const set = (ready: boolean) => {
+      const now = new Date().toISOString();
+      const s = ready ? "True" : "False";
+      return this.#status(pod, {
+        conditions: [
+          { type: "PodScheduled", status: "True", lastTransitionTime: pod.metadata!.creationTimestamp },
+          { type: "Initialized", status: "True", lastTransitionTime: now },
+          { type: "ContainersReady", status: s, lastTransitionTime: now },
+          { type: "Ready", status: s, lastTransitionTime: now },
+        ],
+      });
+    };
+    try {
+      await set(false);
+      while (this.#running.has(key) && !this.#stopped) {
+        const ok = await fetch(`http://${ip}:8000/health`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (ok) return void (await set(true));
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } catch (err) {
+      this.#o.log?.(`local runner: readiness of ${key}: ${(err as Error).message}`);
     }
   }
 
