@@ -15,7 +15,7 @@ import type { ApplyClient } from "../controller/runtime/apply.ts";
 import type { EventSpec } from "../reconcile/event-spec.ts";
 import { isConflict, isInvalid } from "../controller/runtime/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { AutoscalerMetrics } from "./metrics.ts";
+import type { AutoscalerMetrics } from "./metrics.ts";
 import { PodScraper, type PodSignal } from "./scrape.ts";
 import { census, DELETION_COST, targetOf, type EnginePod } from "./replicas.ts";
 import { readPrometheus } from "./prometheus.ts";
@@ -25,7 +25,7 @@ import { interimPolicy } from "./interim-policy.ts";
 
 export type { Policy, PolicyInput, PolicyState, PolicyResult, Totals } from "./policy-contract.ts";
 
-export const AUTOSCALER_FIELD_MANAGER = "deepseek-operator-autoscaler";
+const AUTOSCALER_FIELD_MANAGER = "deepseek-operator-autoscaler";
 /** Live metrics reach status at most this often per deployment (a status write costs the apiserver ~16 ms of CPU). */
 const STATUS_MIN_INTERVAL_MS = 15_000;
 /** The remembered windows are written at least this often even when the load is steady. */

@@ -14,7 +14,7 @@ interface QueryResponse {
 }
 
 /** One instant query; undefined when the vector is empty (no series: not the same as zero). */
-export async function instantQuery(
+async function instantQuery(
   baseUrl: string,
   query: string,
   opts: { timeoutMs?: number; fetch?: typeof fetch } = {},

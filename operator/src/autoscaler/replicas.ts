@@ -3,8 +3,7 @@
 // crash-looping (not capacity), waiting for GPUs (unschedulable), and how long a load took.
 import { ENGINE_PORT } from "../render/index.ts";
 
-export const LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index";
-export const LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index";
+const LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index";
 export const DELETION_COST = "controller.kubernetes.io/pod-deletion-cost";
 
 export interface EnginePod {
@@ -37,7 +36,7 @@ export interface ReplicaCensus {
 const cond = (p: EnginePod, type: string) => p.status?.conditions?.find((c) => c.type === type);
 
 /** A multi-node replica is its leader (worker index 0); a single-node one is its pod. */
-export function isLeader(p: EnginePod): boolean {
+function isLeader(p: EnginePod): boolean {
   const idx = p.metadata.labels?.[LWS_WORKER_INDEX];
   return idx === undefined || idx === "0";
 }

@@ -12,7 +12,7 @@ export interface PodTarget {
   port: number;
 }
 
-export type SignalState = "fresh" | "stale" | "missing";
+type SignalState = "fresh" | "stale" | "missing";
 
 /** One replica's load as the autoscaler sees it. */
 export interface PodSignal {

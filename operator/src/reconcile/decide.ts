@@ -551,9 +551,9 @@ function withEvents(actions: Decision, previous: DeepSeekDeploymentStatus | unde
 /** The status without what the autoscaler writes (AUTOSCALER_STATUS_FIELDS): the part the reconciler sends. */
 function reconcilerOwned(s: DeepSeekDeploymentStatus | undefined): DeepSeekDeploymentStatus | undefined {
   if (!s) return s;
-  const own: Record<string, unknown> = { ...s };
+  const own: DeepSeekDeploymentStatus = { ...s };
   for (const f of AUTOSCALER_STATUS_FIELDS) delete own[f];
-  return own as DeepSeekDeploymentStatus;
+  return own;
 }
 
 export function equalStatus(a: unknown, b: unknown): boolean {

@@ -6,7 +6,7 @@
 import { ENGINE_PORT } from "./probes.ts";
 
 /** Seconds the engine gets after the drain to shut down on SIGTERM. */
-export const SHUTDOWN_SECONDS = 30;
+const SHUTDOWN_SECONDS = 30;
 /** Time for the endpoint removal to reach every proxy and load balancer before draining counts. */
 const ENDPOINT_PROPAGATION_SECONDS = 5;
 

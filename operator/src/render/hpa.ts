@@ -6,14 +6,14 @@ import { commonLabels } from "./names.ts";
 import { controllerRef, type Dsd, type KubeObject } from "./types.ts";
 
 /** Names of the Pods metrics in the custom metrics API (prometheus-adapter renames `:` to `_`). */
-export function hpaMetricNames(engine: "vllm" | "sglang"): { queue: string; tokens: string } {
+function hpaMetricNames(engine: "vllm" | "sglang"): { queue: string; tokens: string } {
   return engine === "sglang"
     ? { queue: "sglang_num_queue_reqs", tokens: "sglang_gen_throughput" }
     : { queue: "vllm_num_requests_waiting", tokens: "vllm_generation_tokens_per_second" };
 }
 
 /** A resource.Quantity for a per-pod target: whole numbers as they are, fractions in milli-units. */
-export function quantity(v: number): string {
+function quantity(v: number): string {
   return Number.isInteger(v) ? String(v) : `${Math.max(1, Math.round(v * 1000))}m`;
 }
 

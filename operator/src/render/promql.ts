@@ -14,7 +14,7 @@ function matchers(namespace: string, name: string): string {
   return `namespace="${namespace}",pod=~"${name}-.*"`;
 }
 
-export function defaultQueries(engine: EngineKind, namespace: string, name: string): Required<PrometheusQueries> {
+function defaultQueries(engine: EngineKind, namespace: string, name: string): Required<PrometheusQueries> {
   const m = matchers(namespace, name);
   return engine === "sglang"
     ? {

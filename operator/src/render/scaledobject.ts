@@ -7,7 +7,7 @@ import { hpaBehavior } from "./hpa.ts";
 import { queriesFor } from "./promql.ts";
 import { controllerRef, type Dsd, type KubeObject } from "./types.ts";
 
-export const KEDA_API = "keda.sh/v1alpha1";
+const KEDA_API = "keda.sh/v1alpha1";
 
 export function renderScaledObject(dsd: Dsd): KubeObject {
   const name = dsd.metadata.name;
