@@ -39,7 +39,13 @@ beforeAll(async () => {
 const SPEC = {
   model: { name: "deepseek-ai/DeepSeek-V4-Flash", revision: "a".repeat(40) },
   gpu: { type: "H200" },
-  autoscaling: { mode: "KEDA", minReplicas: 1, maxReplicas: 4, targetQueueDepth: 4 },
+  autoscaling: {
+    mode: "KEDA",
+    minReplicas: 1,
+    maxReplicas: 4,
+    targetQueueDepth: 4,
+    metrics: { prometheus: { url: "http://kube-prometheus-stack-prometheus.monitoring:9090" } },
+  },
 };
 
 /** Builds a platform and waits until every resource, down to the DeepSeekDeployments, is registered. */
