@@ -315,6 +315,67 @@ describe("the builtin autoscaler", () => {
 });
 
 describe("hand-off modes", () => {
+  it("mode HPA: the operator renders the HorizontalPodAutoscaler on the scale subresource and its own loop stays off; mode None removes it", async () => {
+    const name = "flash-hpa";
+    await api.createNamespacedCustomObject({
+      ...GROUP,
+      namespace: ns.name,
+      body: {
+        apiVersion: "serving.deepseek-operator.io/v1alpha1",
+        kind: "DeepSeekDeployment",
+        metadata: { name, namespace: ns.name },
+        spec: {
+          model: { revision: V4_FLASH_REVISION, source: { huggingFace: { endpoint: hub.url } } },
+          gpu: { type: "H200" },
+          replicas: 1,
+          autoscaling: { mode: "HPA", minReplicas: 1, maxReplicas: 3, targetQueueDepth: 3 },
+        },
+      },
+    });
+    const hpa = await waitFor(
+      async () =>
+        (await kubectl(["-n", ns.name, "get", "hpa", name, "-o", "json"])).code === 0
+          ? kubectlJson<any>(["-n", ns.name, "get", "hpa", name])
+          : undefined,
+      { timeoutMs: 120_000, intervalMs: 1000, what: "the HorizontalPodAutoscaler" },
+    );
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: "serving.deepseek-operator.io/v1alpha1",
+      kind: "DeepSeekDeployment",
+      name,
+    });
+    expect(hpa.metadata.ownerReferences[0]).toMatchObject({ kind: "DeepSeekDeployment", name, controller: true });
+    expect(hpa.spec.metrics[0].pods.metric.name).toBe("vllm_num_requests_waiting");
+    // The HPA controller reads the scale subresource's selector.
+    await waitFor(
+      async () => {
+        const h = await kubectlJson<any>(["-n", ns.name, "get", "hpa", name]);
+        return h.status?.conditions?.some((c: { type: string }) => c.type === "AbleToScale") ? h : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 2000, what: "the HPA controller to look at it" },
+    );
+    const d = (await api.getNamespacedCustomObject({ ...GROUP, namespace: ns.name, name })) as Dsd;
+    expect(d.metadata.managedFields?.some((f) => f.manager === "deepseek-operator-autoscaler")).toBe(false);
+    expect(d.status?.autoscaling).toBeUndefined();
+
+    await kubectlOk([
+      "-n",
+      ns.name,
+      "patch",
+      "dsd",
+      name,
+      "--type",
+      "merge",
+      "-p",
+      '{"spec":{"autoscaling":{"mode":"None"}}}',
+    ]);
+    await waitFor(async () => (await kubectl(["-n", ns.name, "get", "hpa", name])).code !== 0, {
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+      what: "the HPA removed with mode None",
+    });
+  }, 300_000);
+
   const dsdFor = (mode: "HPA" | "KEDA"): RenderDsd => {
     const parsed = parseSpec({
       model: { revision: V4_FLASH_REVISION },

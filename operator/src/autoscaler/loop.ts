@@ -51,6 +51,8 @@ export interface AutoscalerDeps {
 }
 
 interface Memory {
+  namespace: string;
+  name: string;
   state: PolicyState;
   dueMs: number;
   scraper: PodScraper;
@@ -122,6 +124,8 @@ export class AutoscalerLoop {
       let m = this.#mem.get(uid);
       if (!m) {
         m = {
+          namespace: dsd.metadata.namespace,
+          name: dsd.metadata.name,
           state: restoreState(dsd.status),
           dueMs: now,
           scraper: new PodScraper(this.#d.fetch ? { fetch: this.#d.fetch } : {}),
@@ -147,7 +151,11 @@ export class AutoscalerLoop {
         });
       this.#inflight.add(p);
     }
-    for (const [uid] of this.#mem) if (!seen.has(uid)) this.#mem.delete(uid);
+    for (const [uid, m] of this.#mem)
+      if (!seen.has(uid)) {
+        this.#mem.delete(uid);
+        this.#d.metrics.forget(m.namespace, m.name);
+      }
   }
 
   /** One look at one deployment; exported for tests through tick(). */
@@ -238,7 +246,6 @@ export class AutoscalerLoop {
             { from: current, to: out.desired },
             "replicas changed under the autoscaler; deciding again next visit",
           );
-          m.state = restoreState(dsd.status);
           return;
         }
         throw err;
