@@ -247,6 +247,42 @@ describe("serving", () => {
     expect(steady.events).toEqual([]);
   });
 
+  it("leaves the autoscaler's status fields to the autoscaler: neither sends them nor rewrites status over them", () => {
+    const first = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));
+    const state = {
+      pvc: aPvc(dsd, verified()),
+      deployment: live(first.apply, "Deployment", { replicas: 2, readyReplicas: 2, updatedReplicas: 2 }),
+      service: live(first.apply, "Service"),
+      pdb: live(first.apply, "PodDisruptionBudget"),
+    };
+    const serving = decide(world(dsd, state));
+    const byAutoscaler = {
+      ...serving.status!,
+      metrics: { queueDepth: 7, tokensPerSecond: 900, sampledAt: "2026-11-28T12:00:30Z" },
+      autoscaling: { desiredReplicas: 3, reason: "scale up: 7 waiting" },
+      lastScaleTime: "2026-11-28T12:00:30Z",
+      lastScaleReason: "scale up: 7 waiting",
+    };
+    const next = decide(world({ ...dsd, status: byAutoscaler }, { ...state, now: new Date(NOW.getTime() + 60_000) }));
+    expect(next.status).toBeUndefined();
+    expect(serving.status).not.toHaveProperty("metrics");
+    expect(serving.status).not.toHaveProperty("lastScaleTime");
+  });
+
+  it("renders the HPA for mode HPA and removes it for mode None", () => {
+    const hpaDsd = aDsd("flash", { replicas: 2, autoscaling: { mode: "HPA", minReplicas: 1, maxReplicas: 4 } });
+    const withHpa = decide(world(hpaDsd, { pvc: aPvc(hpaDsd, verified()) }));
+    const hpa = withHpa.apply.find((o) => o.kind === "HorizontalPodAutoscaler");
+    expect(hpa).toBeDefined();
+    const none = decide(world(dsd, { pvc: aPvc(dsd, verified()), hpa: hpa as any }));
+    expect(none.delete).toContainEqual({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      namespace: "team",
+      name: "flash",
+    });
+  });
+
   it("restores a hand-edited Deployment", () => {
     const first = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));
     const edited = live(first.apply, "Deployment") as any;
