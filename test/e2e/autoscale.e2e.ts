@@ -65,27 +65,39 @@ const enginePods = async () =>
 const isReady = (p: Pod) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 const podKey = (p: Pod) => `${ns.name}/${p.metadata.name}`;
 
-/** Closed-loop load from the official client against one engine pod, until `stop` aborts. */
-function load(ip: string, concurrency: number, maxTokens: number, stop: AbortSignal) {
+/**
+ * Open-loop load from the official client against one engine pod: a request every 1000/rate ms,
+ * whether or not the earlier ones finished (users do not wait for each other), until `stop` aborts.
+ */
+function load(ip: string, ratePerSecond: number, maxTokens: number, stop: AbortSignal) {
   const client = new OpenAI({ baseURL: `http://${ip}:8000/v1`, apiKey: "unused", maxRetries: 0, timeout: 600_000 });
   const stats = { ok: 0, failed: 0, errors: [] as string[] };
-  const worker = async (w: number) => {
-    for (let i = 0; !stop.aborted; i++) {
-      try {
-        await client.completions.create(
-          { model: MODEL, prompt: `worker ${w} request ${i}`, max_tokens: maxTokens },
-          { signal: stop },
-        );
-        stats.ok++;
-      } catch (err) {
-        if (stop.aborted) break;
-        stats.failed++;
-        if (stats.errors.length < 5) stats.errors.push((err as Error).message);
-        await sleep(200);
-      }
-    }
+  const inflight = new Set<Promise<void>>();
+  const send = (i: number) => {
+    const p: Promise<void> = client.completions
+      .create({ model: MODEL, prompt: `request ${i}`, max_tokens: maxTokens }, { signal: stop })
+      .then(
+        () => void stats.ok++,
+        (err: Error) => {
+          if (stop.aborted) return;
+          stats.failed++;
+          if (stats.errors.length < 5) stats.errors.push(err.message);
+        },
+      )
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
   };
-  return { stats, done: Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w))) };
+  let i = 0;
+  const timer = setInterval(() => send(i++), 1000 / ratePerSecond);
+  stop.addEventListener("abort", () => clearInterval(timer), { once: true });
+  return {
+    stats,
+    done: new Promise<void>((resolve) =>
+      stop.addEventListener("abort", () => void Promise.allSettled([...inflight]).then(() => resolve()), {
+        once: true,
+      }),
+    ),
+  };
 }
 
 beforeAll(async () => {
@@ -188,8 +200,8 @@ describe("the builtin autoscaler", () => {
             targetQueueDepth: 2,
             scaleUpStabilizationSeconds: 0,
             scaleDownStabilizationSeconds: DOWN_WINDOW_S,
-            scaleUpMaxStep: 4,
-            scaleDownMaxStep: 1,
+            maxScaleUpStep: 4,
+            maxScaleDownStep: 1,
             drainGracePeriodSeconds: 60,
             metrics: { scrapeIntervalSeconds: 2, staleAfterSeconds: 6 },
           },
@@ -205,9 +217,9 @@ describe("the builtin autoscaler", () => {
     );
     expect((await getDsd()).spec.replicas).toBe(1);
 
-    // Load on the one replica: 40 clients against 8 running slots.
+    // Load on the one replica: 8 requests/s against what it finishes (8 slots × 10 tokens/s / 40 tokens = 2/s).
     const stopLoad = new AbortController();
-    const traffic = load(first.status.podIP!, 40, 40, stopLoad.signal);
+    const traffic = load(first.status.podIP!, 8, 40, stopLoad.signal);
     let sawLoading = 0;
     let sawColumns: string[] | undefined;
     const scaled = await waitFor(
@@ -255,7 +267,7 @@ describe("the builtin autoscaler", () => {
       "--field-selector",
       "reason=ScaledUp",
     ]);
-    expect(up.items[0]?.note).toMatch(/^1 → 5 replicas: scale up: /);
+    expect(up.items.map((e) => e.note).join("\n")).toMatch(/^scale up 1→\d: queue: /m);
 
     // The load stops. One replica keeps a long request; another's metrics go missing (its process frozen).
     stopLoad.abort();
@@ -296,7 +308,7 @@ describe("the builtin autoscaler", () => {
     const answer = await long;
     expect(answer.usage?.completion_tokens).toBe(1400);
     expect(answer.choices[0]?.finish_reason).toBe("length");
-    expect(down.d.status.lastScaleReason).toMatch(/^scale down: /);
+    expect(down.d.status.lastScaleReason).toMatch(/^scale down 2→1: /);
     const downEvents = await kubectlJson<{ items: unknown[] }>([
       "-n",
       ns.name,

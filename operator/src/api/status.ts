@@ -124,17 +124,12 @@ export const AutoscalingStatus = z
     loadTimeSeconds: count(
       "Measured time from an engine pod's creation to Ready (the slowest of the latest replicas); scale-down waits longer than this.",
     ).optional(),
-    recommendations: z
-      .array(
-        z.object({
-          time: z.string().describe("When it was made.").meta({ format: "date-time" }),
-          replicas: count("Replicas recommended."),
-        }),
-      )
-      .max(512)
+    policyState: z
+      .string()
+      .max(65536)
       .optional()
       .describe(
-        "The recommendations that still decide a stabilization window (older ones, and ones a later one overrides, are dropped): they survive a leader failover.",
+        "The policy's memory as JSON (recommendations of its windows, recent needs, the last scale), written with every scale and at least every minute, so a new leader continues the same stabilization windows.",
       ),
   })
   .describe("The builtin autoscaler's view: what it wants and why, and what it remembers across a leader failover.")

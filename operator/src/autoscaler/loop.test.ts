@@ -2,34 +2,9 @@
 // shows; and the interim policy's guarantees the loop relies on (no scale-down on unknown load).
 import { describe, expect, it } from "@jest/globals";
 import { parseSpec } from "../api/index.ts";
-import { compactRecommendations, interimPolicy } from "./interim-policy.ts";
-import { liveMetrics, restoreState, worthWriting } from "./loop.ts";
-import type { PolicyInput } from "./policy-contract.ts";
+import { liveMetrics, observations, restoreState, worthWriting } from "./loop.ts";
+import { decide, initialPolicyState, policyConfigFromSpec } from "./policy/index.ts";
 import { census, type EnginePod } from "./replicas.ts";
-
-const cfg = (a: Record<string, unknown> = {}) => {
-  const p = parseSpec({
-    model: { revision: "60d8d70770c6776ff598c94bb586a859a38244f1" },
-    autoscaling: { mode: "Builtin", minReplicas: 1, maxReplicas: 8, ...a },
-  });
-  if (!p.ok) throw new Error(p.errors.map((e) => e.message).join("; "));
-  return p.value.autoscaling;
-};
-
-const input = (over: Partial<PolicyInput> = {}): PolicyInput => ({
-  config: cfg({ scaleUpStabilizationSeconds: 0, scaleDownStabilizationSeconds: 60 }),
-  currentReplicas: 2,
-  readyReplicas: 2,
-  loadingReplicas: 0,
-  crashLoopingReplicas: 0,
-  waitingForGpus: 0,
-  pods: [
-    { uid: "a", name: "a", state: "fresh", waiting: 0, running: 1, tokensPerSecond: 10 },
-    { uid: "b", name: "b", state: "fresh", waiting: 0, running: 0, tokensPerSecond: 0 },
-  ],
-  source: "Pods",
-  ...over,
-});
 
 describe("admission", () => {
   it("refuses minReplicas 0 with Builtin, naming the field and the reason", () => {
@@ -48,78 +23,89 @@ describe("admission", () => {
 });
 
 describe("memory across a failover", () => {
-  it("restores the recommendations and the last scale time from status", () => {
-    const s = restoreState({
-      lastScaleTime: "2026-12-04T10:00:00Z",
-      autoscaling: {
-        recommendations: [
-          { time: "2026-12-04T10:00:00Z", replicas: 3 },
-          { time: "2026-12-04T10:00:15Z", replicas: 2 },
-        ],
-      },
-    });
-    expect(s).toEqual({
-      lastScaleAtMs: Date.parse("2026-12-04T10:00:00Z"),
-      recommendations: [
-        { atMs: Date.parse("2026-12-04T10:00:00Z"), replicas: 3 },
-        { atMs: Date.parse("2026-12-04T10:00:15Z"), replicas: 2 },
-      ],
-    });
-    expect(restoreState(undefined)).toEqual({ recommendations: [] });
-  });
-
-  it("keeps only the recommendations that can still decide a window, so status stays small", () => {
-    const recs = [5, 3, 4, 4, 2, 6, 3].map((replicas, i) => ({ atMs: i * 1000, replicas }));
-    const kept = compactRecommendations(recs, 6000, 10_000);
-    const window = (ms: number, f: (...v: number[]) => number) =>
-      f(...kept.filter((r) => 6000 - r.atMs <= ms).map((r) => r.replicas));
-    for (const ms of [0, 1000, 2500, 4000, 6000])
-      for (const f of [Math.max, Math.min])
-        expect(window(ms, f)).toBe(f(...recs.filter((r) => 6000 - r.atMs <= ms).map((r) => r.replicas)));
-    expect(kept.length).toBeLessThan(recs.length);
-    expect(compactRecommendations(recs, 20_000, 10_000)).toEqual([]);
+  it("restores the policy's state from status, and starts afresh from an unreadable one", () => {
+    const state = { ...initialPolicyState(), recommendations: [{ at: 1000, replicas: 3 }], observedSince: 1000 };
+    expect(restoreState({ autoscaling: { policyState: JSON.stringify(state) } })).toEqual(state);
+    expect(restoreState({ autoscaling: { policyState: "{not json" } })).toEqual(initialPolicyState());
+    expect(restoreState({ autoscaling: { policyState: '{"version":2}' } })).toEqual(initialPolicyState());
+    expect(restoreState(undefined)).toEqual(initialPolicyState());
   });
 });
 
-describe("interim policy", () => {
-  it("never scales down while a replica's metrics are stale or missing", () => {
-    const idle = input({ currentReplicas: 3, readyReplicas: 3 });
-    const stale = {
-      ...idle,
-      pods: [...idle.pods, { uid: "c", name: "c", state: "stale" as const, waiting: 0, running: 0 }],
-    };
-    let state = { recommendations: [] as { atMs: number; replicas: number }[] };
-    for (let t = 0; t <= 600_000; t += 15_000) {
-      const out = interimPolicy(stale, state, t);
-      expect(out.desired).toBe(3);
-      state = out.state;
-    }
-    const missing = { ...idle, pods: [...idle.pods, { uid: "c", name: "c", state: "missing" as const }] };
-    expect(interimPolicy(missing, { recommendations: [] }, 10_000_000).desired).toBe(3);
+describe("what the policy reads", () => {
+  const pod = (name: string, ready: boolean): EnginePod => ({
+    metadata: { name, uid: name },
+    status: { phase: "Running", podIP: "127.0.0.9", conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+  });
+  const c = census([pod("a", true), pod("b", true), pod("c", true), pod("d", false)]);
+
+  it("a stale replica keeps its old reading time, a missing one has none, a loading one is Loading", () => {
+    const obs = observations(
+      c,
+      [
+        { uid: "a", name: "a", state: "fresh", waiting: 2, running: 3, tokensPerSecond: 40, readAtMs: 9000 },
+        { uid: "b", name: "b", state: "stale", waiting: 0, running: 0, readAtMs: 1000 },
+        { uid: "c", name: "c", state: "missing" },
+      ],
+      undefined,
+      10_000,
+    );
+    expect(obs).toEqual([
+      {
+        name: "a",
+        phase: "Ready",
+        metrics: { at: 9000, waiting: 2, running: 3, tokensPerSecond: 40, kvCacheUsage: 0 },
+      },
+      { name: "b", phase: "Ready", metrics: { at: 1000, waiting: 0, running: 0, tokensPerSecond: 0, kvCacheUsage: 0 } },
+      { name: "c", phase: "Ready" },
+      { name: "d", phase: "Loading" },
+    ]);
   });
 
-  it("scales up on the queue and down only after the window", () => {
-    const busy = input({
-      pods: [
-        { uid: "a", name: "a", state: "fresh", waiting: 10, running: 4 },
-        { uid: "b", name: "b", state: "fresh", waiting: 10, running: 4 },
-      ],
+  it("the policy never scales down on what the loop hands it while a replica is unread", () => {
+    const spec = parseSpec({
+      model: { revision: "60d8d70770c6776ff598c94bb586a859a38244f1" },
+      autoscaling: { mode: "Builtin", minReplicas: 1, maxReplicas: 8, scaleDownStabilizationSeconds: 0 },
     });
-    const up = interimPolicy(busy, { recommendations: [] }, 0);
-    expect(up.desired).toBe(5);
-    const idle = input({ currentReplicas: 5, readyReplicas: 5 });
-    const early = interimPolicy(idle, up.state, 30_000);
-    expect(early.desired).toBe(5);
-    expect(early.reason).toMatch(/scale-down window/);
-    const later = interimPolicy(idle, early.state, 61_000);
-    expect(later.desired).toBe(4);
+    if (!spec.ok) throw new Error("spec");
+    const idle = { uid: "a", name: "a", state: "fresh" as const, waiting: 0, running: 0, tokensPerSecond: 0 };
+    let state = initialPolicyState();
+    for (let t = 0; t <= 3_600_000; t += 15_000) {
+      const replicas = observations(
+        c,
+        [
+          { ...idle, readAtMs: t },
+          { ...idle, uid: "b", name: "b", readAtMs: t },
+        ],
+        undefined,
+        t,
+      );
+      const d = decide(
+        {
+          config: policyConfigFromSpec(spec.value.autoscaling),
+          currentReplicas: 4,
+          replicas,
+          loadSeconds: 60,
+        },
+        state,
+        t,
+      );
+      expect(d.desired).toBe(4);
+      state = d.state;
+    }
+  });
+
+  it("Prometheus totals are shared by the ready replicas", () => {
+    const obs = observations(c, [], { queueDepth: 9, runningRequests: 6, tokensPerSecond: 300 }, 5000);
+    expect(obs[0]!.metrics).toEqual({ at: 5000, waiting: 3, running: 2, tokensPerSecond: 100, kvCacheUsage: 0 });
+    expect(obs[3]!.metrics).toBeUndefined();
   });
 });
 
 describe("status", () => {
   const written = (queueDepth: number, desiredReplicas = 2) => ({
     metrics: { queueDepth, runningRequests: 1, tokensPerSecond: 100, replicasReporting: 2, replicasStale: 0 },
-    autoscaling: { desiredReplicas, reason: "steady", recommendations: [] },
+    autoscaling: { desiredReplicas, reason: "steady", policyState: "{}" },
   });
 
   it("writes only what a reader would notice", () => {
@@ -131,12 +117,12 @@ describe("status", () => {
 
   it("sums the fresh replicas and says how many were stale", () => {
     const m = liveMetrics(
-      input({
-        pods: [
-          { uid: "a", name: "a", state: "fresh", waiting: 3, running: 2, tokensPerSecond: 50.04, kvCacheUsage: 0.2 },
-          { uid: "b", name: "b", state: "stale", waiting: 100, running: 9 },
-        ],
-      }),
+      "Pods",
+      [
+        { uid: "a", name: "a", state: "fresh", waiting: 3, running: 2, tokensPerSecond: 50.04, kvCacheUsage: 0.2 },
+        { uid: "b", name: "b", state: "stale", waiting: 100, running: 9 },
+      ],
+      undefined,
       Date.parse("2026-12-04T10:00:00Z"),
     );
     expect(m).toEqual({

@@ -17,13 +17,29 @@ import { isConflict, isInvalid } from "../controller/runtime/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { AutoscalerMetrics } from "./metrics.ts";
 import { PodScraper, type PodSignal } from "./scrape.ts";
-import { census, DELETION_COST, targetOf, type EnginePod } from "./replicas.ts";
+import { census, DELETION_COST, targetOf, type EnginePod, type ReplicaCensus } from "./replicas.ts";
 import { readPrometheus } from "./prometheus.ts";
 import { LABEL, queriesFor, type Dsd } from "../render/index.ts";
-import type { Policy, PolicyInput, PolicyState, Totals } from "./policy-contract.ts";
-import { interimPolicy } from "./interim-policy.ts";
+import {
+  decide,
+  initialPolicyState,
+  policyConfigFromSpec,
+  type PolicyDecision,
+  type PolicyInput,
+  type PolicyState,
+  type ReplicaObservation,
+} from "./policy/index.ts";
 
-export type { Policy, PolicyInput, PolicyState, PolicyResult, Totals } from "./policy-contract.ts";
+/** The pure policy (operator/src/autoscaler/policy/); injectable for tests. */
+export type Policy = (input: PolicyInput, state: PolicyState, nowMs: number) => PolicyDecision;
+
+/** Deployment-wide totals, when the source is Prometheus (it has no per-pod view). */
+export interface Totals {
+  queueDepth: number;
+  runningRequests: number;
+  tokensPerSecond?: number;
+  kvCacheUsage?: number;
+}
 
 const AUTOSCALER_FIELD_MANAGER = "deepseek-operator-autoscaler";
 /** Live metrics reach status at most this often per deployment (a status write costs the apiserver ~16 ms of CPU). */
@@ -70,11 +86,15 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
 
 /** The policy's memory as status.autoscaling last stored it (after a failover, or a restart). */
 export function restoreState(status: DeepSeekDeploymentStatus | undefined): PolicyState {
-  const recs = (status?.autoscaling?.recommendations ?? [])
-    .map((r) => ({ atMs: Date.parse(r.time), replicas: r.replicas }))
-    .filter((r) => Number.isFinite(r.atMs));
-  const last = Date.parse(status?.lastScaleTime ?? "");
-  return { recommendations: recs, ...(Number.isFinite(last) ? { lastScaleAtMs: last } : {}) };
+  const raw = status?.autoscaling?.policyState;
+  if (!raw) return initialPolicyState();
+  try {
+    const s = JSON.parse(raw) as Partial<PolicyState>;
+    if (s.version === 1 && Array.isArray(s.recommendations) && Array.isArray(s.samples)) return s as PolicyState;
+  } catch {
+    // An unreadable memory is a lost one: the policy starts its windows from the current count.
+  }
+  return initialPolicyState();
 }
 
 /** A deployment the builtin loop serves: mode Builtin, engines planned, not being deleted. */
@@ -97,7 +117,7 @@ export class AutoscalerLoop {
 
   constructor(deps: AutoscalerDeps) {
     this.#d = deps;
-    this.#policy = deps.policy ?? interimPolicy;
+    this.#policy = deps.policy ?? decide;
     this.#now = deps.now ?? Date.now;
   }
 
@@ -191,37 +211,28 @@ export class AutoscalerLoop {
 
     const gpusPerReplica = dsd.status?.plan?.gpusPerReplica;
     const freeGpus = this.#freeGpus(dsd);
+    const loadTimeSeconds = c.loadTimeSeconds ?? dsd.status?.autoscaling?.loadTimeSeconds;
+    const config = { ...policyConfigFromSpec(cfg), metricsStaleAfterSeconds: cfg.metrics.staleAfterSeconds };
     const input: PolicyInput = {
-      config: cfg,
+      config,
       currentReplicas: dsd.spec.replicas,
-      readyReplicas: c.ready.length,
-      loadingReplicas: c.loading,
-      crashLoopingReplicas: c.crashLooping,
-      waitingForGpus: c.waitingForGpus,
-      ...(freeGpus !== undefined ? { freeGpus } : {}),
-      ...(gpusPerReplica !== undefined ? { gpusPerReplica } : {}),
-      ...(c.loadTimeSeconds !== undefined
-        ? { loadTimeSeconds: c.loadTimeSeconds }
-        : dsd.status?.autoscaling?.loadTimeSeconds !== undefined
-          ? { loadTimeSeconds: dsd.status.autoscaling.loadTimeSeconds }
-          : {}),
-      pods: signals,
-      ...(totals ? { totals } : {}),
-      source: prom ? "Prometheus" : "Pods",
+      replicas: observations(c, signals, totals, now),
+      loadSeconds: loadTimeSeconds ?? 0,
+      ...(freeGpus !== undefined && gpusPerReplica ? { placeableReplicas: Math.floor(freeGpus / gpusPerReplica) } : {}),
     };
     const out = this.#policy(input, m.state, now);
     m.state = out.state;
 
-    const metrics = liveMetrics(input, now);
+    const metrics = liveMetrics(prom ? "Prometheus" : "Pods", signals, totals, now);
     const autoscaling = strip({
       desiredReplicas: out.desired,
       reason: out.reason.slice(0, 1024),
       loadingReplicas: c.loading,
       crashLoopingReplicas: c.crashLooping,
-      waitingForGpus: c.waitingForGpus,
+      waitingForGpus: Math.max(c.waitingForGpus, out.details.unplaceable),
       freeGpus,
-      loadTimeSeconds: input.loadTimeSeconds,
-      recommendations: out.state.recommendations.slice(-512).map((r) => ({ time: iso(r.atMs), replicas: r.replicas })),
+      loadTimeSeconds,
+      policyState: JSON.stringify(out.state),
     });
     this.#export(namespace, name, metrics, autoscaling);
 
@@ -258,7 +269,7 @@ export class AutoscalerLoop {
         type: "Normal",
         reason: down ? "ScaledDown" : "ScaledUp",
         action: "Scale",
-        note: `${current} → ${out.desired} replicas: ${reason}`.slice(0, 1024),
+        note: reason, // names the move (scale up 3→4) and the signal behind it
       });
       return;
     }
@@ -347,11 +358,56 @@ export class AutoscalerLoop {
   }
 }
 
+/**
+ * The replicas as the policy reads them. Per-pod source: each ready replica's last good reading (a
+ * stale one keeps its old time, so the policy sees it stale; one never read has none). Prometheus
+ * source: the totals shared evenly by the ready replicas, or none when the query failed.
+ */
+export function observations(
+  c: ReplicaCensus,
+  signals: PodSignal[],
+  totals: Totals | undefined,
+  now: number,
+): ReplicaObservation[] {
+  const bySignal = new Map(signals.map((s) => [s.uid, s]));
+  const ready = c.replicas.filter((r) => r.phase === "Ready").length;
+  return c.replicas.map(({ pod, phase }) => {
+    const obs: ReplicaObservation = { name: pod.metadata.name, phase };
+    if (phase !== "Ready") return obs;
+    if (totals) {
+      obs.metrics = {
+        at: now,
+        waiting: totals.queueDepth / ready,
+        running: totals.runningRequests / ready,
+        tokensPerSecond: (totals.tokensPerSecond ?? 0) / ready,
+        kvCacheUsage: totals.kvCacheUsage ?? 0,
+      };
+      return obs;
+    }
+    const s = bySignal.get(pod.metadata.uid ?? pod.metadata.name);
+    if (s && s.state !== "missing" && s.readAtMs !== undefined)
+      obs.metrics = {
+        at: s.readAtMs,
+        waiting: s.waiting ?? 0,
+        running: s.running ?? 0,
+        tokensPerSecond: s.tokensPerSecond ?? 0,
+        kvCacheUsage: s.kvCacheUsage ?? 0,
+        ...(s.finishedPerSecond !== undefined ? { completedPerSecond: s.finishedPerSecond } : {}),
+      };
+    return obs;
+  });
+}
+
 /** status.metrics from what was read: sums over the replicas read fresh. */
-export function liveMetrics(input: PolicyInput, now: number): NonNullable<DeepSeekDeploymentStatus["metrics"]> {
+export function liveMetrics(
+  source: "Pods" | "Prometheus",
+  pods: PodSignal[],
+  totals: Totals | undefined,
+  now: number,
+): NonNullable<DeepSeekDeploymentStatus["metrics"]> {
   const sampledAt = iso(now);
-  if (input.source === "Prometheus") {
-    const t = input.totals;
+  if (source === "Prometheus") {
+    const t = totals;
     return strip({
       source: "Prometheus" as const,
       sampledAt,
@@ -361,14 +417,14 @@ export function liveMetrics(input: PolicyInput, now: number): NonNullable<DeepSe
       kvCacheUsage: t?.kvCacheUsage === undefined ? undefined : round(Math.min(1, t.kvCacheUsage), 3),
     });
   }
-  const fresh = input.pods.filter((p) => p.state === "fresh");
+  const fresh = pods.filter((p) => p.state === "fresh");
   const kv = fresh.map((p) => p.kvCacheUsage).filter((v) => v !== undefined);
   const rates = fresh.map((p) => p.tokensPerSecond).filter((v) => v !== undefined);
   return strip({
     source: "Pods" as const,
     sampledAt,
     replicasReporting: fresh.length,
-    replicasStale: input.pods.length - fresh.length,
+    replicasStale: pods.length - fresh.length,
     queueDepth: fresh.length ? fresh.reduce((a, p) => a + (p.waiting ?? 0), 0) : undefined,
     runningRequests: fresh.length ? fresh.reduce((a, p) => a + (p.running ?? 0), 0) : undefined,
     tokensPerSecond: rates.length ? round(rates.reduce((a, b) => a + b, 0)) : undefined,
@@ -402,7 +458,7 @@ export function worthWriting(prev: Written | undefined, next: Written, sinceMs: 
     (x !== undefined && y !== undefined && Math.abs(x - y) >= Math.max(abs, 0.1 * Math.max(Math.abs(x), Math.abs(y))));
   if (moved(pm.queueDepth, nm.queueDepth, 1) || moved(pm.runningRequests, nm.runningRequests, 1)) return true;
   if (moved(pm.tokensPerSecond, nm.tokensPerSecond, 1) || moved(pm.kvCacheUsage, nm.kvCacheUsage, 0.05)) return true;
-  return sinceMs >= MEMORY_MAX_AGE_MS && JSON.stringify(a.recommendations) !== JSON.stringify(b.recommendations);
+  return sinceMs >= MEMORY_MAX_AGE_MS && a.policyState !== b.policyState;
 }
 
 function round(v: number, digits = 1): number {

@@ -2,7 +2,7 @@
 // its HTTP API (GET /api/v1/query, instant vectors). The default queries sum the engine metric over
 // the deployment's pods; spec.autoscaling.metrics.prometheus.queries overrides any of them.
 import type { PrometheusQueries } from "../render/promql.ts";
-import type { Totals } from "./policy-contract.ts";
+import type { Totals } from "./loop.ts";
 
 interface QueryResponse {
   status: "success" | "error";

@@ -23,7 +23,11 @@ export interface EnginePod {
   };
 }
 
+export type ReplicaPhase = "Ready" | "Loading" | "Pending" | "CrashLooping";
+
 export interface ReplicaCensus {
+  /** Every replica (by its leader pod) and its phase, for the policy. */
+  replicas: { pod: EnginePod; phase: ReplicaPhase }[];
   /** Ready replicas' leader pods, the ones to read. */
   ready: EnginePod[];
   loading: number;
@@ -42,7 +46,7 @@ function isLeader(p: EnginePod): boolean {
 }
 
 export function census(pods: EnginePod[]): ReplicaCensus {
-  const out: ReplicaCensus = { ready: [], loading: 0, crashLooping: 0, waitingForGpus: 0 };
+  const out: ReplicaCensus = { replicas: [], ready: [], loading: 0, crashLooping: 0, waitingForGpus: 0 };
   let load: number | undefined;
   for (const p of pods) {
     if (p.metadata.deletionTimestamp || !isLeader(p)) continue;
@@ -50,6 +54,14 @@ export function census(pods: EnginePod[]): ReplicaCensus {
     const ready = cond(p, "Ready")?.status === "True";
     const crash = p.status?.containerStatuses?.some((c) => c.state?.waiting?.reason === "CrashLoopBackOff") ?? false;
     const sched = cond(p, "PodScheduled");
+    const phase: ReplicaPhase = ready
+      ? "Ready"
+      : crash
+        ? "CrashLooping"
+        : sched?.status === "False" && sched.reason === "Unschedulable"
+          ? "Pending"
+          : "Loading";
+    out.replicas.push({ pod: p, phase });
     if (ready) {
       out.ready.push(p);
       const restarts = p.status?.containerStatuses?.reduce((a, c) => a + (c.restartCount ?? 0), 0) ?? 0;

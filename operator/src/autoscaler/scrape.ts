@@ -24,6 +24,8 @@ export interface PodSignal {
   /** Generated tokens per second; undefined until two readings of the counter exist. */
   tokensPerSecond?: number;
   kvCacheUsage?: number;
+  /** Finished requests per second; undefined until two readings of the counter exist. */
+  finishedPerSecond?: number;
   /** When the reading in use was taken. */
   readAtMs?: number;
   /** Why the last read failed, if it did. */
@@ -35,6 +37,8 @@ interface Memory {
   atMs: number;
   counter?: { value: number; atMs: number };
   tokensPerSecond?: number;
+  finished?: { value: number; atMs: number };
+  finishedPerSecond?: number;
 }
 
 export interface ScraperOptions {
@@ -82,6 +86,12 @@ export class PodScraper {
         // SGLang counts tokens when a request finishes and has no series before the first one.
         mem.tokensPerSecond = 0;
       }
+      if (reading.finishedTotal !== undefined) {
+        mem.finished = { value: reading.finishedTotal, atMs: nowMs };
+        const rate = counterRate(prev?.finished, mem.finished);
+        const known = rate ?? prev?.finishedPerSecond;
+        if (known !== undefined) mem.finishedPerSecond = known;
+      }
       this.#mem.set(t.uid, mem);
       return signal(t, "fresh", mem);
     } catch (err) {
@@ -101,6 +111,7 @@ function signal(t: PodTarget, state: SignalState, m: Memory): PodSignal {
     running: m.reading.running,
     ...(m.tokensPerSecond !== undefined ? { tokensPerSecond: m.tokensPerSecond } : {}),
     ...(m.reading.kvCacheUsage !== undefined ? { kvCacheUsage: m.reading.kvCacheUsage } : {}),
+    ...(m.finishedPerSecond !== undefined ? { finishedPerSecond: m.finishedPerSecond } : {}),
     readAtMs: m.atMs,
   };
 }

@@ -11,6 +11,8 @@ export interface EngineReading {
   running: number;
   /** Generated tokens so far (a counter); undefined when the engine has none yet (SGLang before a request finishes). */
   generationTokensTotal?: number;
+  /** Finished requests so far (vllm:request_success_total, sglang:num_requests_total); undefined while absent. */
+  finishedTotal?: number;
   /** SGLang's own throughput gauge (tokens/s), summed over ranks. */
   genThroughput?: number;
   /** The fullest data-parallel rank's KV-cache usage, 0 to 1. */
@@ -22,6 +24,7 @@ const NAMES = {
     waiting: "vllm:num_requests_waiting",
     running: "vllm:num_requests_running",
     tokens: "vllm:generation_tokens_total",
+    finished: "vllm:request_success_total",
     kv: "vllm:kv_cache_usage_perc",
     throughput: undefined,
   },
@@ -29,6 +32,7 @@ const NAMES = {
     waiting: "sglang:num_queue_reqs",
     running: "sglang:num_running_reqs",
     tokens: "sglang:generation_tokens_total",
+    finished: "sglang:num_requests_total",
     kv: "sglang:token_usage",
     throughput: "sglang:gen_throughput",
   },
@@ -76,6 +80,8 @@ export function readEngine(text: string, engine: EngineKind): EngineReading {
   const reading: EngineReading = { waiting, running };
   const tokens = sum(n.tokens);
   if (tokens !== undefined) reading.generationTokensTotal = tokens;
+  const finished = sum(n.finished);
+  if (finished !== undefined) reading.finishedTotal = finished;
   if (n.throughput) {
     const t = sum(n.throughput);
     if (t !== undefined) reading.genThroughput = t;

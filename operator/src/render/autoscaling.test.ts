@@ -82,8 +82,8 @@ describe("hand-off modes", () => {
       targetTokensPerSecond: 1500,
       scaleUpStabilizationSeconds: 30,
       scaleDownStabilizationSeconds: 900,
-      scaleDownMaxStep: 1,
-      scaleUpMaxStep: 2,
+      maxScaleDownStep: 1,
+      maxScaleUpStep: 2,
     },
   };
 

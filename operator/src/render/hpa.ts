@@ -24,12 +24,12 @@ export function hpaBehavior(dsd: Dsd) {
     scaleUp: {
       stabilizationWindowSeconds: a.scaleUpStabilizationSeconds,
       selectPolicy: "Max",
-      policies: [{ type: "Pods", value: a.scaleUpMaxStep, periodSeconds: 60 }],
+      policies: [{ type: "Pods", value: a.maxScaleUpStep, periodSeconds: 60 }],
     },
     scaleDown: {
       stabilizationWindowSeconds: a.scaleDownStabilizationSeconds,
       selectPolicy: "Max",
-      policies: [{ type: "Pods", value: a.scaleDownMaxStep, periodSeconds: 60 }],
+      policies: [{ type: "Pods", value: a.maxScaleDownStep, periodSeconds: 60 }],
     },
   };
 }

@@ -61,8 +61,8 @@ export const AUTOSCALING_DEFAULTS = {
   tolerance: 0.1,
   scaleUpStabilizationSeconds: 60,
   scaleDownStabilizationSeconds: 1800,
-  scaleUpMaxStep: 4,
-  scaleDownMaxStep: 1,
+  maxScaleUpStep: 4,
+  maxScaleDownStep: 1,
   drainGracePeriodSeconds: 900,
   metrics: { scrapeIntervalSeconds: 15, staleAfterSeconds: 60 },
 } as const;
@@ -114,7 +114,7 @@ export const AutoscalingSpec = withRules(
       tolerance: z
         .number()
         .min(0)
-        .max(1)
+        .lt(1)
         .default(0.1)
         .describe("Relative change of the load against its target that is ignored (HPA's tolerance), 0.1 = 10%."),
       scaleUpStabilizationSeconds: z
@@ -133,8 +133,8 @@ export const AutoscalingSpec = withRules(
         .describe(
           "Scale down only to the highest recommendation of this many recent seconds (HPA's meaning); the autoscaler also waits longer than the measured load time of a replica, since a new one takes many minutes to load.",
         ),
-      scaleUpMaxStep: z.int().min(1).max(1000).default(4).describe("Most replicas added in one scaling step."),
-      scaleDownMaxStep: z.int().min(1).max(1000).default(1).describe("Most replicas removed in one scaling step."),
+      maxScaleUpStep: z.int().min(1).max(1000).default(4).describe("Most replicas added in one scaling step."),
+      maxScaleDownStep: z.int().min(1).max(1000).default(1).describe("Most replicas removed in one scaling step."),
       drainGracePeriodSeconds: z
         .int()
         .min(0)
