@@ -274,7 +274,7 @@ describe("serving", () => {
     const withHpa = decide(world(hpaDsd, { pvc: aPvc(hpaDsd, verified()) }));
     const hpa = withHpa.apply.find((o) => o.kind === "HorizontalPodAutoscaler");
     expect(hpa).toBeDefined();
-    const none = decide(world(dsd, { pvc: aPvc(dsd, verified()), hpa: hpa as any }));
+    const none = decide(world(dsd, { pvc: aPvc(dsd, verified()), hpa: hpa }));
     expect(none.delete).toContainEqual({
       apiVersion: "autoscaling/v2",
       kind: "HorizontalPodAutoscaler",
