@@ -44,9 +44,11 @@ test-e2e: deps binaries build ## e2e tests against a real kube-apiserver + KWOK 
 test-reliability: deps binaries build ## the fault suite: e2e tests that kill, freeze and cut off the operator and the control plane
 	npm run -s test:reliability
 
-binaries: ## build kube-apiserver, etcd, KCM, scheduler, kubectl, kwok from Go modules (cached outside the repo)
+binaries: ## build kube-apiserver, etcd, KCM, scheduler, kubectl, kwok, Prometheus from Go modules; KEDA's CRD (all cached outside the repo)
 	bash test/cluster/build-binaries.sh
 	bash test/cluster/tools.sh
+	bash test/cluster/build-prometheus.sh >/dev/null
+	bash test/cluster/keda-crd.sh >/dev/null
 
 helm: ## fetch helm into the cache (the chart tests run it)
 	HELM_ONLY=1 bash test/cluster/tools.sh
