@@ -37,7 +37,7 @@ export async function installOperatorIdentity(
   watchNamespaces: string[],
 ): Promise<string> {
   const chart = join(REPO_ROOT, "charts", "deepseek-operator");
-  const templates = ["serviceaccount", "rbac", "bindings", "admission"].flatMap((t) => [
+  const templates = ["serviceaccount", "rbac", "admission"].flatMap((t) => [
     "--show-only",
     `templates/${t}.yaml`,
   ]);

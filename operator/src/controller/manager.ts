@@ -46,12 +46,16 @@ export interface Manager {
   servers: { close(): Promise<void> }[];
 }
 
-const LWS_PROBE = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
+/** Probed where the operator may list: a watched namespace when it watches a few (its Role is there). */
+const lwsProbe = (namespaces: string[]) =>
+  namespaces.length > 0
+    ? `/apis/leaderworkerset.x-k8s.io/v1/namespaces/${namespaces[0]}/leaderworkersets`
+    : "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
 
-async function lwsServed(client: ApplyClient): Promise<boolean> {
+async function lwsServed(client: ApplyClient, namespaces: string[]): Promise<boolean> {
   try {
     // A selector that matches nothing: we only want to know whether the resource is served.
-    await client.listPath(LWS_PROBE, { fieldSelector: "metadata.name=served-probe" });
+    await client.listPath(lwsProbe(namespaces), { fieldSelector: "metadata.name=served-probe" });
     return true;
   } catch (err) {
     if (isNotFound(err)) return false;
@@ -73,7 +77,7 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
     servers: [metricsServer],
     async startWork(events: EventRecorder, fence?: WriteFence) {
       if (fence) client.setFence(fence);
-      const served = await lwsServed(client);
+      const served = await lwsServed(client, o.namespaces);
       informers = makeInformers({ kc: o.kc, client, namespaces: o.namespaces, lwsServed: served, metrics, log: o.log });
       const caches = cachesOf(informers);
       const writer = apiWriter(client, events, o.log);
