@@ -43,15 +43,15 @@ const Toleration = withRules(
   ],
 );
 
-const AFFINITY_KINDS = ["nodeAffinity", "podAffinity", "podAntiAffinity"];
-
-const Affinity = withRules(opaqueObject("A core/v1 Affinity for the engine pods."), [
-  {
-    cel: `self.all(k, k in [${AFFINITY_KINDS.map((k) => `'${k}'`).join(", ")}])`,
-    message: `spec.scheduling.affinity may only hold ${AFFINITY_KINDS.join(", ")}`,
-    check: (a) => Object.keys(a).every((k) => AFFINITY_KINDS.includes(k)),
-  },
-]);
+// The three parts of a core/v1 Affinity are typed as objects (a string or a list there is refused at
+// admission, and an unknown part is pruned); their contents are kept as is.
+const Affinity = z
+  .object({
+    nodeAffinity: opaqueObject("A core/v1 NodeAffinity.").optional(),
+    podAffinity: opaqueObject("A core/v1 PodAffinity.").optional(),
+    podAntiAffinity: opaqueObject("A core/v1 PodAntiAffinity.").optional(),
+  })
+  .describe("A core/v1 Affinity for the engine pods.");
 
 export const SchedulingSpec = z
   .object({
