@@ -15,9 +15,12 @@ export const QUALIFIED_NAME = `^(${LABEL}(\\.${LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-
 export const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
 export const C_IDENTIFIER = "^[A-Za-z_][A-Za-z0-9_]*$";
 export const CONFIG_KEY = "^[-._a-zA-Z0-9]+$";
-/** The distribution reference grammar: [host[:port]/]path[:tag][@sha256:digest]. */
-export const IMAGE_REFERENCE =
-  "^([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$";
+const DOMAIN_PART = "[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?";
+/** A registry host is the first component only when it has a dot, a port or is localhost (as docker reads it). */
+const REGISTRY = `(localhost(:[0-9]+)?|${DOMAIN_PART}(\\.${DOMAIN_PART})+(:[0-9]+)?|${DOMAIN_PART}:[0-9]+)/`;
+const PATH_PART = "[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*";
+/** The distribution reference grammar: [registry/]path[:tag][@sha256:digest]. */
+export const IMAGE_REFERENCE = `^(${REGISTRY})?${PATH_PART}(/${PATH_PART})*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`;
 
 const re = (p: string) => new RegExp(p);
 
