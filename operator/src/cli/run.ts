@@ -69,6 +69,8 @@ const USAGE = `usage: deepseek-operator run [flags]
   --token-endpoints URLS      comma-separated origins a download token may be sent to (env DSO_TOKEN_ENDPOINTS;
                               default https://huggingface.co)
   --plain-http-endpoints URLS of those, origins allowed over plain http (env DSO_PLAIN_HTTP_ENDPOINTS; default none)
+  --allowed-image-prefixes P  comma-separated prefixes spec.engine.image must start with (env DSO_ALLOWED_IMAGE_PREFIXES;
+                              default: any image)
   --log-level LEVEL           trace|debug|info|warn|error (env LOG_LEVEL; default info)
 `;
 
@@ -93,6 +95,7 @@ const OPTIONS = {
     default: env.DSO_TOKEN_ENDPOINTS ?? DEFAULT_TOKEN_POLICY.tokenOrigins.join(","),
   },
   "plain-http-endpoints": { type: "string", default: env.DSO_PLAIN_HTTP_ENDPOINTS ?? "" },
+  "allowed-image-prefixes": { type: "string", default: env.DSO_ALLOWED_IMAGE_PREFIXES ?? "" },
   "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -138,6 +141,10 @@ export async function main(argv: string[]): Promise<number> {
       podLabels: parseMap("--job-pod-labels", f["job-pod-labels"]),
       podAnnotations: parseMap("--job-pod-annotations", f["job-pod-annotations"]),
       tokenPolicy: tokenPolicyFlags(f["token-endpoints"], f["plain-http-endpoints"]),
+      allowedImagePrefixes: f["allowed-image-prefixes"]
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
     },
     workers,
     metricsPort: parsePort("--metrics-port", f["metrics-port"]),

@@ -67,3 +67,16 @@ export function tokenPolicyError(spec: DeepSeekDeploymentSpec, policy: TokenPoli
   }
   return undefined;
 }
+
+/**
+ * The engine image, checked against the administrator's allowed prefixes (the chart's
+ * engine.allowedImagePrefixes; any image when empty). The tenant chooses the image and the engine
+ * container gets the Secret named in spec.service.apiKeySecretRef: a prefix list keeps it to images the
+ * platform team trusts with that Secret.
+ */
+export function imagePolicyError(spec: DeepSeekDeploymentSpec, allowedPrefixes: readonly string[]): string | undefined {
+  const image = spec.engine.image;
+  if (image === undefined || allowedPrefixes.length === 0) return undefined;
+  if (allowedPrefixes.some((p) => image.startsWith(p))) return undefined;
+  return `spec.engine.image must start with one of ${allowedPrefixes.join(", ")} (the chart's engine.allowedImagePrefixes)`;
+}

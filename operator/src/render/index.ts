@@ -11,4 +11,11 @@ export {
 export { renderEngine, LWS_API } from "./engine.ts";
 export { renderService, renderPdb, endpointUrl } from "./service.ts";
 export { engineProbes } from "./probes.ts";
-export { DEFAULT_TOKEN_POLICY, parseOrigins, tokenPolicyError, tokenRefusal, type TokenPolicy } from "./endpoints.ts";
+export {
+  DEFAULT_TOKEN_POLICY,
+  imagePolicyError,
+  parseOrigins,
+  tokenPolicyError,
+  tokenRefusal,
+  type TokenPolicy,
+} from "./endpoints.ts";

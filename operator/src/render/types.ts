@@ -49,6 +49,8 @@ export interface JobConfig {
   podAnnotations: Record<string, string>;
   /** Where a download token may be sent (the chart's weights.tokenEndpoints); the Hub only when unset. */
   tokenPolicy?: TokenPolicy;
+  /** Prefixes the engine image must start with (the chart's engine.allowedImagePrefixes); any when empty. */
+  allowedImagePrefixes?: readonly string[];
 }
 
 export interface RenderOptions {

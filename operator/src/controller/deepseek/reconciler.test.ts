@@ -147,4 +147,27 @@ describe("reconcile executor", () => {
     await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "hf", rootLogger);
     expect(w.calls).toContain("apply Job");
   });
+
+  it("renders nothing for an engine image outside the administrator's prefixes", async () => {
+    const dsd = aDsd("img", {
+      engine: { image: "attacker.example/prints-env:1" },
+      service: { apiKeySecretRef: { name: "api" } },
+    });
+    const w = fakeWorld([dsd]);
+    let status: { conditions: { type: string; status: string; message: string }[] } | undefined;
+    w.writer.applyStatus = async (_d, s) => {
+      status = s as typeof status;
+    };
+    w.ctx.jobs = { ...w.ctx.jobs, allowedImagePrefixes: ["docker.io/vllm/"] } as typeof w.ctx.jobs;
+    await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "img", rootLogger);
+    expect(w.calls.filter((c) => c.startsWith("apply"))).toEqual([]);
+    expect(status!.conditions.find((c) => c.type === "PlanValid")).toMatchObject({
+      status: "False",
+      message: expect.stringMatching(/^spec\.engine\.image must start with one of docker\.io\/vllm\//),
+    });
+    const allowed = fakeWorld([aDsd("img", { engine: { image: "docker.io/vllm/vllm-openai:v1" } })]);
+    allowed.ctx.jobs = { ...allowed.ctx.jobs, allowedImagePrefixes: ["docker.io/vllm/"] } as typeof allowed.ctx.jobs;
+    await reconcileDeepSeekDeployment(allowed.ctx, allowed.writer, "team", "img", rootLogger);
+    expect(allowed.calls).toContain("apply PersistentVolumeClaim");
+  });
 });
