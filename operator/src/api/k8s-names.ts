@@ -8,7 +8,6 @@ import type { CrossFieldRule } from "./rules.ts";
 import { withRules } from "./rules.ts";
 
 const LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-export const DNS1123_LABEL = `^${LABEL}$`;
 export const DNS1123_SUBDOMAIN = `^${LABEL}(\\.${LABEL})*$`;
 /** prefix/name or name; the prefix a DNS subdomain (≤ 253, checked apart), the name ≤ 63. */
 export const QUALIFIED_NAME = `^(${LABEL}(\\.${LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`;

@@ -39,7 +39,9 @@ export class HttpStatusError extends Error {
   /** Seconds from a Retry-After header, when present. */
   readonly retryAfterSeconds: number | undefined;
   constructor(status: number, url: string, hubErrorCode?: string, retryAfterSeconds?: number, detail?: string) {
-    super(`HTTP ${status} from ${redactUrl(url)}${hubErrorCode ? ` (${hubErrorCode})` : ""}${detail ? `: ${detail}` : ""}`);
+    super(
+      `HTTP ${status} from ${redactUrl(url)}${hubErrorCode ? ` (${hubErrorCode})` : ""}${detail ? `: ${detail}` : ""}`,
+    );
     this.name = "HttpStatusError";
     this.status = status;
     this.url = url;

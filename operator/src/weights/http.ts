@@ -106,7 +106,8 @@ export class HttpClient {
   ): Promise<IncomingMessage> {
     const u = new URL(url);
     const isHttps = u.protocol === "https:";
-    if (!isHttps && u.protocol !== "http:") return Promise.reject(new Error(`unsupported URL scheme in ${redactUrl(url)}`));
+    if (!isHttps && u.protocol !== "http:")
+      return Promise.reject(new Error(`unsupported URL scheme in ${redactUrl(url)}`));
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req;
       if (isHttps) {
