@@ -3,7 +3,7 @@
 // Secret references, subPaths), every child object the operator renders is accepted by the real
 // apiserver (server-side dry run). A bounded number of runs keeps it fast.
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { parseDeepSeekDeployment } from "../../operator/src/api/index.ts";
 import {
@@ -30,6 +30,7 @@ import { kubectl, kubectlOk, REPO_ROOT, useTestNamespace, waitFor } from "./lib/
 const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const RUNS = Number(process.env.DSO_PROPERTY_RUNS ?? 40);
 const REV = "60d8d70770c6776ff598c94bb586a859a38244f1";
+const PRIORITY_CLASS = "e2e-dso-gpu-high";
 const JOBS = { image: "registry.example.com/deepseek-operator:1", podLabels: {}, podAnnotations: {} };
 
 const matching = (p: string, max: number) => fc.stringMatching(new RegExp(p)).filter((s) => s.length <= max);
@@ -122,7 +123,9 @@ const spec = fc.record(
             },
           },
         }),
-        priorityClassName: subdomain,
+        // The Priority admission plugin refuses a pod whose PriorityClass does not exist: a reference to
+        // a cluster object, not a malformed value, so the generator names one that exists.
+        priorityClassName: fc.constant(PRIORITY_CLASS),
         schedulerName: subdomain,
       },
       { requiredKeys: [] },
@@ -176,6 +179,18 @@ function children(dsd: Dsd): KubeObject[] | undefined {
 
 beforeAll(async () => {
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
+  await kubectlOk(["apply", "--server-side", "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: "scheduling.k8s.io/v1",
+      kind: "PriorityClass",
+      metadata: { name: PRIORITY_CLASS },
+      value: 1000,
+    }),
+  });
+});
+
+afterAll(async () => {
+  await kubectl(["delete", "priorityclass", PRIORITY_CLASS, "--ignore-not-found"]);
 });
 
 describe("rendered children", () => {
