@@ -1,7 +1,7 @@
 // Security on the real control plane: the operator's identity under exactly the chart's RBAC (refused
 // Secrets and every namespace it does not watch), and the pods it renders admitted by the apiserver's
 // Pod Security admission in namespaces labelled for the level the README promises.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { parseAllDocuments } from "yaml";
@@ -226,5 +226,18 @@ describe("Pod Security admission of the pods the operator renders", () => {
     const pod = podOf(deployment.spec.template, system.name, "operator");
     const res = await dryRun(pod);
     expect({ code: res.code, err: res.stderr }).toEqual({ code: 0, err: "" });
+  });
+});
+
+describe("the NetworkPolicy example", () => {
+  it("is accepted by the apiserver and selects the engine pods the operator renders", async () => {
+    const file = join(REPO_ROOT, "docs", "examples", "engine-networkpolicy.yaml");
+    const r = await kubectl(["create", "--dry-run=server", "--validate=strict", "-n", baseline.name, "-f", file]);
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: "" });
+    const policy = parseAllDocuments(readFileSync(file, "utf8"))[0]!.toJS() as {
+      spec: { podSelector: { matchLabels: Record<string, string> } };
+    };
+    const [template] = engineTemplates({});
+    expect(template.metadata.labels).toMatchObject(policy.spec.podSelector.matchLabels);
   });
 });
