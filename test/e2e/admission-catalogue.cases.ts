@@ -97,6 +97,11 @@ export const CASES: AdmissionCase[] = [
     field: "spec.model.source.huggingFace.tokenSecretRef.key",
   },
   {
+    name: "a token Secret key starting with ..",
+    patch: hf({ tokenSecretRef: { name: "hf", key: "..data" } }),
+    field: "spec.model.source.huggingFace.tokenSecretRef.key",
+  },
+  {
     name: "a token Secret key with a space",
     patch: hf({ tokenSecretRef: { name: "hf", key: "hf token" } }),
     field: "spec.model.source.huggingFace.tokenSecretRef.key",

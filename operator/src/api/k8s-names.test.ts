@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { IMAGE_REFERENCE, QUALIFIED_NAME } from "./k8s-names.ts";
+import { CONFIG_KEY, IMAGE_REFERENCE, QUALIFIED_NAME } from "./k8s-names.ts";
 import { parseSpec } from "./index.ts";
 
 const REV = "60d8d70770c6776ff598c94bb586a859a38244f1";
@@ -11,6 +11,13 @@ describe("Kubernetes' rules for pass-through strings", () => {
     for (const ok of ["vllm/vllm-openai:v0.11.0", "registry.example.com:5000/a/b:c", "localhost/x", "lmsysorg/sglang"])
       expect({ ok, m: re.test(ok) }).toEqual({ ok, m: true });
     for (const bad of ["VLLM/vllm", "vllm/vllm latest", "a;b", "vllm/vllm:v1|sh", "-vllm/x", "vllm/x:"])
+      expect({ bad, m: re.test(bad) }).toEqual({ bad, m: false });
+  });
+
+  it("accepts Secret keys the way apimachinery's IsConfigMapKey does", () => {
+    const re = new RegExp(CONFIG_KEY);
+    for (const ok of ["token", ".dockerconfigjson", "a..b", "api-key_1.txt"]) expect(re.test(ok)).toBe(true);
+    for (const bad of [".", "..", "..-", "..data", "a/b", "a b", ""])
       expect({ bad, m: re.test(bad) }).toEqual({ bad, m: false });
   });
 

@@ -13,7 +13,8 @@ export const DNS1123_SUBDOMAIN = `^${LABEL}(\\.${LABEL})*$`;
 export const QUALIFIED_NAME = `^(${LABEL}(\\.${LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`;
 export const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
 export const C_IDENTIFIER = "^[A-Za-z_][A-Za-z0-9_]*$";
-export const CONFIG_KEY = "^[-._a-zA-Z0-9]+$";
+/** IsConfigMapKey: letters, digits, "-", "_" and "."; not ".", and not starting with "..". */
+export const CONFIG_KEY = "^\\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$";
 const DOMAIN_PART = "[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?";
 /** A registry host is the first component only when it has a dot, a port or is localhost (as docker reads it). */
 const REGISTRY = `(localhost(:[0-9]+)?|${DOMAIN_PART}(\\.${DOMAIN_PART})+(:[0-9]+)?|${DOMAIN_PART}:[0-9]+)/`;
@@ -63,8 +64,9 @@ export const configKey = (description: string) =>
     .string()
     .min(1)
     .max(253)
-    .regex(re(CONFIG_KEY), { message: "must be a Secret key (letters, digits, '-', '_' and '.')" })
-    .refine((k) => k !== "." && k !== "..", { message: "must not be '.' or '..'" })
+    .regex(re(CONFIG_KEY), {
+      message: "must be a Secret key (letters, digits, '-', '_' and '.', not starting with '..')",
+    })
     .describe(description);
 
 export const imageReference = (description: string) =>
