@@ -85,13 +85,6 @@ export const ChartValues = z
     watchNamespaces: z
       .array(dnsLabel("A namespace."))
       .describe("Namespaces to watch; empty watches all. When set, the operator's Role is bound in each of them."),
-    rbac: z
-      .strictObject({
-        clusterWidePodList: z
-          .boolean()
-          .describe("Let the GPU snapshot list the pods of every namespace (read-only) to count free GPUs."),
-      })
-      .describe("The operator's cluster-wide permissions beyond node reads."),
     weights: z
       .strictObject({
         tokenEndpoints: z.array(origin).describe("The only origins a download token is sent to."),

@@ -11,13 +11,7 @@ import {
   renderWeightsVerify,
   type KubeObject,
 } from "../render/index.ts";
-import {
-  CLUSTER_RULES,
-  GPU_ACCOUNTING_RULES,
-  LEADER_ELECTION_RULES,
-  NAMESPACED_RULES,
-  type PolicyRule,
-} from "./rbac.ts";
+import { CLUSTER_RULES, LEADER_ELECTION_RULES, NAMESPACED_RULES, type PolicyRule } from "./rbac.ts";
 
 const RESOURCE: Record<string, string> = {
   Deployment: "deployments",
@@ -38,7 +32,7 @@ function allows(rules: PolicyRule[], group: string, resource: string, verb: stri
 }
 
 const namespaced = NAMESPACED_RULES.map((r) => r.rule);
-const everything = [...NAMESPACED_RULES, ...CLUSTER_RULES, ...GPU_ACCOUNTING_RULES, ...LEADER_ELECTION_RULES];
+const everything = [...NAMESPACED_RULES, ...CLUSTER_RULES, ...LEADER_ELECTION_RULES];
 
 function renderedChildren(): KubeObject[] {
   const single = aDsd("flash", {
@@ -101,7 +95,7 @@ describe("the operator's RBAC", () => {
   });
 
   it("keeps cluster-wide only reads", () => {
-    for (const { rule } of [...CLUSTER_RULES, ...GPU_ACCOUNTING_RULES])
+    for (const { rule } of CLUSTER_RULES)
       expect(rule.verbs.every((v) => ["get", "list", "watch"].includes(v))).toBe(true);
   });
 });

@@ -94,17 +94,9 @@ export const CLUSTER_RULES: DocumentedRule[] = [
     why: "GPU inventory (allocatable GPUs per node) for the Pending explanation and for deciding whether a rollout may surge",
     rule: { apiGroups: [""], resources: ["nodes"], verbs: ["get", ...INFORMED] },
   },
-];
-
-/**
- * Cluster-wide pod list for the GPU snapshot: a node's free GPUs depend on every pod bound to it, in any
- * namespace. The chart grants it unless `rbac.clusterWidePodList` is false; without it free GPUs are
- * unknown and rollouts replace one replica at a time.
- */
-export const GPU_ACCOUNTING_RULES: DocumentedRule[] = [
   {
-    why: "the GPU snapshot lists the pods of every namespace (in pages) to count the GPUs they hold on each node",
-    rule: { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+    why: "GPU inventory: a node's free GPUs depend on every pod bound to it, in any namespace (a watch of bound, unfinished pods)",
+    rule: { apiGroups: [""], resources: ["pods"], verbs: INFORMED },
   },
 ];
 
