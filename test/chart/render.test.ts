@@ -6,6 +6,7 @@ import { CHART, find, has, helm, render, type KubeObject } from "./helm.ts";
 import { restrictedViolations } from "./restricted.ts";
 
 const FULLNAME = "dso-deepseek-operator";
+const clusterRoleRules = (objs: KubeObject[]) => find(objs, "ClusterRole", FULLNAME).rules;
 const operatorPod = (objs: KubeObject[]) => find(objs, "Deployment").spec.template.spec;
 const container = (objs: KubeObject[]) => operatorPod(objs).containers[0];
 const env = (objs: KubeObject[]) =>
@@ -28,16 +29,36 @@ describe("the chart with its default values", () => {
 
   it("grants the operator the RBAC rules in the snapshot, leases only in its own namespace", () => {
     const clusterRole = find(objs, "ClusterRole", FULLNAME);
+    const reads = find(objs, "ClusterRole", `${FULLNAME}-cluster`);
     const role = find(objs, "Role", `${FULLNAME}-leader-election`);
-    expect({ cluster: clusterRole.rules, leaderElection: role.rules }).toMatchSnapshot();
+    expect({ cluster: clusterRole.rules, clusterReads: reads.rules, leaderElection: role.rules }).toMatchSnapshot();
     expect(role.metadata.namespace).toBe("ops");
     expect(JSON.stringify(clusterRole.rules)).not.toContain("leases");
-    // Nothing cluster-wide may read Secrets: the Hub token is mounted into the weights Job, never read.
-    expect(JSON.stringify(clusterRole.rules)).not.toContain("secrets");
-    expect(clusterRole.rules.some((r: any) => r.verbs.includes("*") || r.resources.includes("*"))).toBe(false);
+    // Nothing may read Secrets: the Hub token is mounted into the weights Job, never read.
+    for (const r of objs.filter((o) => o.kind === "ClusterRole" || o.kind === "Role")) {
+      expect(JSON.stringify(r.rules)).not.toContain("secrets");
+      expect(r.rules.some((x: any) => x.verbs.includes("*") || x.resources.includes("*"))).toBe(false);
+    }
     const binding = find(objs, "ClusterRoleBinding", FULLNAME);
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: FULLNAME, namespace: "ops" }]);
+    expect(find(objs, "ClusterRoleBinding", `${FULLNAME}-cluster`).subjects).toEqual(binding.subjects);
     expect(find(objs, "RoleBinding").subjects).toEqual(binding.subjects);
+  });
+
+  it("with watchNamespaces, grants a Role in each watched namespace and keeps only reads cluster-wide", () => {
+    const objs = render("--set-json", 'watchNamespaces=["team-a","team-b"]');
+    expect(objs.some((o) => o.kind === "ClusterRole" && o.metadata.name === FULLNAME)).toBe(false);
+    const roles = objs.filter((o) => o.kind === "Role" && o.metadata.name === FULLNAME);
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(["team-a", "team-b"]);
+    expect(roles[0]!.rules).toEqual(clusterRoleRules(render()));
+    const bindings = objs.filter((o) => o.kind === "RoleBinding" && o.metadata.name === FULLNAME);
+    expect(bindings.map((b) => [b.metadata.namespace, b.roleRef.kind, b.roleRef.name]).sort()).toEqual([
+      ["team-a", "Role", FULLNAME],
+      ["team-b", "Role", FULLNAME],
+    ]);
+    const reads = find(objs, "ClusterRole", `${FULLNAME}-cluster`).rules as { verbs: string[]; resources: string[] }[];
+    expect(reads.every((r) => r.verbs.every((v) => ["get", "list", "watch"].includes(v)))).toBe(true);
+    expect(reads.flatMap((r) => r.resources).sort()).toEqual(["nodes", "pods"]);
   });
 
   it("runs the operator pod under the restricted Pod Security Standard as UID 65532", () => {

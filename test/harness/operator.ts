@@ -37,10 +37,7 @@ export async function installOperatorIdentity(
   watchNamespaces: string[],
 ): Promise<string> {
   const chart = join(REPO_ROOT, "charts", "deepseek-operator");
-  const templates = ["serviceaccount", "rbac", "bindings", "admission"].flatMap((t) => [
-    "--show-only",
-    `templates/${t}.yaml`,
-  ]);
+  const templates = ["serviceaccount", "rbac", "admission"].flatMap((t) => ["--show-only", `templates/${t}.yaml`]);
   // `helm template` does not ask the cluster which APIs it serves; the control plane here is 1.36.
   const values = [
     "--api-versions",

@@ -1,6 +1,7 @@
 // Reusable field schemas. Every field carries a description: it feeds `kubectl explain`, the
 // generated API reference and the zod error messages.
 import { z } from "zod";
+import { configKey, dnsSubdomain } from "./k8s-names.ts";
 
 /** Kubernetes resource quantity, restricted to the forms CEL's quantity() and storage sizes use. */
 export const QUANTITY_PATTERN = "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
@@ -27,17 +28,14 @@ export const dnsLabel = (description: string) =>
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: "must be a DNS-1123 label" })
     .describe(description);
 
-export const stringMap = (description: string) =>
-  z.record(z.string().max(253), z.string().max(4096)).describe(description);
-
 /** An object whose contents the apiserver keeps as is (for example a core Affinity). */
 export const opaqueObject = (description: string) =>
   z.record(z.string(), z.unknown()).describe(description).meta({ "x-kubernetes-preserve-unknown-fields": true });
 
-export const secretKeyRef = (description: string) =>
+export const secretKeyRef = (description: string, defaultKey = "token") =>
   z
     .object({
-      name: dnsLabel("Name of the Secret in the DeepSeekDeployment's namespace."),
-      key: z.string().min(1).max(253).default("token").describe("Key within the Secret."),
+      name: dnsSubdomain("Name of the Secret in the DeepSeekDeployment's namespace."),
+      key: configKey("Key within the Secret.").default(defaultKey),
     })
     .describe(description);

@@ -15,8 +15,10 @@ function fix(node: JsonSchema): JsonSchema {
     delete node.required;
   }
   if (node.type === "integer") {
+    // zod's z.int() bounds every integer to ±(2^53 - 1); the CRD keeps the upper bound so that a value
+    // the apiserver stores is one the operator can read (an int64 beyond 2^53 would pass admission and
+    // then fail the operator's parse).
     if (node.minimum === -Number.MAX_SAFE_INTEGER) delete node.minimum;
-    if (node.maximum === Number.MAX_SAFE_INTEGER) delete node.maximum;
     if (node.format === undefined) {
       node.format = typeof node.maximum === "number" && node.maximum <= INT32_MAX ? "int32" : "int64";
     }

@@ -29,7 +29,15 @@ function fieldPathToZodPath(fieldPath: string | undefined): PropertyKey[] {
 export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<z.output<S>>[]): S {
   const refined = schema.superRefine((value, ctx) => {
     for (const r of rules) {
-      if (!r.check(value)) ctx.addIssue({ code: "custom", message: r.message, path: fieldPathToZodPath(r.fieldPath) });
+      // zod runs these even when a field inside already failed (a size that is not a quantity); a
+      // check that cannot evaluate refuses, as a CEL rule that errors at runtime refuses at admission.
+      let ok: boolean;
+      try {
+        ok = r.check(value);
+      } catch {
+        ok = false;
+      }
+      if (!ok) ctx.addIssue({ code: "custom", message: r.message, path: fieldPathToZodPath(r.fieldPath) });
     }
   });
   const validations: CelValidation[] = rules.map((r) => ({

@@ -4,13 +4,25 @@
 // the DeepSeekDeployment API also has (node selectors, tolerations, quantities), the API's field schemas are
 // reused so the two cannot disagree. Every object is strict: an unknown key is a typo, not a silent no-op.
 import { z } from "zod";
-import { dnsLabel, opaqueObject, stringMap } from "../api/fields.ts";
+import { dnsLabel, opaqueObject } from "../api/fields.ts";
+import { labelValue, qualifiedName } from "../api/k8s-names.ts";
 import { SchedulingSpec } from "../api/spec/scheduling.ts";
 
 const dnsSubdomain = z
   .string()
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: "must be a DNS-1123 subdomain" });
+
+/** Labels and annotations: keys are qualified names (JSON Schema propertyNames, which helm checks). */
+const stringMap = (description: string) =>
+  z.record(qualifiedName("A qualified name such as example.com/key."), z.string().max(4096)).describe(description);
+const labelMap = (description: string) =>
+  z
+    .record(qualifiedName("A qualified name such as example.com/key."), labelValue("A label value."))
+    .describe(description);
+
+/** Origins (scheme://host[:port]) as the operator's token policy takes them. */
+const origin = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).describe("An http(s) origin.");
 
 const port = z.int().min(1).max(65535).describe("A TCP port.");
 
@@ -70,7 +82,22 @@ export const ChartValues = z
     replicas: z.int().min(1).max(10).describe("Operator replicas; more than one needs leader election."),
     leaderElection: z.strictObject({ enabled: z.boolean() }).describe("One replica reconciles; the others wait."),
     workers: z.int().min(1).max(64).describe("Concurrent reconciles (DSO_WORKERS)."),
-    watchNamespaces: z.array(dnsLabel("A namespace.")).describe("Namespaces to watch; empty watches all."),
+    watchNamespaces: z
+      .array(dnsLabel("A namespace."))
+      .describe("Namespaces to watch; empty watches all. When set, the operator's Role is bound in each of them."),
+    weights: z
+      .strictObject({
+        tokenEndpoints: z.array(origin).describe("The only origins a download token is sent to."),
+        plainHttpEndpoints: z.array(origin).describe("Of those, origins that may receive a token over plain http."),
+      })
+      .describe("Where download tokens may go."),
+    engine: z
+      .strictObject({
+        allowedImagePrefixes: z
+          .array(z.string().min(1).max(512))
+          .describe("Prefixes spec.engine.image must start with; empty allows any image."),
+      })
+      .describe("What tenants may run as the engine."),
     finalizerPolicy: z
       .strictObject({ enabled: z.boolean() })
       .describe("Install the MutatingAdmissionPolicy that adds the finalizer at create (Kubernetes 1.36+)."),
@@ -91,7 +118,7 @@ export const ChartValues = z
             enabled: z.boolean().describe("Create a prometheus-operator ServiceMonitor for the metrics Service."),
             interval: duration.describe("Scrape interval."),
             scrapeTimeout: duration.describe("Scrape timeout; empty uses Prometheus' default."),
-            labels: stringMap("Extra labels, e.g. the release label kube-prometheus-stack selects on."),
+            labels: labelMap("Extra labels, e.g. the release label kube-prometheus-stack selects on."),
           })
           .describe("Scraping by the Prometheus operator."),
       })
@@ -112,11 +139,11 @@ export const ChartValues = z
       .describe("The operator's identity."),
     weightsJob: z
       .strictObject({
-        podLabels: stringMap("Extra labels on the weights download Job pods."),
+        podLabels: labelMap("Extra labels on the weights download Job pods."),
         podAnnotations: stringMap("Extra annotations on the weights download Job pods."),
       })
       .describe("Pods the operator creates to download weights."),
-    podLabels: stringMap("Extra labels on the operator pods."),
+    podLabels: labelMap("Extra labels on the operator pods."),
     podAnnotations: stringMap("Extra annotations on the operator pods."),
     resources: z
       .strictObject({ requests: resourceList.optional(), limits: resourceList.optional() })

@@ -12,6 +12,7 @@ import { HealthProbes, informersLive, informersSynced, leaderWorking } from "../
 import type { WriteFence } from "../controller/runtime/fence.ts";
 import { rootLogger, setLogLevel } from "../util/log.ts";
 import { CliError } from "./errors.ts";
+import { DEFAULT_TOKEN_POLICY, parseOrigins, type TokenPolicy } from "../render/index.ts";
 
 const env = process.env;
 
@@ -40,6 +41,17 @@ function parseMap(name: string, v: string | undefined): Record<string, string> {
   throw new CliError(`${name}: expected a JSON object of strings, e.g. {"sidecar.istio.io/inject":"false"}`);
 }
 
+function tokenPolicyFlags(tokenEndpoints: string, plainHttp: string): TokenPolicy {
+  try {
+    return {
+      tokenOrigins: parseOrigins(tokenEndpoints, "--token-endpoints"),
+      plainHttpOrigins: parseOrigins(plainHttp, "--plain-http-endpoints"),
+    };
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
 const USAGE = `usage: deepseek-operator run [flags]
 
   --kubeconfig PATH           kubeconfig to use (env KUBECONFIG; in-cluster config when unset)
@@ -54,6 +66,11 @@ const USAGE = `usage: deepseek-operator run [flags]
   --operator-image IMAGE      image for download Jobs (env DSO_OPERATOR_IMAGE)
   --job-pod-labels JSON       extra labels on Job pods (env DSO_JOB_POD_LABELS)
   --job-pod-annotations JSON  extra annotations on Job pods (env DSO_JOB_POD_ANNOTATIONS)
+  --token-endpoints URLS      comma-separated origins a download token may be sent to (env DSO_TOKEN_ENDPOINTS;
+                              default https://huggingface.co)
+  --plain-http-endpoints URLS of those, origins allowed over plain http (env DSO_PLAIN_HTTP_ENDPOINTS; default none)
+  --allowed-image-prefixes P  comma-separated prefixes spec.engine.image must start with (env DSO_ALLOWED_IMAGE_PREFIXES;
+                              default: any image)
   --log-level LEVEL           trace|debug|info|warn|error (env LOG_LEVEL; default info)
 `;
 
@@ -73,6 +90,12 @@ const OPTIONS = {
   },
   "job-pod-labels": { type: "string", default: env.DSO_JOB_POD_LABELS ?? "" },
   "job-pod-annotations": { type: "string", default: env.DSO_JOB_POD_ANNOTATIONS ?? "" },
+  "token-endpoints": {
+    type: "string",
+    default: env.DSO_TOKEN_ENDPOINTS ?? DEFAULT_TOKEN_POLICY.tokenOrigins.join(","),
+  },
+  "plain-http-endpoints": { type: "string", default: env.DSO_PLAIN_HTTP_ENDPOINTS ?? "" },
+  "allowed-image-prefixes": { type: "string", default: env.DSO_ALLOWED_IMAGE_PREFIXES ?? "" },
   "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -117,6 +140,11 @@ export async function main(argv: string[]): Promise<number> {
       image: f["operator-image"],
       podLabels: parseMap("--job-pod-labels", f["job-pod-labels"]),
       podAnnotations: parseMap("--job-pod-annotations", f["job-pod-annotations"]),
+      tokenPolicy: tokenPolicyFlags(f["token-endpoints"], f["plain-http-endpoints"]),
+      allowedImagePrefixes: f["allowed-image-prefixes"]
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
     },
     workers,
     metricsPort: parsePort("--metrics-port", f["metrics-port"]),

@@ -5,7 +5,9 @@ import { CliError } from "./errors.ts";
 import { rootLogger } from "../util/log.ts";
 import { EXIT_PERMANENT } from "../api/weights-contract.ts";
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, pullWeights } from "../weights/downloader.ts";
-import { WeightsError } from "../weights/errors.ts";
+import { redactUrl, WeightsError } from "../weights/errors.ts";
+import { parseOrigins, tokenRefusal } from "../render/index.ts";
+import { PLAIN_HTTP_ORIGINS_ENV, TOKEN_ORIGINS_ENV } from "../render/endpoints.ts";
 import { HttpClient } from "../weights/http.ts";
 import { LogReporter, ProgressTracker, type Reporter } from "../weights/progress.ts";
 import { DEFAULT_RETRY } from "../weights/retry.ts";
@@ -69,6 +71,21 @@ function parseSeconds(v: string | undefined, flag: string, dflt: number): number
 }
 
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean };
+
+/**
+ * Under the operator (which puts its token policy into the Job's env), a token is sent only where
+ * the administrator allows: checked here again, before any request, whatever the Job's arguments say.
+ */
+function tokenDestinationRefusal(target: string): string | undefined {
+  const origins = process.env[TOKEN_ORIGINS_ENV];
+  if (origins === undefined) return undefined;
+  const policy = {
+    tokenOrigins: parseOrigins(origins, TOKEN_ORIGINS_ENV),
+    plainHttpOrigins: parseOrigins(process.env[PLAIN_HTTP_ORIGINS_ENV] ?? "", PLAIN_HTTP_ORIGINS_ENV),
+  };
+  const why = tokenRefusal(target, policy);
+  return why ? `the endpoint ${redactUrl(target)} ${why}` : undefined;
+}
 
 async function readToken(flags: Flags): Promise<string | undefined> {
   if (flags["token-file"]) {
@@ -157,6 +174,12 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_PERMANENT;
     }
     const endpoint = flags.endpoint ?? process.env.HF_ENDPOINT;
+    const refusal = token ? tokenDestinationRefusal(flags["base-url"] ?? endpoint ?? DEFAULT_ENDPOINT) : undefined;
+    if (refusal) {
+      await progress.fail("Unauthorized", refusal);
+      process.stderr.write(`deepseek-operator weights ${sub}: Unauthorized: ${refusal}\n`);
+      return EXIT_PERMANENT;
+    }
     let source: Source | undefined;
     if (flags["base-url"]) source = new UrlSource({ baseUrl: flags["base-url"], token, http });
     else if (sub === "pull" || endpoint)

@@ -48,8 +48,11 @@ export interface Manager {
   servers: { close(): Promise<void> }[];
 }
 
-const LWS_PROBE = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
-const KEDA_PROBE = "/apis/keda.sh/v1alpha1/scaledobjects";
+/** Probed where the operator may list: a watched namespace when it watches a few (its Role is there). */
+const probePath = (group: string, plural: string, namespaces: string[]) =>
+  namespaces.length > 0 ? `/apis/${group}/namespaces/${namespaces[0]}/${plural}` : `/apis/${group}/${plural}`;
+const lwsProbe = (namespaces: string[]) => probePath("leaderworkerset.x-k8s.io/v1", "leaderworkersets", namespaces);
+const kedaProbe = (namespaces: string[]) => probePath("keda.sh/v1alpha1", "scaledobjects", namespaces);
 
 async function isServed(client: ApplyClient, path: string): Promise<boolean> {
   try {
@@ -78,7 +81,10 @@ export async function createManager(o: ManagerOptions): Promise<Manager> {
     servers: [metricsServer],
     async startWork(events: EventRecorder, fence?: WriteFence) {
       if (fence) client.setFence(fence);
-      const [served, keda] = await Promise.all([isServed(client, LWS_PROBE), isServed(client, KEDA_PROBE)]);
+      const [served, keda] = await Promise.all([
+        isServed(client, lwsProbe(o.namespaces)),
+        isServed(client, kedaProbe(o.namespaces)),
+      ]);
       informers = makeInformers({
         kc: o.kc,
         client,

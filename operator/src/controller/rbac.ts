@@ -1,5 +1,9 @@
-// Every permission the operator needs, in one place. `make crds` renders these rules into the Helm
-// chart's ClusterRole and Role; the e2e suite runs the operator under exactly that RBAC.
+// Every permission the operator needs, in one place, each with the reason the code needs it. `make crds`
+// renders these rules into the Helm chart (operator/src/cli/generate.ts): with `watchNamespaces` set,
+// NAMESPACED_RULES go into a Role bound in each watched namespace and only CLUSTER_RULES are
+// cluster-wide; with it empty (watch all), NAMESPACED_RULES go into a ClusterRole. The e2e suite runs
+// the operator under exactly that RBAC. The operator never reads Secrets: the download Job's pod reads
+// the token through env secretKeyRef, under the kubelet's authority, and the operator only renders it.
 import { GROUP, PLURAL } from "../api/index.ts";
 
 export interface PolicyRule {
@@ -9,38 +13,109 @@ export interface PolicyRule {
   resourceNames?: string[];
 }
 
-const CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"];
-const READ = ["get", "list", "watch"];
+/** A rule and why the code needs it (the reason is rendered next to the rule in the chart). */
+export interface DocumentedRule {
+  why: string;
+  rule: PolicyRule;
+}
 
-export const CLUSTER_RULES: PolicyRule[] = [
-  { apiGroups: [GROUP], resources: [PLURAL], verbs: ["get", "list", "watch", "update", "patch"] },
-  { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ["get", "update", "patch"] },
-  // Setting ownerReferences with blockOwnerDeletion on children needs update on finalizers.
-  { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },
-  { apiGroups: [GROUP], resources: [`${PLURAL}/scale`], verbs: ["get", "update", "patch"] },
-  { apiGroups: [""], resources: ["persistentvolumeclaims", "services", "serviceaccounts"], verbs: CRUD },
-  // patch: the autoscaler sets controller.kubernetes.io/pod-deletion-cost on engine pods before a scale-down.
-  { apiGroups: [""], resources: ["pods"], verbs: [...READ, "patch"] },
-  // Hand-off modes: the HorizontalPodAutoscaler or KEDA ScaledObject the operator renders.
-  { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: CRUD },
-  { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: CRUD },
-  // GPU inventory for the Pending explanation and for deciding whether a rollout may surge.
-  { apiGroups: [""], resources: ["nodes"], verbs: READ },
-  { apiGroups: ["apps"], resources: ["deployments"], verbs: CRUD },
-  { apiGroups: ["batch"], resources: ["jobs"], verbs: CRUD },
-  { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: CRUD },
-  { apiGroups: ["leaderworkerset.x-k8s.io"], resources: ["leaderworkersets"], verbs: CRUD },
-  // The download Job's identity: a Role that may patch only its PVC. Granting it needs these.
-  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: CRUD },
-  { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+// Informers list and watch; children are written by server-side apply, which is a patch that
+// creates the object when it is missing (so: create and patch, never update).
+const INFORMED = ["list", "watch"];
+const APPLIED = ["create", "patch"];
+
+/** Where the operator works: every watched namespace (or the whole cluster when it watches all). */
+export const NAMESPACED_RULES: DocumentedRule[] = [
+  {
+    why: "informer of its own kind; the finalizer's fresh read lists by field selector; the finalizer is a JSON patch",
+    rule: { apiGroups: [GROUP], resources: [PLURAL], verbs: [...INFORMED, "patch"] },
+  },
+  {
+    why: "status is written by server-side apply",
+    rule: { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ["patch"] },
+  },
+  {
+    why: "children carry ownerReferences with blockOwnerDeletion, which needs update on the owner's finalizers",
+    rule: { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },
+  },
+  {
+    why: "the builtin autoscaler writes spec.replicas through the scale subresource (server-side apply)",
+    rule: { apiGroups: [GROUP], resources: [`${PLURAL}/scale`], verbs: ["get", "patch"] },
+  },
+  {
+    why: "the shared weights PVC: informed, applied, read fresh by the finalizer (never deleted: the garbage collector does that)",
+    rule: { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: [...INFORMED, "get", ...APPLIED] },
+  },
+  {
+    why: "the OpenAI Service: informed and applied (deleted by the garbage collector with its owner)",
+    rule: { apiGroups: [""], resources: ["services"], verbs: [...INFORMED, ...APPLIED] },
+  },
+  {
+    why: "the download Job's identity: a ServiceAccount with a Role that may get and patch only its PVC (applied; owned by the PVC)",
+    rule: { apiGroups: [""], resources: ["serviceaccounts"], verbs: APPLIED },
+  },
+  {
+    why: "granting that Role needs the operator to hold get/patch on PVCs (above) and to write Roles and RoleBindings",
+    rule: { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: APPLIED },
+  },
+  {
+    why: "engine pods of the watched namespaces: phase, readiness, crash loops, scheduling failures; the autoscaler patches controller.kubernetes.io/pod-deletion-cost before a scale-down",
+    rule: { apiGroups: [""], resources: ["pods"], verbs: [...INFORMED, "patch"] },
+  },
+  {
+    why: "hand-off mode HPA: the HorizontalPodAutoscaler is informed, applied, and deleted when the mode changes",
+    rule: {
+      apiGroups: ["autoscaling"],
+      resources: ["horizontalpodautoscalers"],
+      verbs: [...INFORMED, ...APPLIED, "delete"],
+    },
+  },
+  {
+    why: "hand-off mode KEDA: the ScaledObject is informed, applied, and deleted when the mode changes (list also probes whether KEDA is served)",
+    rule: { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: [...INFORMED, ...APPLIED, "delete"] },
+  },
+  {
+    why: "single-node engine workload; a stale one is deleted when the plan moves to a LeaderWorkerSet",
+    rule: { apiGroups: ["apps"], resources: ["deployments"], verbs: [...INFORMED, ...APPLIED, "delete"] },
+  },
+  {
+    why: "multi-node engine workload; a stale one is deleted when the plan moves to a Deployment (list also probes whether the API is served)",
+    rule: {
+      apiGroups: ["leaderworkerset.x-k8s.io"],
+      resources: ["leaderworkersets"],
+      verbs: [...INFORMED, ...APPLIED, "delete"],
+    },
+  },
+  {
+    why: "download and verify Jobs; a failed download Job is deleted before the retry",
+    rule: { apiGroups: ["batch"], resources: ["jobs"], verbs: [...INFORMED, ...APPLIED, "delete"] },
+  },
+  {
+    why: "the PodDisruptionBudget of the engine pods",
+    rule: { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: [...INFORMED, ...APPLIED] },
+  },
+  {
+    why: "events.k8s.io Events; a repeated Event becomes a series patched onto the first",
+    rule: { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+  },
 ];
 
-/** In the operator's own namespace: the leader-election Lease. */
-export const NAMESPACE_RULES: PolicyRule[] = [
+/** Cluster-scoped reads: the only rules that stay cluster-wide when the operator watches a few namespaces. */
+export const CLUSTER_RULES: DocumentedRule[] = [
   {
-    apiGroups: ["coordination.k8s.io"],
-    resources: ["leases"],
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    why: "GPU inventory (allocatable GPUs per node) for the Pending explanation and for deciding whether a rollout may surge",
+    rule: { apiGroups: [""], resources: ["nodes"], verbs: ["get", ...INFORMED] },
+  },
+  {
+    why: "GPU inventory: a node's free GPUs depend on every pod bound to it, in any namespace (a watch of bound, unfinished pods)",
+    rule: { apiGroups: [""], resources: ["pods"], verbs: INFORMED },
+  },
+];
+
+/** In the operator's own namespace: the leader-election Lease (read, created once, renewed by update). */
+export const LEADER_ELECTION_RULES: DocumentedRule[] = [
+  {
+    why: "leader election: the Lease is read, created once and renewed by update",
+    rule: { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
   },
 ];

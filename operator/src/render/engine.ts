@@ -5,6 +5,13 @@ import { ENGINE_PORT, engineProbes } from "./probes.ts";
 import { drainLifecycle, terminationGraceSeconds } from "./drain.ts";
 import { MODELS_MOUNT, weightsPvcName } from "./weights.ts";
 import { controllerRef, type Dsd, type KubeObject, type RenderOptions, type RenderPlan } from "./types.ts";
+import {
+  literalForKubelet,
+  SGLANG_API_KEY_ENV,
+  sglangApiKeyLauncher,
+  VLLM_API_KEY_ENV,
+  vllmWorkerLauncher,
+} from "./launch.ts";
 
 export const LWS_API = "leaderworkerset.x-k8s.io/v1";
 const DP_RPC_PORT = 13345;
@@ -15,15 +22,18 @@ function modelDir(dsd: Dsd): string {
   return sub ? `${MODELS_MOUNT}/${sub}` : MODELS_MOUNT;
 }
 
-function serveCommand(dsd: Dsd, plan: RenderPlan): string[] {
-  const dir = modelDir(dsd);
-  const served = dsd.spec.model.name;
-  const common = [...plan.engineArgs, ...dsd.spec.engine.extraArgs];
+/**
+ * The engine's argv. Every user-supplied string is one element, escaped for the kubelet's `$(VAR)`
+ * expansion; nothing here goes through a shell.
+ */
+function serveCommand(dsd: Dsd, plan: RenderPlan, servesHttp: boolean): string[] {
+  const dir = literalForKubelet(modelDir(dsd));
+  const served = literalForKubelet(dsd.spec.model.name);
+  const common = [...plan.engineArgs, ...dsd.spec.engine.extraArgs.map(literalForKubelet)];
   if (dsd.spec.engine.type === "sglang") {
+    const keyed = servesHttp && dsd.spec.service.apiKeySecretRef !== undefined;
     return [
-      "python3",
-      "-m",
-      "sglang.launch_server",
+      ...(keyed ? sglangApiKeyLauncher() : ["python3", "-m", "sglang.launch_server"]),
       "--model-path",
       dir,
       "--served-model-name",
@@ -51,7 +61,7 @@ function serveCommand(dsd: Dsd, plan: RenderPlan): string[] {
 
 /** Multi-node data parallelism: each pod runs its slice of the DP ranks; the leader serves HTTP. */
 function multiNodeArgs(dsd: Dsd, plan: RenderPlan, leader: boolean): string[] {
-  const localDp = Math.max(1, plan.dataParallel / plan.nodesPerReplica);
+  const localDp = localDpSize(plan);
   if (dsd.spec.engine.type === "sglang") {
     return [
       "--nnodes",
@@ -70,7 +80,8 @@ function multiNodeArgs(dsd: Dsd, plan: RenderPlan, leader: boolean): string[] {
     "--data-parallel-rpc-port",
     String(DP_RPC_PORT),
   ];
-  if (!leader) args.push("--headless", "--data-parallel-start-rank", "$(DP_START_RANK)");
+  // A worker's --data-parallel-start-rank is appended by its launcher (launch.ts).
+  if (!leader) args.push("--headless");
   return args;
 }
 
@@ -79,12 +90,26 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
   const gpusPerPod = plan.gpusPerReplica / plan.nodesPerReplica;
   const labels = { ...commonLabels(dsd.metadata.name, "engine"), ...engineLabels(dsd.metadata.name) };
   const probes = engineProbes(s.engine.type);
-  const cmd = [...serveCommand(dsd, plan), ...(role === "single" ? [] : multiNodeArgs(dsd, plan, role === "leader"))];
+  const cmd = [
+    ...serveCommand(dsd, plan, role !== "worker"),
+    ...(role === "single" ? [] : multiNodeArgs(dsd, plan, role === "leader")),
+  ];
+  const apiKey = role !== "worker" ? s.service.apiKeySecretRef : undefined;
   const env = [
     { name: "VLLM_ENGINE_READY_TIMEOUT_S", value: "3600" },
     { name: "HF_HUB_OFFLINE", value: "1" },
+    ...(s.engine.runAsUser !== undefined ? [{ name: "HOME", value: "/tmp" }] : []),
     ...Object.entries(plan.engineEnv).map(([name, value]) => ({ name, value })),
-    ...s.engine.env,
+    ...s.engine.env.map((e) => ({ name: e.name, value: literalForKubelet(e.value) })),
+    // Last, so that no earlier value can reference it with $(...).
+    ...(apiKey
+      ? [
+          {
+            name: s.engine.type === "sglang" ? SGLANG_API_KEY_ENV : VLLM_API_KEY_ENV,
+            valueFrom: { secretKeyRef: { name: apiKey.name, key: apiKey.key } },
+          },
+        ]
+      : []),
   ];
   const nodeSelector = { ...plan.nodeSelector, ...(s.scheduling?.nodeSelector ?? {}) };
   const offload = plan.kvOffload?.tier === "disk" && plan.kvOffload.mountPath ? plan.kvOffload : undefined;
@@ -101,13 +126,23 @@ function podTemplate(dsd: Dsd, plan: RenderPlan, role: "single" | "leader" | "wo
       ],
       // In-flight requests finish before the engine stops (render/drain.ts).
       terminationGracePeriodSeconds: terminationGraceSeconds(s.autoscaling.drainGracePeriodSeconds),
+      // The engines never call the apiserver.
+      automountServiceAccountToken: false,
+      securityContext: {
+        seccompProfile: { type: "RuntimeDefault" },
+        ...(s.engine.runAsUser !== undefined
+          ? { runAsNonRoot: true, runAsUser: s.engine.runAsUser, runAsGroup: s.engine.runAsUser }
+          : {}),
+      },
       containers: [
         {
           name: "engine",
           image: s.engine.image ?? plan.image,
-          command: role === "worker" ? ["sh", "-c", workerShell(cmd, plan)] : cmd,
+          command:
+            role === "worker" && s.engine.type === "vllm" ? [...vllmWorkerLauncher(localDpSize(plan)), ...cmd] : cmd,
           env,
           ports: [{ name: "http", containerPort: ENGINE_PORT, protocol: "TCP" }],
+          securityContext: engineContainerSecurity(s.engine.rdma === true),
           resources: {
             requests: {
               [plan.gpuResourceName]: String(gpusPerPod),
@@ -146,13 +181,21 @@ function hostMemoryGi(plan: RenderPlan, gpusPerPod: number): number {
   return 64 * gpusPerPod + Math.ceil(cpuOffload / 2 ** 30);
 }
 
-/** vLLM headless workers need their first DP rank: worker index × local DP size. */
-function workerShell(cmd: string[], plan: RenderPlan): string {
-  const localDp = Math.max(1, plan.dataParallel / plan.nodesPerReplica);
-  const quoted = cmd.map((a) =>
-    a.startsWith("$(") ? `"${a.replace(/^\$\((\w+)\)/, "$$$1")}"` : `'${a.replace(/'/g, `'\\''`)}'`,
-  );
-  return `DP_START_RANK=$((LWS_WORKER_INDEX * ${localDp})) exec ${quoted.join(" ")}`;
+/** Data-parallel ranks on one pod of a replica. */
+function localDpSize(plan: RenderPlan): number {
+  return Math.max(1, plan.dataParallel / plan.nodesPerReplica);
+}
+
+/**
+ * Baseline-compatible and as close to restricted as the engine images allow: no privilege escalation,
+ * no capabilities, the runtime's seccomp profile. RDMA needs IPC_LOCK to pin memory for the NICs.
+ */
+function engineContainerSecurity(rdma: boolean) {
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"], ...(rdma ? { add: ["IPC_LOCK"] } : {}) },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
 }
 
 /** Rollout budget that never needs twice the GPUs: surge only into known-free capacity. */

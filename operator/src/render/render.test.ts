@@ -62,9 +62,11 @@ describe("engine workload", () => {
     );
     expect(leader.resources.limits["nvidia.com/gpu"]).toBe("8");
     const worker = lws.spec.leaderWorkerTemplate.workerTemplate.spec.containers[0];
-    expect(worker.command[0]).toBe("sh");
-    expect(worker.command[2]).toMatch(/^DP_START_RANK=\$\(\(LWS_WORKER_INDEX \* 8\)\) exec 'vllm' 'serve'/);
-    expect(worker.command[2]).toContain(`'--headless' '--data-parallel-start-rank' "$DP_START_RANK"`);
+    // The launcher (launch.ts, tested with hostile values in launch.test.ts) appends the start rank.
+    expect(worker.command.slice(0, 2)).toEqual(["python3", "-c"]);
+    expect(worker.command[2]).toContain("int(i) * 8");
+    expect(worker.command.slice(3, 5)).toEqual(["vllm", "serve"]);
+    expect(worker.command[worker.command.length - 1]).toBe("--headless");
     expect(worker.startupProbe).toBeUndefined();
     expect(renderService(dsd, true).spec).toMatchObject({
       selector: { "leaderworkerset.sigs.k8s.io/worker-index": "0" },

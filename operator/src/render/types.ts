@@ -2,6 +2,7 @@
 // pure function from (spec, plan, facts) to objects.
 import type { DeepSeekDeployment } from "../api/index.ts";
 import type { Plan } from "../planner/index.ts";
+import type { TokenPolicy } from "./endpoints.ts";
 
 export type KubeObject = {
   apiVersion: string;
@@ -46,6 +47,10 @@ export interface JobConfig {
   /** Extra pod labels/annotations, e.g. sidecar.istio.io/inject: "false" so a mesh sidecar does not keep the Job running. */
   podLabels: Record<string, string>;
   podAnnotations: Record<string, string>;
+  /** Where a download token may be sent (the chart's weights.tokenEndpoints); the Hub only when unset. */
+  tokenPolicy?: TokenPolicy;
+  /** Prefixes the engine image must start with (the chart's engine.allowedImagePrefixes); any when empty. */
+  allowedImagePrefixes?: readonly string[];
 }
 
 export interface RenderOptions {

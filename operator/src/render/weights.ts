@@ -6,6 +6,7 @@ import { bytesToGi, parseQuantity } from "../api/index.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, shortHash, weightsName } from "./names.ts";
 import type { Dsd, JobConfig, KubeObject, OwnerReference } from "./types.ts";
 import { compareStrings } from "../util/compare.ts";
+import { DEFAULT_TOKEN_POLICY, PLAIN_HTTP_ORIGINS_ENV, TOKEN_ORIGINS_ENV } from "./endpoints.ts";
 
 export const MODELS_MOUNT = "/models";
 const HEADROOM = 1.1;
@@ -212,6 +213,7 @@ export function renderWeightsPull(
   const labels = weightsLabels(name);
   const meta = (n: string) => ({ name: n, namespace: ns, labels, ownerReferences: owner });
   const token = dsd.spec.model.source.huggingFace?.tokenSecretRef ?? dsd.spec.model.source.url?.tokenSecretRef;
+  const policy = job.tokenPolicy ?? DEFAULT_TOKEN_POLICY;
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(jobName), automountServiceAccountToken: true },
     {
@@ -269,7 +271,12 @@ export function renderWeightsPull(
                 env: [
                   { name: "HOME", value: "/tmp" },
                   ...(token
-                    ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: token.name, key: token.key } } }]
+                    ? [
+                        { name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: token.name, key: token.key } } },
+                        // The downloader refuses to send the token anywhere else (endpoints.ts).
+                        { name: TOKEN_ORIGINS_ENV, value: policy.tokenOrigins.join(",") },
+                        { name: PLAIN_HTTP_ORIGINS_ENV, value: policy.plainHttpOrigins.join(",") },
+                      ]
                     : []),
                 ],
                 resources: { requests: { cpu: "2", memory: "2Gi" }, limits: { memory: "4Gi" } },

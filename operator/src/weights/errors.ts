@@ -16,6 +16,20 @@ export class WeightsError extends Error {
   }
 }
 
+/**
+ * A URL as it may appear in a message, a log line or the PVC's failure annotation: scheme, host and
+ * path only. The query of a CDN redirect is its signature (a bearer credential until it expires), and
+ * user info is a password; neither may leave the process.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?<redacted>" : ""}`;
+  } catch {
+    return "<unparseable URL>";
+  }
+}
+
 /** An HTTP answer that is not what we asked for, with what is needed to classify it. */
 export class HttpStatusError extends Error {
   readonly status: number;
@@ -25,7 +39,9 @@ export class HttpStatusError extends Error {
   /** Seconds from a Retry-After header, when present. */
   readonly retryAfterSeconds: number | undefined;
   constructor(status: number, url: string, hubErrorCode?: string, retryAfterSeconds?: number, detail?: string) {
-    super(`HTTP ${status} from ${url}${hubErrorCode ? ` (${hubErrorCode})` : ""}${detail ? `: ${detail}` : ""}`);
+    super(
+      `HTTP ${status} from ${redactUrl(url)}${hubErrorCode ? ` (${hubErrorCode})` : ""}${detail ? `: ${detail}` : ""}`,
+    );
     this.name = "HttpStatusError";
     this.status = status;
     this.url = url;
@@ -38,7 +54,7 @@ export class HttpStatusError extends Error {
 export class StallError extends Error {
   readonly url: string;
   constructor(url: string, seconds: number) {
-    super(`no bytes from ${url} for ${seconds} s`);
+    super(`no bytes from ${redactUrl(url)} for ${seconds} s`);
     this.name = "StallError";
     this.url = url;
   }

@@ -3,7 +3,7 @@
 // watchdog on the wait for headers, and error statuses turned into HttpStatusError.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
-import { HttpStatusError, StallError } from "./errors.ts";
+import { HttpStatusError, redactUrl, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
 
 /**
@@ -84,7 +84,7 @@ export class HttpClient {
       if (accept.includes(status)) return { status, headers: res.headers, firstHeaders, body: res, url: current };
       throw await statusError(res, current);
     }
-    throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+    throw new Error(`more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`);
   }
 
   /** GET a JSON document; also returns the headers (pagination lives in Link). */
@@ -94,7 +94,7 @@ export class HttpClient {
     try {
       return { json: JSON.parse(text) as T, headers: res.headers };
     } catch (err) {
-      throw new Error(`invalid JSON from ${res.url}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`invalid JSON from ${redactUrl(res.url)}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -106,7 +106,8 @@ export class HttpClient {
   ): Promise<IncomingMessage> {
     const u = new URL(url);
     const isHttps = u.protocol === "https:";
-    if (!isHttps && u.protocol !== "http:") return Promise.reject(new Error(`unsupported URL scheme in ${url}`));
+    if (!isHttps && u.protocol !== "http:")
+      return Promise.reject(new Error(`unsupported URL scheme in ${redactUrl(url)}`));
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req;
       if (isHttps) {
@@ -145,7 +146,7 @@ export async function readBody(
     for await (const chunk of body as AsyncIterable<Buffer>) {
       watch.touch();
       total += chunk.length;
-      if (total > limit) throw new Error(`response from ${url} is larger than ${limit} bytes`);
+      if (total > limit) throw new Error(`response from ${redactUrl(url)} is larger than ${limit} bytes`);
       chunks.push(chunk);
     }
   } finally {

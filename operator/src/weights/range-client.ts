@@ -8,7 +8,7 @@
 import net from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { DIO_ALIGN, mod } from "./direct-io.ts";
-import { HttpStatusError, StallError } from "./errors.ts";
+import { HttpStatusError, redactUrl, StallError } from "./errors.ts";
 import { isStaleLocationStatus, Locations } from "./locations.ts";
 import { parseRetryAfter } from "./retry.ts";
 import { asError } from "../util/errors.ts";
@@ -304,7 +304,7 @@ export class RangeClient {
       if (h["transfer-encoding"] && h["transfer-encoding"] !== "identity") {
         conn.destroy();
         throw new Error(
-          `${current} answered with Transfer-Encoding ${h["transfer-encoding"]}; a file body needs a Content-Length`,
+          `${redactUrl(current)} answered with Transfer-Encoding ${h["transfer-encoding"]}; a file body needs a Content-Length`,
         );
       }
       let skip = 0;
@@ -313,7 +313,7 @@ export class RangeClient {
         if (!m || Number(m[1]) !== start) {
           conn.destroy();
           throw new Error(
-            `${current}: asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(h["content-range"])}`,
+            `${redactUrl(current)}: asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(h["content-range"])}`,
           );
         }
       } else {
@@ -324,7 +324,7 @@ export class RangeClient {
       await this.body(conn, current, length, skip, start, end, req);
       return;
     }
-    throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+    throw new Error(`more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`);
   }
 
   private acquire(u: URL): Conn {
@@ -570,7 +570,7 @@ export class RangeClient {
 
 function prematureEnd(url: string, got: number, want: number, cause?: NodeJS.ErrnoException): Error {
   const err = new Error(
-    `${url}: connection closed after ${got} of ${want} bytes${cause ? ` (${cause.message})` : ""}`,
+    `${redactUrl(url)}: connection closed after ${got} of ${want} bytes${cause ? ` (${cause.message})` : ""}`,
   ) as NodeJS.ErrnoException;
   err.code = cause?.code === "ECONNRESET" ? "ECONNRESET" : "ERR_STREAM_PREMATURE_CLOSE";
   return err;

@@ -9,7 +9,7 @@
 //   `get_hf_file_metadata`). Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound,
 //   GatedRepo), as `hf_raise_for_status` reads them.
 import type { IncomingHttpHeaders } from "node:http";
-import { WeightsError } from "./errors.ts";
+import { redactUrl, WeightsError } from "./errors.ts";
 import type { HttpClient } from "./http.ts";
 import { safeRelativePath } from "./layout.ts";
 import {
@@ -98,7 +98,7 @@ export class HubSource implements Source {
       const { json, headers }: { json: TreeEntry[]; headers: IncomingHttpHeaders } = await this.http.getJson<
         TreeEntry[]
       >(url, { token: this.token, signal });
-      if (!Array.isArray(json)) throw new Error(`tree listing ${url} is not a JSON array`);
+      if (!Array.isArray(json)) throw new Error(`tree listing ${redactUrl(url)} is not a JSON array`);
       entries.push(...json);
       url = nextPageUrl(headerValue(headers, "link"), url);
     }

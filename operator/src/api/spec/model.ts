@@ -1,44 +1,90 @@
 import { z } from "zod";
-import { dnsLabel, secretKeyRef } from "../fields.ts";
-import { withRules } from "../rules.ts";
+import { secretKeyRef } from "../fields.ts";
+import { dnsSubdomain } from "../k8s-names.ts";
+import { withRules, type CrossFieldRule } from "../rules.ts";
 import { DEFAULT_MODEL_ID } from "../../planner/profiles/models.ts";
 
 export const DEFAULT_MODEL = DEFAULT_MODEL_ID;
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 
-const HuggingFaceSource = z
-  .object({
-    endpoint: z
-      .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
-      .max(2048)
-      .default("https://huggingface.co")
-      .describe("Hub endpoint; point it at a mirror to download from inside your network."),
-    tokenSecretRef: secretKeyRef(
-      "Secret holding a Hugging Face access token (needed for gated or private repos).",
-    ).optional(),
-  })
-  .describe("Download from the Hugging Face Hub (or a mirror that speaks its API).");
+/** The CRD's format: uri accepts any scheme; this holds it to what the zod schema accepts. */
+const httpUrlRule = <T>(field: string, get: (s: T) => string): CrossFieldRule<T> => ({
+  cel: `isURL(self.${field}) && url(self.${field}).getScheme() in ['http', 'https'] && url(self.${field}).getHostname() != ''`,
+  message: `must be an http(s) URL with a host`,
+  fieldPath: `.${field}`,
+  check: (s) => {
+    try {
+      const u = new URL(get(s));
+      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+    } catch {
+      return false;
+    }
+  },
+});
 
-const UrlSource = z
-  .object({
-    baseURL: z
-      .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
-      .max(2048)
-      .describe("Base URL serving the model files and a SHA256SUMS manifest listing them."),
-    tokenSecretRef: secretKeyRef("Secret holding a bearer token for the base URL.").optional(),
-  })
-  .describe("Download from a plain HTTPS server (an object-store bucket, an internal mirror).");
+const HuggingFaceSource = withRules(
+  z
+    .object({
+      endpoint: z
+        .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
+        .max(2048)
+        .default("https://huggingface.co")
+        .describe("Hub endpoint; point it at a mirror to download from inside your network."),
+      tokenSecretRef: secretKeyRef(
+        "Secret holding a Hugging Face access token (needed for gated or private repos).",
+      ).optional(),
+    })
+    .describe("Download from the Hugging Face Hub (or a mirror that speaks its API)."),
+  [
+    {
+      ...httpUrlRule<{ endpoint: string }>("endpoint", (s) => s.endpoint),
+      message: "spec.model.source.huggingFace.endpoint must be an http(s) URL with a host",
+    },
+  ],
+);
 
-const PvcSource = z
-  .object({
-    claimName: dnsLabel("Existing PersistentVolumeClaim that already holds the model files."),
-    subPath: z
-      .string()
-      .max(1024)
-      .optional()
-      .describe("Folder inside the volume that holds the files; the root by default."),
-  })
-  .describe("Use weights already present on a PVC: they are verified, not downloaded.");
+const UrlSource = withRules(
+  z
+    .object({
+      baseURL: z
+        .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
+        .max(2048)
+        .describe("Base URL serving the model files and a SHA256SUMS manifest listing them."),
+      tokenSecretRef: secretKeyRef("Secret holding a bearer token for the base URL.").optional(),
+    })
+    .describe("Download from a plain HTTPS server (an object-store bucket, an internal mirror)."),
+  [
+    {
+      ...httpUrlRule<{ baseURL: string }>("baseURL", (s) => s.baseURL),
+      message: "spec.model.source.url.baseURL must be an http(s) URL with a host",
+    },
+  ],
+);
+
+const PvcSource = withRules(
+  z
+    .object({
+      claimName: dnsSubdomain("Existing PersistentVolumeClaim that already holds the model files."),
+      subPath: z
+        .string()
+        .min(1)
+        .max(1024)
+        // A NUL or newline is never part of a path the engine can open; the CRD gets the same pattern.
+        // eslint-disable-next-line no-control-regex
+        .regex(/^[^\x00\n]*$/, { message: "must not contain NUL or newline" })
+        .optional()
+        .describe("Folder inside the volume that holds the files; the root by default."),
+    })
+    .describe("Use weights already present on a PVC: they are verified, not downloaded."),
+  [
+    {
+      cel: "!has(self.subPath) || (!self.subPath.startsWith('/') && !self.subPath.split('/').exists(p, p == '..'))",
+      message: "spec.model.source.pvc.subPath must be a relative path inside the volume (no leading '/', no '..')",
+      fieldPath: ".subPath",
+      check: (p) => p.subPath === undefined || (!p.subPath.startsWith("/") && !p.subPath.split("/").includes("..")),
+    },
+  ],
+);
 
 const ModelSource = withRules(
   z

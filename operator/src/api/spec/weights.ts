@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { positiveInt, quantity } from "../fields.ts";
+import { dnsSubdomain } from "../k8s-names.ts";
 
 export const WeightsSpec = z
   .object({
-    storageClassName: z
-      .string()
-      .max(253)
-      .optional()
-      .describe("StorageClass of the shared weights PVC; the cluster default when unset."),
+    storageClassName: dnsSubdomain(
+      "StorageClass of the shared weights PVC; the cluster default when unset.",
+    ).optional(),
     size: quantity(
       "Size of the weights PVC; defaults to the model's known size plus 10% headroom. Must hold the whole model.",
     ).optional(),

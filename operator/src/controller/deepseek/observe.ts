@@ -1,6 +1,13 @@
 // Read one DeepSeekDeployment's world from the informer caches into the plain data decide() takes.
 import { parseSpec, type DeepSeekDeployment } from "../../api/index.ts";
-import { LABEL, weightsPvcName, type Dsd } from "../../render/index.ts";
+import {
+  DEFAULT_TOKEN_POLICY,
+  imagePolicyError,
+  LABEL,
+  tokenPolicyError,
+  weightsPvcName,
+  type Dsd,
+} from "../../render/index.ts";
 import { summarizeInventory, type NodeLike, type PodLike } from "../../reconcile/gpu-inventory.ts";
 import { resolveGpu } from "../../planner/catalog.ts";
 import type { Obj, Observed, Pod } from "../../reconcile/observed.ts";
@@ -87,7 +94,14 @@ export function observe(ctx: ObserveContext, namespace: string, name: string): O
   const c = ctx.caches;
   const raw = c.dsds.get(namespace, name);
   if (!raw) return undefined;
-  const { dsd, errors } = parseOnce(raw);
+  const parsed = parseOnce(raw);
+  const dsd = parsed.dsd;
+  // Where the token may go is the operator's configuration, not the schema's: checked here, reported
+  // like a spec error (PlanValid=False naming the field) and nothing is created.
+  const errors =
+    parsed.errors ??
+    tokenPolicyError(dsd.spec, ctx.jobs.tokenPolicy ?? DEFAULT_TOKEN_POLICY) ??
+    imagePolicyError(dsd.spec, ctx.jobs.allowedImagePrefixes ?? []);
   const pvcName = weightsPvcName(dsd);
   const all = c.dsds.list(namespace);
   const pods = c.pods.list(namespace).filter((p) => p.metadata.labels?.[LABEL.instance] === name);

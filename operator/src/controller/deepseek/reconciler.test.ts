@@ -173,4 +173,59 @@ describe("reconcile executor", () => {
     expect(await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "nope", rootLogger)).toEqual({});
     expect(w.calls).toEqual([]);
   });
+
+  it("renders no download Job that would send a token where the operator's policy does not allow", async () => {
+    const statuses: unknown[] = [];
+    for (const endpoint of ["https://attacker.example", "http://huggingface.co"]) {
+      const dsd = aDsd("tok", {
+        model: {
+          revision: "a".repeat(40),
+          source: { huggingFace: { endpoint, tokenSecretRef: { name: "other-teams-secret" } } },
+        },
+      });
+      const w = fakeWorld([dsd]);
+      w.writer.applyStatus = async (_d, s) => {
+        statuses.push(s);
+      };
+      await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "tok", rootLogger);
+      expect(w.calls.filter((c) => c.startsWith("apply"))).toEqual([]);
+      const planValid = (
+        statuses.at(-1) as { conditions: { type: string; status: string; message: string }[] }
+      ).conditions.find((c) => c.type === "PlanValid")!;
+      expect(planValid.status).toBe("False");
+      expect(planValid.message).toMatch(
+        /^spec\.model\.source\.huggingFace\.endpoint (may not receive a token|must use https)/,
+      );
+    }
+    // The default endpoint, with a token, is fine.
+    const ok = aDsd("hf", {
+      model: { revision: "a".repeat(40), source: { huggingFace: { tokenSecretRef: { name: "hf" } } } },
+    });
+    const w = fakeWorld([ok]);
+    await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "hf", rootLogger);
+    expect(w.calls).toContain("apply Job");
+  });
+
+  it("renders nothing for an engine image outside the administrator's prefixes", async () => {
+    const dsd = aDsd("img", {
+      engine: { image: "attacker.example/prints-env:1" },
+      service: { apiKeySecretRef: { name: "api" } },
+    });
+    const w = fakeWorld([dsd]);
+    let status: { conditions: { type: string; status: string; message: string }[] } | undefined;
+    w.writer.applyStatus = async (_d, s) => {
+      status = s as typeof status;
+    };
+    w.ctx.jobs = { ...w.ctx.jobs, allowedImagePrefixes: ["docker.io/vllm/"] } as typeof w.ctx.jobs;
+    await reconcileDeepSeekDeployment(w.ctx, w.writer, "team", "img", rootLogger);
+    expect(w.calls.filter((c) => c.startsWith("apply"))).toEqual([]);
+    expect(status!.conditions.find((c) => c.type === "PlanValid")).toMatchObject({
+      status: "False",
+      message: expect.stringMatching(/^spec\.engine\.image must start with one of docker\.io\/vllm\//),
+    });
+    const allowed = fakeWorld([aDsd("img", { engine: { image: "docker.io/vllm/vllm-openai:v1" } })]);
+    allowed.ctx.jobs = { ...allowed.ctx.jobs, allowedImagePrefixes: ["docker.io/vllm/"] } as typeof allowed.ctx.jobs;
+    await reconcileDeepSeekDeployment(allowed.ctx, allowed.writer, "team", "img", rootLogger);
+    expect(allowed.calls).toContain("apply PersistentVolumeClaim");
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { EngineArgvError, V4_FLASH_MAX_POSITION, detectEngine, parseEngineArgv, parseModelLen } from "./config.ts";
+import { sglangApiKeyLauncher, vllmWorkerLauncher } from "../../render/launch.ts";
 
 // The shapes operator/src/render/engine.ts and planner/args.ts produce.
 const VLLM = [
@@ -172,5 +173,16 @@ describe("detectEngine", () => {
     expect(detectEngine(SGLANG)).toBe("sglang");
     expect(detectEngine(["/usr/bin/vllm", "serve", "m"])).toBe("vllm");
     expect(detectEngine(["--port", "1"])).toBeUndefined();
+  });
+});
+
+describe("the operator's python3 -c launchers", () => {
+  it("are read as the engine command they exec", () => {
+    const worker = [...vllmWorkerLauncher(8), "vllm", "serve", "/models", "--served-model-name", "m"];
+    expect(detectEngine(worker)).toBe("vllm");
+    expect(parseEngineArgv("vllm", worker).servedModelNames).toEqual(["m"]);
+    const keyed = [...sglangApiKeyLauncher(), "--model-path", "/models", "--served-model-name", "s"];
+    expect(detectEngine(keyed)).toBe("sglang");
+    expect(parseEngineArgv("sglang", keyed).servedModelNames).toEqual(["s"]);
   });
 });

@@ -149,9 +149,13 @@ export function detectEngine(argv: string[]): EngineKind | undefined {
   return undefined;
 }
 
-/** Drop the launcher words (`vllm serve`, `python3 -m sglang.launch_server`) before the flags. */
+/**
+ * Drop the launcher words (`vllm serve`, `python3 -m sglang.launch_server`, and the operator's
+ * `python3 -c <program>` launchers of render/launch.ts) before the flags.
+ */
 function stripLauncher(engine: EngineKind, argv: string[]): string[] {
   let i = 0;
+  if (argv[0] !== undefined && /^python[\d.]*$/.test(argv[0]) && argv[1] === "-c") i = 3;
   if (engine === "vllm") {
     if (argv[i] !== undefined && /(^|\/)vllm$/.test(argv[i]!)) i++;
     if (argv[i] === "serve") i++;
