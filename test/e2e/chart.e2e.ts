@@ -60,7 +60,8 @@ describe("the Helm chart on a real apiserver", () => {
     ]);
     expect(rendered.stderr).toBe("");
     expect(rendered.code).toBe(0);
-    const applied = await kubectl(["apply", "--dry-run=server", "--server-side", "-n", release.name, "-f", "-"], {
+    // Each object carries its namespace (per-namespace Roles go to the watched namespaces): no -n.
+    const applied = await kubectl(["apply", "--dry-run=server", "--server-side", "-f", "-"], {
       input: rendered.stdout,
     });
     expect(applied.stderr).toBe("");
