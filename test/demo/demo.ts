@@ -4,7 +4,6 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse, stringify } from "yaml";
-import { runLoad, formatReport } from "../../bench/load.ts";
 import { startHubServer } from "../../operator/src/sim/hub/server.ts";
 import { v4FlashShapedRepo, V4_FLASH_REVISION } from "../../operator/src/sim/hub/repo.ts";
 import { LocalPodRunner, SHIPPED_ENTRYPOINT } from "../harness/local-runner.ts";
@@ -13,11 +12,19 @@ import { CHART, installArgs, installRelease, operatorPods, uninstallRelease } fr
 import { helm, kubectl, kubectlJson, kubectlOk } from "../e2e/lib/exec.ts";
 import { loadKubeConfig } from "../e2e/lib/kube.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
+import { writeTimeline } from "./plot.ts";
+import { SpikeScene } from "./spike.ts";
 
 const NS = "demo";
 const SYSTEM = "deepseek-system";
 const WORK = join(REPO_ROOT, ".cluster", "demo");
 const TOKEN = "hf_demo_token";
+/** The autoscaling scene: request rates, answer length, and the down window shortened for the demo. */
+const QUIET_RATE = 1;
+const SPIKE_RATE = 7;
+const MAX_TOKENS = 40;
+const DOWN_WINDOW_S = 30;
+const PLOT = join(REPO_ROOT, ".bench", "demo", "autoscale.svg");
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
 const show = async (args: string[]) => {
   process.stdout.write(`$ kubectl ${args.join(" ")}\n`);
@@ -25,7 +32,12 @@ const show = async (args: string[]) => {
   process.stdout.write(r.stdout || r.stderr);
 };
 
-process.env.DSO_KUBECONFIG ??= join(REPO_ROOT, ".cluster", "kubeconfig");
+process.env.DSO_KUBECONFIG ??= join(process.env.DSO_CLUSTER_DIR ?? join(REPO_ROOT, ".cluster"), "kubeconfig");
+/** With CI=true the demo is a check: it exits non-zero unless it served, scaled up under the spike and down after it. */
+const CI = process.env.CI === "true";
+let serving = false;
+let scaledUp: boolean | undefined;
+let scaledDown: boolean | undefined;
 mkdirSync(WORK, { recursive: true });
 const kc = loadKubeConfig();
 
@@ -36,7 +48,13 @@ say("helm install the operator (the chart, as on a real cluster; the local runne
 const runner = new LocalPodRunner({
   admin: kc,
   workDir: join(WORK, "pods"),
-  engines: { loadSeconds: 5 },
+  // Slow engines (8 requests at a time at 10 tokens/s) so a few requests per second make a queue; the runner
+  // holds each pod un-Ready until its simulator answers /health, as the kubelet's probe would.
+  engines: {
+    loadSeconds: 5,
+    readyWhenUp: true,
+    simArgs: ["--max-num-seqs", "2", "--tokens-per-second-per-seq", "10"],
+  },
   entrypoint: SHIPPED_ENTRYPOINT,
   log: (m) => process.stdout.write(`   ${m}\n`),
 });
@@ -105,6 +123,13 @@ try {
   sample.metadata.namespace = NS;
   sample.spec.model.source.huggingFace.endpoint = hub.url;
   sample.spec.model.revision = V4_FLASH_REVISION;
+  sample.spec.autoscaling = {
+    ...sample.spec.autoscaling,
+    scaleUpStabilizationSeconds: 0,
+    scaleDownStabilizationSeconds: DOWN_WINDOW_S,
+    maxScaleDownStep: 1,
+    metrics: { scrapeIntervalSeconds: 2, staleAfterSeconds: 6 },
+  };
   const manifest = join(WORK, "flash-h200.yaml");
   writeFileSync(manifest, stringify(sample));
   await show(["apply", "-f", manifest]);
@@ -120,53 +145,103 @@ try {
       "dsd",
       sample.metadata.name,
     ]);
-    if (d.status?.phase === "Serving") break;
+    if (d.status?.phase === "Serving") {
+      serving = true;
+      break;
+    }
     await sleep(5000);
   }
   await show(["-n", NS, "describe", "dsd", sample.metadata.name]);
   await show(["-n", NS, "get", "deploy,svc,pdb,pvc,jobs,pods", "-o", "wide"]);
 
-  say("Put it under load (OpenAI chat completions, streamed, against the engine pods)");
-  let ip: string | undefined;
-  for (let i = 0; i < 60 && !ip; i++) {
-    const pods = await kubectlJson<{ items: { status: { podIP?: string; phase?: string } }[] }>([
-      "-n",
-      NS,
-      "get",
-      "pods",
-      "-l",
-      `app.kubernetes.io/instance=${sample.metadata.name}`,
-    ]);
-    ip = pods.items.find((p) => p.status.phase === "Running")?.status.podIP;
-    if (!ip) await sleep(1000);
-  }
-  if (!ip) throw new Error(`no running engine pod for ${NS}/${sample.metadata.name}`);
-  for (let i = 0; i < 60; i++) {
-    const ok = await fetch(`http://${ip}:8000/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await sleep(1000);
-  }
-  // Services have no endpoints on loopback pod IPs in this cluster (see docs/cluster.md), so the load goes to the pod.
-  const report = await runLoad({
-    url: `http://${ip}:8000`,
-    concurrency: 96,
-    durationSeconds: 20,
-    maxTokens: 128,
-    stream: true,
-  });
-  process.stdout.write(formatReport(report));
-  const metrics = await (await fetch(`http://${ip}:8000/metrics`)).text();
+  say("Autoscaling: a spike in the load scales it up, and back down after the window");
   process.stdout.write(
-    `engine metrics at ${ip}:8000:\n${metrics
-      .split("\n")
-      .filter((l) =>
-        /^vllm:(num_requests_waiting|num_requests_running|generation_tokens_total|kv_cache_usage_perc)\{/.test(l),
-      )
-      .join("\n")}\n`,
+    `   spec.autoscaling: ${JSON.stringify(sample.spec.autoscaling)}\n` +
+      `   (windows shortened for the demo: scale up at once, down after ${DOWN_WINDOW_S} s without load, metrics read every 2 s;\n` +
+      `    the defaults are 60 s up and 30 min down, and never less than 3 × the measured load time)\n` +
+      `   Each engine simulator runs 8 requests at a time at 10 tokens/s: one replica finishes ~2 requests/s of ${MAX_TOKENS} tokens.\n` +
+      `   Load: the openai client, open loop, spread over the Ready engine pods: ${QUIET_RATE} req/s, then a spike of ${SPIKE_RATE} req/s, then none.\n`,
   );
+  const scene = new SpikeScene(kc, NS, sample.metadata.name, sample.spec.model.name, MAX_TOKENS);
+  let lastRow = "";
+  const row = async (note: string) => {
+    const r = await kubectl(["-n", NS, "get", "dsd", sample.metadata.name, "--no-headers"]);
+    const cols = r.stdout.trim().split(/\s+/);
+    // The row without AGE (the last column): printed when anything a reader watches changed.
+    const key = cols.slice(0, -1).join(" ");
+    if (key === lastRow || !r.stdout.trim()) return;
+    lastRow = key;
+    process.stdout.write(`t=${scene.elapsed().toFixed(0).padStart(3)}s  ${r.stdout.trimEnd()}   ${note}\n`);
+  };
+  const header = (await kubectl(["-n", NS, "get", "dsd"])).stdout.split("\n")[0];
+  process.stdout.write(`$ kubectl -n ${NS} get dsd -w\n        ${header}\n`);
+  const watch = async (seconds: number, note: () => string, until?: () => boolean) => {
+    const end = Date.now() + seconds * 1000;
+    while (Date.now() < end && !until?.()) {
+      await row(note());
+      await sleep(2000);
+    }
+  };
+  const note = () => {
+    const s = scene.last();
+    return s ? `load ${scene.rate} req/s, waiting ${s.queue}, ready ${s.ready}/${s.desired}` : "";
+  };
+  scene.start();
+  let peakDesired = 1;
+  let peakReady = 1;
+  const track = () => {
+    const s = scene.last();
+    if (s) {
+      peakDesired = Math.max(peakDesired, s.desired);
+      peakReady = Math.max(peakReady, s.ready);
+    }
+  };
+  try {
+    scene.rate = QUIET_RATE;
+    await watch(15, note);
+    scene.rate = SPIKE_RATE;
+    process.stdout.write(`t=${scene.elapsed().toFixed(0).padStart(3)}s  -- spike: ${SPIKE_RATE} req/s --\n`);
+    // The spike lasts until the new replicas serve (and a while longer, to see the queue drain), at most 2 min.
+    let readyAt: number | undefined;
+    await watch(
+      120,
+      () => {
+        track();
+        return note();
+      },
+      () => {
+        track();
+        if (readyAt === undefined && peakReady >= 3) readyAt = Date.now();
+        return readyAt !== undefined && Date.now() - readyAt > 20_000;
+      },
+    );
+    scene.rate = 0;
+    process.stdout.write(`t=${scene.elapsed().toFixed(0).padStart(3)}s  -- load stops --\n`);
+    await watch(
+      180,
+      () => {
+        track();
+        return note();
+      },
+      () => {
+        const s = scene.last();
+        return s !== undefined && s.desired === 1 && s.ready === 1 && scene.elapsed() > 0;
+      },
+    );
+    await row(note());
+  } finally {
+    await scene.stop();
+  }
+  const final = scene.last();
+  scaledUp = peakDesired > 1 && peakReady > 1;
+  scaledDown = scaledUp && final?.desired === 1 && final.ready === 1;
+  process.stdout.write(
+    `requests: ${scene.stats.sent} sent, ${scene.stats.ok} completed, ${scene.stats.failed} failed` +
+      `${scene.stats.errors.length ? ` (${scene.stats.errors.join("; ")})` : ""}\n` +
+      `replicas: 1 → ${peakDesired} desired (${peakReady} ready) under the spike → ${final?.desired ?? "?"} after it\n`,
+  );
+  await writeTimeline(PLOT, scene.samples, `make demo: ${NS}/${sample.metadata.name}, Builtin autoscaling`);
+  process.stdout.write(`plot (load, waiting requests, replicas over time): ${PLOT}\n`);
   await show(["-n", NS, "get", "dsd"]);
   await show([
     "-n",
@@ -181,4 +256,15 @@ try {
   await stop();
 }
 
+if (CI) {
+  const failed = [
+    serving ? "" : "it never reached Serving",
+    scaledUp ? "" : "it did not scale up under the spike",
+    scaledDown ? "" : "it did not scale back down to 1 after the spike",
+  ].filter(Boolean);
+  if (failed.length) {
+    process.stderr.write(`demo check failed: ${failed.join("; ")}\n`);
+    process.exitCode = 1;
+  } else process.stdout.write("demo check passed: Serving, scaled up under the spike and down after it\n");
+}
 say("Done. The cluster stays up (make cluster-down stops it); the operator and simulators have stopped.");
