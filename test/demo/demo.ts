@@ -41,6 +41,16 @@ let scaledDown: boolean | undefined;
 mkdirSync(WORK, { recursive: true });
 const kc = loadKubeConfig();
 
+say("Start a Hugging Face Hub simulator (gated: needs a token)");
+// 46 shards like the real checkpoint, scaled down to 4 MiB each and rate-limited so the download is watchable.
+const hub = await startHubServer({
+  repos: [v4FlashShapedRepo({ shardSize: 4 * 2 ** 20 })],
+  host: "127.0.0.1",
+  port: 0,
+  token: TOKEN,
+});
+hub.setFault({ kind: "rate", bytesPerSecond: 512 * 1024 });
+
 say("helm install the operator (the chart, as on a real cluster; the local runner plays the kubelet)");
 // Pods labelled for the local runner run as local processes from their own container spec (the operator's,
 // from the chart's Deployment, and the weights Jobs'); KWOK runs the engine pods, and the runner puts an
@@ -69,32 +79,28 @@ if ((await kubectl(["get", "crd", "deepseekdeployments.serving.deepseek-operator
   const crds = await helm(["show", "crds", CHART]);
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: crds.stdout });
 }
-process.stdout.write(`$ helm ${local(installArgs(release, [NS]))}\n`);
-await installRelease(release, [NS]);
+// The chart binds the operator's Roles in the namespaces it watches: the namespace comes first.
+if ((await kubectl(["get", "namespace", NS])).code !== 0) {
+  process.stdout.write(`$ kubectl create namespace ${NS}\n`);
+  await kubectlOk(["create", "namespace", NS]);
+}
+// The operator sends the download token only to the origins the chart names: here the local Hub, over plain http.
+const hubValues = [
+  "--set-json",
+  `weights.tokenEndpoints=${JSON.stringify([hub.url])}`,
+  "--set-json",
+  `weights.plainHttpEndpoints=${JSON.stringify([hub.url])}`,
+];
+process.stdout.write(`$ helm ${local(installArgs(release, [NS], hubValues))}\n`);
+await installRelease(release, [NS], hubValues);
 await show(["-n", SYSTEM, "get", "deploy,pods", "-o", "wide"]);
 await show(["get", "nodes", "-L", "nvidia.com/gpu.product", "-L", "nvidia.com/gpu.count"]);
 
-say("Start a Hugging Face Hub simulator (gated: needs a token)");
-// 46 shards like the real checkpoint, scaled down to 4 MiB each and rate-limited so the download is watchable.
-const hub = await startHubServer({
-  repos: [v4FlashShapedRepo({ shardSize: 4 * 2 ** 20 })],
-  host: "127.0.0.1",
-  port: 0,
-  token: TOKEN,
-});
-hub.setFault({ kind: "rate", bytesPerSecond: 512 * 1024 });
 const pods = await operatorPods(release);
 process.stdout.write(
   `   hub ${hub.url}; operator metrics ${pods.map((p) => `http://${p.ip}:${p.ports.metrics}/metrics`).join(", ")}; ` +
     `logs in ${join(WORK, "pods")}\n`,
 );
-// A namespace left terminating by an earlier run goes once the operator has finalized its deployments.
-for (let i = 0; i < 120; i++) {
-  const phase = (await kubectl(["get", "namespace", NS, "-o", "jsonpath={.status.phase}"])).stdout;
-  if (phase !== "Terminating") break;
-  await sleep(1000);
-}
-await kubectl(["create", "namespace", NS]);
 await waitUntilCreatable(NS);
 
 // The release stays installed (the next run reinstalls it); its pods stop with the runner.
