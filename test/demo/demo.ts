@@ -188,9 +188,10 @@ try {
       await sleep(2000);
     }
   };
+  // "serving" counts Ready pods whose engine answers: KWOK marks a new pod Ready for a moment before its engine is up.
   const note = () => {
     const s = scene.last();
-    return s ? `load ${scene.rate} req/s, waiting ${s.queue}, ready ${s.ready}/${s.desired}` : "";
+    return s ? `load ${scene.rate} req/s, waiting ${s.queue}, serving ${s.serving}/${s.desired}` : "";
   };
   scene.start();
   let peakDesired = 1;
@@ -199,7 +200,7 @@ try {
     const s = scene.last();
     if (s) {
       peakDesired = Math.max(peakDesired, s.desired);
-      peakReady = Math.max(peakReady, s.ready);
+      peakReady = Math.max(peakReady, s.serving);
     }
   };
   try {
