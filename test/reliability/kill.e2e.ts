@@ -84,7 +84,13 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  // Deleted while the operator runs, so their finalizers come off and the namespace can go.
+  await kubectlOk(["-n", env.ns.name, "delete", "dsd", "--all", "--wait=true", "--timeout=120s"]).catch(
+    () => undefined,
+  );
   await op?.stop();
+  // No local runner here: the pull Jobs' pods (labelled for it) would never finish terminating.
+  await kubectlOk(["-n", env.ns.name, "delete", "pods", "--all", "--force", "--grace-period=0"]).catch(() => undefined);
   await env?.ns.delete();
   await env?.system.delete();
 }, 120_000);
