@@ -20,7 +20,7 @@ export async function createNamespace(prefix: string) {
 /** CPU seconds the control plane's processes have used so far (diagnostic: where a phase's work went). */
 export function controlPlaneCpu(extra: Record<string, number> = {}): Record<string, number> {
   const out: Record<string, number> = {};
-  const dir = join(REPO_ROOT, ".cluster", "pids");
+  const dir = join(process.env.DSO_CLUSTER_DIR ?? join(REPO_ROOT, ".cluster"), "pids");
   const pids = Object.entries(extra).map(([k, pid]) => [k, String(pid)]);
   for (const f of readdirSync(dir)) pids.push([f.replace(/\.pid$/, ""), readFileSync(join(dir, f), "utf8").trim()]);
   for (const [name, pid] of pids) {

@@ -34,15 +34,15 @@ export function benchDeployment(ns: string, name: string, i: number, salt: strin
 
 /**
  * The six children the operator applies for a new deployment (PVC, ServiceAccount, Role, RoleBinding, Job,
- * Service), rendered by the operator's own functions, without owner references: a plain client has no
- * deployment's uid to point at.
+ * Service), rendered by the operator's own functions. With the created deployment's `uid` they carry the
+ * owner references the operator sets; without one (nothing created to point at) none.
  */
-export function floorChildren(manifest: ReturnType<typeof benchDeployment>, i: number): KubeObject[] {
+export function floorChildren(manifest: ReturnType<typeof benchDeployment>, i: number, uid?: string): KubeObject[] {
   const parsed = parseSpec(manifest.spec);
   if (!parsed.ok) throw new Error("bad bench spec");
   const dsd = {
     ...manifest,
-    metadata: { ...manifest.metadata, uid: `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` },
+    metadata: { ...manifest.metadata, uid: uid ?? `00000000-0000-0000-0000-${String(i).padStart(12, "0")}` },
     spec: parsed.value,
   } as unknown as Dsd;
   const pvc = renderWeightsPvc(dsd, [dsd], requestedShape(dsd, defaultWeightsSize(159_617_149_040)));
@@ -55,6 +55,6 @@ export function floorChildren(manifest: ReturnType<typeof benchDeployment>, i: n
     ),
     renderService(dsd, false),
   ];
-  for (const o of objects) o.metadata.ownerReferences = [];
+  if (!uid) for (const o of objects) o.metadata.ownerReferences = [];
   return objects;
 }

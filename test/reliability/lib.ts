@@ -85,7 +85,8 @@ export async function leaseHolder(env: Env): Promise<string | undefined> {
 /**
  * One operator replica behind its own proxy; replaced after it exits unless stopped, by a process with a
  * new identity (as a ReplicaSet replaces a pod: a process that came back under the old name would find
- * itself the lease's holder and take it back at once).
+ * itself the lease's holder and take it back at once). With `sameIdentity` it comes back at once under
+ * its own name instead, as the kubelet restarts a killed container inside the same pod.
  */
 export class Replica {
   readonly proxy = new ApiProxy();
@@ -98,11 +99,13 @@ export class Replica {
   readonly env: Env;
   readonly name: string;
   readonly restart: boolean;
+  readonly sameIdentity: boolean;
 
-  constructor(env: Env, name: string, restart = true) {
+  constructor(env: Env, name: string, restart = true, opts: { sameIdentity?: boolean } = {}) {
     this.env = env;
     this.name = name;
     this.restart = restart;
+    this.sameIdentity = opts.sameIdentity ?? false;
   }
 
   async start(): Promise<this> {
@@ -130,9 +133,9 @@ export class Replica {
     proc.proc.once("exit", (code) => {
       this.exits.push({ at: Date.now(), code });
       if (this.#stopped || !this.restart) return;
-      this.#restarts = new Promise((r) => setTimeout(r, 1000)).then(() => {
+      this.#restarts = new Promise((r) => setTimeout(r, this.sameIdentity ? 0 : 1000)).then(() => {
         if (this.#stopped) return;
-        this.#generation++;
+        if (!this.sameIdentity) this.#generation++;
         return this.#spawn();
       });
     });

@@ -324,6 +324,25 @@ describe("serving", () => {
     expect(c?.message).toContain("Insufficient nvidia.com/gpu");
   });
 
+  it("shows an engine pod in CrashLoopBackOff as Degraded, naming the pod and the kubelet's message", () => {
+    const crashing = aPod("flash-1", {
+      phase: "Running",
+      containerStatuses: [
+        {
+          ready: false,
+          restartCount: 6,
+          state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 2m40s restarting failed container" } },
+        },
+      ],
+    });
+    const d = decide(world(dsd, { pvc: aPvc(dsd, verified()), pods: [crashing] }));
+    expect(d.status?.phase).toBe("Degraded");
+    const why = d.status?.conditions?.find((c) => c.reason === "CrashLoop");
+    expect(why?.message).toContain("flash-1");
+    expect(why?.message).toContain("back-off 2m40s restarting failed container");
+    expect(why?.message).toContain("restarts: 6");
+  });
+
   it("keeps lastTransitionTime when a condition's status does not change", () => {
     const a = decide(world(dsd, { pvc: aPvc(dsd, verified()) }));
     const b = decide(
