@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { replicaRequestRate } from "./capacity.ts";
+import { seededRandom } from "../../operator/src/util/random.ts";
 
 export interface Trace {
   name: string;
@@ -17,20 +18,11 @@ export interface Trace {
 /** Token lengths of the synthetic and rate-only traces: the means of the Azure conversation trace. */
 export const CONV_PROMPT = 1155;
 export const CONV_OUTPUT = 211;
+/** Deterministic, so every run replays the same arrivals. */
+export const rng = seededRandom;
+
 /** Requests/s of one full replica at that mix; synthetic loads are written in these units. */
 export const REPLICA_RATE = replicaRequestRate(CONV_PROMPT, CONV_OUTPUT);
-
-/** Deterministic PRNG (mulberry32) so every run replays the same arrivals. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Poisson draws: exact for small means, normal approximation above 50. */
 function poisson(mean: number, rand: () => number): number {

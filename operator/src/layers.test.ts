@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const SRC = dirname(fileURLToPath(import.meta.url));
 
 /** Folders (and single files) of the core, relative to operator/src. */
-const CORE = ["api/", "planner/", "render/", "reconcile/", "autoscaler/policy/", "util/compare.ts"];
+const CORE = ["api/", "planner/", "render/", "reconcile/", "autoscaler/policy/", "util/compare.ts", "util/random.ts"];
 
 /** Packages the core may import values from: pure computation, no I/O. */
 const PURE_PACKAGES = new Set(["zod", "node:crypto"]);

@@ -8,24 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { kubectlJson, kubectlOk, waitFor } from "../e2e/lib/index.ts";
 import { GROUP, dsdManifest, leaseHolder, Replica, setUp, type Env } from "./lib.ts";
+import { seededRandom } from "../../operator/src/util/random.ts";
 
 const TRIALS = 20;
 const SEED = Number(process.env.DSO_FAULT_SEED ?? 14);
 
 let env: Env;
 let op: Replica;
-
-/** mulberry32: a small seeded generator, so a failing trial can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Obj = {
   metadata: {
@@ -85,19 +74,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Deleted while the operator runs, so their finalizers come off and the namespace can go.
-  await kubectlOk(["-n", env.ns.name, "delete", "dsd", "--all", "--wait=true", "--timeout=120s"]).catch(
-    () => undefined,
-  );
+  await kubectlOk(["-n", env.ns.name, "delete", "dsd", "--all", "--wait=true", "--timeout=90s"]).catch(() => undefined);
   await op?.stop();
   // No local runner here: the pull Jobs' pods (labelled for it) would never finish terminating.
   await kubectlOk(["-n", env.ns.name, "delete", "pods", "--all", "--force", "--grace-period=0"]).catch(() => undefined);
   await env?.ns.delete();
   await env?.system.delete();
-}, 120_000);
+  // Some 40 deployments go with their finalizers, then two namespaces: more than a default hook's time.
+}, 300_000);
 
 describe("the operator SIGKILLed at random points of its reconciles", () => {
   it(`${TRIALS} trials (seed ${SEED}): each converges with nothing orphaned, duplicated or stuck`, async () => {
-    const random = rng(SEED);
+    const random = seededRandom(SEED);
     const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
     const alive = new Set<string>();
     let next = 0;

@@ -11,7 +11,7 @@ import {
   type LoopStep,
   type WorldOptions,
 } from "./testing.ts";
-import { rngForTests } from "./testing-rng.ts";
+import { seededRandom } from "../../util/random.ts";
 
 const MIN = 60;
 
@@ -22,7 +22,7 @@ interface Scenario {
   check: (steps: LoopStep[]) => void;
 }
 
-const noise = rngForTests(42);
+const noise = seededRandom(42);
 const noiseSeries = Array.from({ length: 4000 }, () => 1 + (noise() - 0.5) * 0.1);
 
 const scenarios: Scenario[] = [

@@ -1,5 +1,5 @@
-// Seeded PRNG (mulberry32) for the scenario tests' noise: the same run every time.
-export function rngForTests(seed: number): () => number {
+/** A seeded generator (mulberry32) of numbers in [0, 1): replays and tests see the same sequence every run. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
