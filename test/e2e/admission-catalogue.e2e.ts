@@ -8,9 +8,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import { parseDeepSeekDeployment } from "../../operator/src/api/index.ts";
 import { BASE, CASES, type AdmissionCase } from "./admission-catalogue.cases.ts";
-import { kubectl, kubectlOk, REPO_ROOT, useTestNamespace } from "./lib/index.ts";
-
-const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
+import { installCrd, kubectl, useTestNamespace } from "./lib/index.ts";
 
 function merge(base: unknown, patch: unknown): unknown {
   if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
@@ -33,13 +31,7 @@ async function dryRun(obj: unknown) {
 }
 
 beforeAll(async () => {
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "crd/deepseekdeployments.serving.deepseek-operator.io",
-    "--timeout=120s",
-  ]);
+  await installCrd();
 });
 
 describe("the admission catalogue", () => {

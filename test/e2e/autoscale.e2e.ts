@@ -23,6 +23,7 @@ import {
   type OperatorProcess,
 } from "../harness/operator.ts";
 import {
+  installCrd,
   createTestNamespace,
   kubectl,
   kubectlJson,
@@ -33,7 +34,6 @@ import {
   type TestNamespace,
 } from "./lib/index.ts";
 
-const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const WORK = join(REPO_ROOT, ".cluster", "e2e-autoscale");
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 const MODEL = "deepseek-ai/DeepSeek-V4-Flash";
@@ -104,13 +104,7 @@ beforeAll(async () => {
   mkdirSync(WORK, { recursive: true });
   kc = loadKubeConfig();
   api = kc.makeApiClient(CustomObjectsApi);
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "crd/deepseekdeployments.serving.deepseek-operator.io",
-    "--timeout=120s",
-  ]);
+  await installCrd();
   system = await createTestNamespace("e2e-as-system", kc);
   ns = await createTestNamespace("e2e-as", kc);
   const operatorKubeconfig = await installOperatorIdentity(system.name, WORK, [ns.name]);

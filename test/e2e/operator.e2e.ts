@@ -26,6 +26,7 @@ import {
   type Release,
 } from "../harness/release.ts";
 import {
+  installCrd,
   createTestNamespace,
   helm,
   kubectl,
@@ -37,7 +38,6 @@ import {
   type TestNamespace,
 } from "./lib/index.ts";
 
-const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const WORK = join(REPO_ROOT, ".cluster", "e2e-operator");
 // A second model the Hub serves, for the refused-token case (its own PVC, its own Job).
 const GATED_MODEL = "sgl-project/DeepSeek-V4-Flash-FP8";
@@ -99,13 +99,7 @@ beforeAll(async () => {
   mkdirSync(WORK, { recursive: true });
   kc = loadKubeConfig();
   api = kc.makeApiClient(CustomObjectsApi);
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "crd/deepseekdeployments.serving.deepseek-operator.io",
-    "--timeout=120s",
-  ]);
+  await installCrd();
   system = await createTestNamespace("e2e-dso-system", kc);
   ns = await createTestNamespace("e2e-dso", kc);
   // Cluster-scoped objects of the release (ClusterRole, finalizer policy) carry its name: unique per run.

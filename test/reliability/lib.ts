@@ -13,9 +13,9 @@ import {
   type OperatorProcess,
 } from "../harness/operator.ts";
 import {
+  installCrd,
   createTestNamespace,
   kubectlJson,
-  kubectlOk,
   loadKubeConfig,
   REPO_ROOT,
   waitFor,
@@ -23,7 +23,6 @@ import {
 } from "../e2e/lib/index.ts";
 
 export const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
-const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const REVISION = "0123456789abcdef0123456789abcdef01234567";
 
 export interface Env {
@@ -39,8 +38,7 @@ export async function setUp(name: string): Promise<Env> {
   const work = join(REPO_ROOT, ".cluster", `reliability-${name}`);
   mkdirSync(work, { recursive: true });
   const kc = loadKubeConfig();
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk(["wait", "--for=condition=Established", "crd/deepseekdeployments.serving.deepseek-operator.io"]);
+  await installCrd();
   const system = await createTestNamespace(`rel-${name}-system`, kc);
   const ns = await createTestNamespace(`rel-${name}`, kc);
   const identity = await installOperatorIdentity(system.name, work, [ns.name]);

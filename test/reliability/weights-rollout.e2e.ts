@@ -18,6 +18,7 @@ import {
   type OperatorProcess,
 } from "../harness/operator.ts";
 import {
+  installCrd,
   createTestNamespace,
   kubectl,
   kubectlJson,
@@ -29,7 +30,6 @@ import {
   type TestNamespace,
 } from "../e2e/lib/index.ts";
 
-const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
 const WORK = join(REPO_ROOT, ".cluster", "reliability-weights");
 const GROUP = { group: "serving.deepseek-operator.io", version: "v1alpha1", plural: "deepseekdeployments" };
 const MODEL = "deepseek-ai/DeepSeek-V4-Flash";
@@ -134,13 +134,7 @@ beforeAll(async () => {
   mkdirSync(WORK, { recursive: true });
   kc = loadKubeConfig();
   api = kc.makeApiClient(CustomObjectsApi);
-  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "crd/deepseekdeployments.serving.deepseek-operator.io",
-    "--timeout=120s",
-  ]);
+  await installCrd();
   system = await createTestNamespace("rel-weights-system", kc);
   ns = await createTestNamespace("rel-weights", kc);
   const kubeconfig = await installOperatorIdentity(system.name, WORK, [ns.name]);

@@ -1,7 +1,8 @@
 // kubectl and helm as real processes: the built kubectl (same version as the apiserver) and the
 // helm binary from test/cluster/tools.sh, both against the admin kubeconfig unless told otherwise.
 import { execFile } from "node:child_process";
-import { HELM, KUBECTL, adminKubeconfigPath } from "./paths.ts";
+import { join } from "node:path";
+import { HELM, KUBECTL, REPO_ROOT, adminKubeconfigPath } from "./paths.ts";
 
 export interface RunResult {
   code: number;
@@ -51,6 +52,20 @@ export async function kubectlOk(args: readonly string[], opts: RunOptions = {}):
   const r = await kubectl(args, opts);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** The DeepSeekDeployment CRD as `make crds` writes it. */
+export const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_deepseekdeployments.yaml");
+
+/** Applies the CRD (server-side, taking over its fields) and waits until the apiserver serves it. */
+export async function installCrd(): Promise<void> {
+  await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
+  await kubectlOk([
+    "wait",
+    "--for=condition=Established",
+    "crd/deepseekdeployments.serving.deepseek-operator.io",
+    "--timeout=120s",
+  ]);
 }
 
 /** `kubectl <args> -o json`, parsed. */
