@@ -305,7 +305,15 @@ describe("the builtin autoscaler", () => {
     const answer = await long;
     expect(answer.usage?.completion_tokens).toBe(1400);
     expect(answer.choices[0]?.finish_reason).toBe("length");
-    expect(down.d.status.lastScaleReason).toMatch(/^scale down 2→1: /);
+    // The scale subresource write comes first and the status naming it a moment later: read until it catches up.
+    const reason = await waitFor(
+      async () => {
+        const r: string | undefined = (await getDsd()).status?.lastScaleReason;
+        return r?.startsWith("scale down 2→1") ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: "status.lastScaleReason naming the last move" },
+    ).catch(async () => (await getDsd()).status?.lastScaleReason as string | undefined);
+    expect(reason).toMatch(/^scale down 2→1: /);
     const downEvents = await kubectlJson<{ items: unknown[] }>([
       "-n",
       ns.name,
