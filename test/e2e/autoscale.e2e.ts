@@ -30,6 +30,7 @@ import {
   kubectlOk,
   loadKubeConfig,
   REPO_ROOT,
+  waitCrdEstablished,
   waitFor,
   type TestNamespace,
 } from "./lib/index.ts";
@@ -414,7 +415,7 @@ describe("hand-off modes", () => {
       encoding: "utf8",
     }).trim();
     await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", kedaCrd]);
-    await kubectlOk(["wait", "--for=condition=Established", "crd/scaledobjects.keda.sh", "--timeout=120s"]);
+    await waitCrdEstablished("scaledobjects.keda.sh");
     for (const obj of [renderHpa(dsdFor("HPA")), renderScaledObject(dsdFor("KEDA"))]) {
       const file = join(WORK, `${obj.kind}.json`);
       writeFileSync(file, JSON.stringify(obj));

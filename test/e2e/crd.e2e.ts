@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "@jest/globals";
 import { parse } from "yaml";
-import { REPO_ROOT, kubectl, kubectlJson, kubectlOk, useTestNamespace } from "./lib/index.ts";
+import { REPO_ROOT, kubectl, kubectlJson, kubectlOk, useTestNamespace, waitCrdEstablished } from "./lib/index.ts";
 
 // DSO_CRD_FILE checks a candidate CRD (e.g. freshly generated) before it replaces the committed one.
 const CRD_FILE =
@@ -51,7 +51,7 @@ const words = (s: string) => s.replace(/\s+/g, " ").trim();
 
 beforeAll(async () => {
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk(["wait", "--for=condition=Established", `crd/${crd.metadata.name}`, "--timeout=120s"]);
+  await waitCrdEstablished(crd.metadata.name);
 });
 
 describe("DeepSeekDeployment CRD", () => {

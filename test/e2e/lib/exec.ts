@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { HELM, KUBECTL, REPO_ROOT, adminKubeconfigPath } from "./paths.ts";
+import { waitFor } from "./wait.ts";
 
 export interface RunResult {
   code: number;
@@ -60,12 +61,21 @@ export const CRD_FILE = join(REPO_ROOT, "crds", "serving.deepseek-operator.io_de
 /** Applies the CRD (server-side, taking over its fields) and waits until the apiserver serves it. */
 export async function installCrd(): Promise<void> {
   await kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD_FILE]);
-  await kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "crd/deepseekdeployments.serving.deepseek-operator.io",
-    "--timeout=120s",
-  ]);
+  await waitCrdEstablished("deepseekdeployments.serving.deepseek-operator.io");
+}
+
+/**
+ * Polled rather than `kubectl wait`: on a CRD created a moment ago, status.conditions is still null and
+ * kubectl wait fails at once ("accessor error: <nil>") instead of waiting.
+ */
+export async function waitCrdEstablished(name: string): Promise<void> {
+  await waitFor(
+    async () =>
+      (
+        await kubectlOk(["get", `crd/${name}`, "-o", 'jsonpath={.status.conditions[?(@.type=="Established")].status}'])
+      ).trim() === "True",
+    { timeoutMs: 120_000, intervalMs: 250, what: `CRD ${name} to be Established` },
+  );
 }
 
 /** `kubectl <args> -o json`, parsed. */
