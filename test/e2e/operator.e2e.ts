@@ -108,7 +108,7 @@ beforeAll(async () => {
   runner.start();
   // The chart's defaults: two replicas with leader election, the operator watching the test namespace.
   await installRelease(release, [ns.name]);
-  await waitUntilCreatable(ns.name);
+  await waitUntilCreatable(ns.name, { withFinalizer: true });
   // 46 shards of 2 MiB at 256 KiB/s per transfer: slow enough that progress is visible in kubectl.
   hub = await startHubServer({
     repos: [

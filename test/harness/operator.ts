@@ -10,6 +10,7 @@ import { helm, kubectl, kubectlOk } from "../e2e/lib/exec.ts";
 import { REPO_ROOT } from "../e2e/lib/paths.ts";
 import { LOCAL_LABEL } from "./local-runner.ts";
 import { MUTATING_ADMISSION_POLICY_API } from "../../operator/src/controller/admission.ts";
+import { FINALIZER } from "../../operator/src/render/index.ts";
 
 export const RELEASE = "dso";
 export const SERVICE_ACCOUNT = "dso-deepseek-operator";
@@ -67,8 +68,13 @@ export async function installOperatorIdentity(
  * control plane the finalizer policy's type checker learns a new CRD's schema some seconds after the CRD
  * is Established, and until then creates are refused with 503 "There can be a delay between when
  * CustomResourceDefinitions are created and when they are available". Other errors are real: thrown.
+ * `withFinalizer`: also until the dry run's answer carries the finalizer the chart's policy adds.
  */
-export async function waitUntilCreatable(namespace: string, timeoutMs = 120_000): Promise<void> {
+export async function waitUntilCreatable(
+  namespace: string,
+  opts: { timeoutMs?: number; withFinalizer?: boolean } = {},
+): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
   const probe = {
     apiVersion: "serving.deepseek-operator.io/v1alpha1",
     kind: "DeepSeekDeployment",
@@ -79,9 +85,14 @@ export async function waitUntilCreatable(namespace: string, timeoutMs = 120_000)
   writeFileSync(file, JSON.stringify(probe));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await kubectl(["create", "--dry-run=server", "-f", file]);
-    if (r.code === 0) return;
-    if (!/There can be a delay|ServiceUnavailable|503/.test(r.stderr) || Date.now() > deadline)
+    const r = await kubectl(["create", "--dry-run=server", "-o", "json", "-f", file]);
+    if (r.code === 0) {
+      // The finalizer policy (failurePolicy Ignore) is skipped until the apiserver has loaded and compiled it.
+      const finalizers = (JSON.parse(r.stdout) as { metadata: { finalizers?: string[] } }).metadata.finalizers;
+      if (!opts.withFinalizer || finalizers?.includes(FINALIZER)) return;
+      if (Date.now() > deadline)
+        throw new Error(`the finalizer policy does not apply in ${namespace} after ${timeoutMs} ms`);
+    } else if (!/There can be a delay|ServiceUnavailable|503/.test(r.stderr) || Date.now() > deadline)
       throw new Error(`a DeepSeekDeployment cannot be created in ${namespace}: ${r.stderr.trim()}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
