@@ -92,7 +92,10 @@ function exitOf(p: ChildProcess): Promise<number | null> {
   });
 }
 
-function pull(sim: Sim, dir: string): ChildProcess {
+/** Which range client moves the bytes: the socket client (direct), or undici's (the path behind a proxy). */
+type Client = "socket" | "undici";
+
+function pull(sim: Sim, dir: string, client: Client = "socket"): ChildProcess {
   const args = [
     SHIPPED_CLI,
     "weights",
@@ -107,7 +110,10 @@ function pull(sim: Sim, dir: string): ChildProcess {
     sim.url,
   ];
   args.push("--concurrency", String(CONCURRENCY), "--part-size", String(PART_SIZE));
-  return spawn(node, args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, LOG_LEVEL: "warn" } });
+  return spawn(node, args, {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, LOG_LEVEL: "warn", DSO_RANGE_CLIENT: client },
+  });
 }
 
 function fileUrl(sim: Sim, i: number): string {
@@ -115,9 +121,9 @@ function fileUrl(sim: Sim, i: number): string {
   return `${sim.url}/${REPO}/resolve/${sim.revision}/${name}`;
 }
 
-async function timeDownloader(sim: Sim, dir: string): Promise<number> {
+async function timeDownloader(sim: Sim, dir: string, client: Client): Promise<number> {
   const t0 = performance.now();
-  const code = await exitOf(pull(sim, dir));
+  const code = await exitOf(pull(sim, dir, client));
   if (code !== 0) throw new Error(`downloader exited ${code}`);
   return TOTAL / ((performance.now() - t0) / 1000);
 }
@@ -263,15 +269,18 @@ async function main(): Promise<void> {
     const curl: number[] = [];
     const curlDurable: number[] = [];
     const ours: number[] = [];
+    const undici: number[] = [];
     const disk: number[] = [];
     /** CPU-seconds per round: of the runner's processes, and of the simulator serving it. */
     const cpu = {
       downloader: [] as number[],
+      undici: [] as number[],
       curl: [] as number[],
       simForDownloader: [] as number[],
+      simForUndici: [] as number[],
       simForCurl: [] as number[],
     };
-    const runners = ["curl", "downloader", "disk"] as const;
+    const runners = ["curl", "downloader", "undici", "disk"] as const;
     for (let round = 1; round <= ROUNDS; round++) {
       // Rotate which goes first so none always gets the warmer page cache or the quieter device.
       const order = runners.map((_, k) => runners[(k + round - 1) % runners.length]!);
@@ -285,12 +294,15 @@ async function main(): Promise<void> {
           curlDurable.push(r.durable);
         } else if (who === "disk") {
           disk.push(await timeDisk(source, dir));
+        } else if (who === "undici") {
+          undici.push(await timeDownloader(sim, dir, "undici"));
         } else {
-          ours.push(await timeDownloader(sim, dir));
+          ours.push(await timeDownloader(sim, dir, "socket"));
         }
         if (who !== "disk") {
           cpu[who].push(childrenCpuSeconds() - c0);
-          cpu[who === "curl" ? "simForCurl" : "simForDownloader"].push(cpuSeconds(sim.proc.pid!) - s0);
+          const simKey = ({ curl: "simForCurl", downloader: "simForDownloader", undici: "simForUndici" } as const)[who];
+          cpu[simKey].push(cpuSeconds(sim.proc.pid!) - s0);
         }
         await rm(dir, { recursive: true, force: true });
         await settleDisk(diskStat);
@@ -298,7 +310,8 @@ async function main(): Promise<void> {
       const i = round - 1;
       console.log(
         `round ${round}: downloader ${fmt(ours[i]!)} (sha256-verified, flushed); curl into the page cache ` +
-          `${fmt(curl[i]!)}, ratio ${(ours[i]! / curl[i]!).toFixed(3)}; curl + sync -d ${fmt(curlDurable[i]!)}; disk (dd oflag=direct) ${fmt(disk[i]!)}`,
+          `${fmt(curl[i]!)}, ratio ${(ours[i]! / curl[i]!).toFixed(3)}; curl + sync -d ${fmt(curlDurable[i]!)}; disk (dd oflag=direct) ${fmt(disk[i]!)}; ` +
+          `downloader on undici (its client behind a proxy) ${fmt(undici[i]!)}, ratio to curl ${(undici[i]! / curl[i]!).toFixed(3)}`,
       );
     }
     const ratio = median(ours.map((o, i) => o / curlDurable[i]!));
@@ -313,6 +326,11 @@ async function main(): Promise<void> {
     console.log(
       `CPU per round (medians, ${os.cpus().length} CPUs shared by all): downloader ${cs(cpu.downloader)} + ` +
         `simulator ${cs(cpu.simForDownloader)}; curl ${cs(cpu.curl)} + simulator ${cs(cpu.simForCurl)} (curl's includes sync -d)`,
+    );
+    console.log(
+      `undici's range client (the path behind a proxy) against the socket client: ` +
+        `${median(undici.map((u, i) => u / ours[i]!)).toFixed(3)} (median of ${ROUNDS} rounds); ` +
+        `against curl: ${median(undici.map((u, i) => u / curl[i]!)).toFixed(3)}; CPU ${cs(cpu.undici)} + simulator ${cs(cpu.simForUndici)}`,
     );
     console.log(
       `ratio against the disk's direct writes of the same bytes (no network, no hash): ${ratioDisk.toFixed(3)}; ` +

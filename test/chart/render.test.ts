@@ -185,6 +185,27 @@ describe("values that change the rendering", () => {
     expect(env(render()).DSO_JOB_POD_LABELS).toBeUndefined();
   });
 
+  it("passes the download Jobs' proxy and CA bundle to the operator, and nothing when unset", () => {
+    const objs = render(
+      "--set",
+      "weights.proxy.httpsProxy=http://proxy.corp.example:3128",
+      "--set-json",
+      'weights.proxy.noProxy=["10.0.0.0/8",".corp.example"]',
+      "--set",
+      "weights.caBundle.configMap=corp-ca",
+    );
+    expect(env(objs)).toMatchObject({
+      DSO_JOB_HTTPS_PROXY: "http://proxy.corp.example:3128",
+      DSO_JOB_NO_PROXY: "10.0.0.0/8,.corp.example",
+      DSO_JOB_CA_CONFIGMAP: "corp-ca",
+      DSO_JOB_CA_KEY: "ca.crt",
+    });
+    expect(env(objs).DSO_JOB_HTTP_PROXY).toBeUndefined();
+    const plain = env(render());
+    for (const k of ["DSO_JOB_HTTPS_PROXY", "DSO_JOB_HTTP_PROXY", "DSO_JOB_NO_PROXY", "DSO_JOB_CA_CONFIGMAP"])
+      expect(plain[k]).toBeUndefined();
+  });
+
   it("turns leader election off and scales the operator", () => {
     const objs = render("--set", "replicas=1", "--set", "leaderElection.enabled=false", "--set", "workers=8");
     expect(find(objs, "Deployment").spec.replicas).toBe(1);

@@ -57,6 +57,31 @@ const BAD: [string, string[], RegExp][] = [
     ["--set", "podDisruptionBudget.maxUnavailable=half"],
     /at '\/podDisruptionBudget\/maxUnavailable'/,
   ],
+  [
+    "a proxy with a path",
+    ["--set", "weights.proxy.httpsProxy=http://proxy.example.com:3128/x"],
+    /at '\/weights\/proxy\/httpsProxy'/,
+  ],
+  [
+    "a proxy that is no http(s) URL",
+    ["--set", "weights.proxy.httpProxy=socks5://p:1080"],
+    /at '\/weights\/proxy\/httpProxy'/,
+  ],
+  [
+    "a NO_PROXY entry with shell syntax",
+    ["--set-json", 'weights.proxy.noProxy=["$(id)"]'],
+    /at '\/weights\/proxy\/noProxy\/0'/,
+  ],
+  [
+    "a CA ConfigMap name that is no DNS name",
+    ["--set", "weights.caBundle.configMap=Corp_CA"],
+    /at '\/weights\/caBundle\/configMap'/,
+  ],
+  [
+    "a CA key that climbs out of the volume",
+    ["--set", "weights.caBundle.key=../ca.crt"],
+    /at '\/weights\/caBundle\/key'/,
+  ],
 ];
 
 describe("bad values", () => {

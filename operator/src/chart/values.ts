@@ -7,6 +7,7 @@ import { z } from "zod";
 import { dnsLabel, opaqueObject } from "../api/fields.ts";
 import { labelValue, qualifiedName } from "../api/k8s-names.ts";
 import { SchedulingSpec } from "../api/spec/scheduling.ts";
+import { caBundleRef, noProxyEntry, proxyUrl } from "../render/network.ts";
 
 const dnsSubdomain = z
   .string()
@@ -89,8 +90,25 @@ export const ChartValues = z
       .strictObject({
         tokenEndpoints: z.array(origin).describe("The only origins a download token is sent to."),
         plainHttpEndpoints: z.array(origin).describe("Of those, origins that may receive a token over plain http."),
+        proxy: z
+          .strictObject({
+            httpsProxy: proxyUrl.or(z.literal("")).describe("HTTPS_PROXY of the download Jobs; empty for none."),
+            httpProxy: proxyUrl.or(z.literal("")).describe("HTTP_PROXY of the download Jobs; empty for none."),
+            noProxy: z.array(noProxyEntry).describe("NO_PROXY of the download Jobs, when a proxy is set."),
+          })
+          .describe("The proxy download Jobs reach the Hub through."),
+        caBundle: z
+          .strictObject({
+            configMap: caBundleRef.shape.configMap
+              .or(z.literal(""))
+              .describe(
+                "A ConfigMap of that name in each deployment's namespace (trust-manager can distribute one); empty for none.",
+              ),
+            key: caBundleRef.shape.key,
+          })
+          .describe("Extra CAs (PEM) the downloader trusts besides the public roots, e.g. a TLS-inspecting proxy's."),
       })
-      .describe("Where download tokens may go."),
+      .describe("Where download tokens may go, and how download Jobs reach the Hub."),
     engine: z
       .strictObject({
         allowedImagePrefixes: z

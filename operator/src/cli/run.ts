@@ -12,7 +12,8 @@ import { HealthProbes, informersLive, informersSynced, leaderWorking } from "../
 import type { WriteFence } from "../controller/runtime/fence.ts";
 import { rootLogger, setLogLevel } from "../util/log.ts";
 import { CliError } from "./errors.ts";
-import { DEFAULT_TOKEN_POLICY, parseOrigins, type TokenPolicy } from "../render/index.ts";
+import { DEFAULT_TOKEN_POLICY, parseOrigins, type DownloadNetwork, type TokenPolicy } from "../render/index.ts";
+import { downloadNetworkFromFlags } from "../render/network.ts";
 
 const env = process.env;
 
@@ -52,6 +53,25 @@ function tokenPolicyFlags(tokenEndpoints: string, plainHttp: string): TokenPolic
   }
 }
 
+function networkFlags(
+  f: Record<"job-https-proxy" | "job-http-proxy" | "job-no-proxy" | "job-ca-configmap" | "job-ca-key", string>,
+): {
+  network?: DownloadNetwork;
+} {
+  try {
+    const network = downloadNetworkFromFlags({
+      httpsProxy: f["job-https-proxy"],
+      httpProxy: f["job-http-proxy"],
+      noProxy: f["job-no-proxy"],
+      caConfigMap: f["job-ca-configmap"],
+      caKey: f["job-ca-key"],
+    });
+    return network ? { network } : {};
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
 const USAGE = `usage: deepseek-operator run [flags]
 
   --kubeconfig PATH           kubeconfig to use (env KUBECONFIG; in-cluster config when unset)
@@ -71,6 +91,12 @@ const USAGE = `usage: deepseek-operator run [flags]
   --plain-http-endpoints URLS of those, origins allowed over plain http (env DSO_PLAIN_HTTP_ENDPOINTS; default none)
   --allowed-image-prefixes P  comma-separated prefixes spec.engine.image must start with (env DSO_ALLOWED_IMAGE_PREFIXES;
                               default: any image)
+  --job-https-proxy URL       HTTPS_PROXY of download Jobs (env DSO_JOB_HTTPS_PROXY; default none)
+  --job-http-proxy URL        HTTP_PROXY of download Jobs (env DSO_JOB_HTTP_PROXY; default none)
+  --job-no-proxy HOSTS        NO_PROXY of download Jobs, comma-separated (env DSO_JOB_NO_PROXY)
+  --job-ca-configmap NAME     ConfigMap (in each deployment's namespace) with extra CAs for download Jobs
+                              (env DSO_JOB_CA_CONFIGMAP; default none)
+  --job-ca-key KEY            its key holding the PEM bundle (env DSO_JOB_CA_KEY; default ca.crt)
   --log-level LEVEL           trace|debug|info|warn|error (env LOG_LEVEL; default info)
 `;
 
@@ -96,6 +122,11 @@ const OPTIONS = {
   },
   "plain-http-endpoints": { type: "string", default: env.DSO_PLAIN_HTTP_ENDPOINTS ?? "" },
   "allowed-image-prefixes": { type: "string", default: env.DSO_ALLOWED_IMAGE_PREFIXES ?? "" },
+  "job-https-proxy": { type: "string", default: env.DSO_JOB_HTTPS_PROXY ?? "" },
+  "job-http-proxy": { type: "string", default: env.DSO_JOB_HTTP_PROXY ?? "" },
+  "job-no-proxy": { type: "string", default: env.DSO_JOB_NO_PROXY ?? "" },
+  "job-ca-configmap": { type: "string", default: env.DSO_JOB_CA_CONFIGMAP ?? "" },
+  "job-ca-key": { type: "string", default: env.DSO_JOB_CA_KEY ?? "ca.crt" },
   "log-level": { type: "string", default: env.LOG_LEVEL ?? "info" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -145,6 +176,7 @@ export async function main(argv: string[]): Promise<number> {
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean),
+      ...networkFlags(f),
     },
     workers,
     metricsPort: parsePort("--metrics-port", f["metrics-port"]),

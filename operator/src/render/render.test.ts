@@ -10,6 +10,7 @@ import {
   renderWeightsPull,
   renderWeightsPvc,
   requestedShape,
+  type JobConfig,
 } from "./index.ts";
 
 describe("probes", () => {
@@ -114,6 +115,50 @@ describe("weights objects", () => {
       uid: "u",
       controller: true,
     });
+  });
+
+  it("gives the download the administrator's proxy and CA bundle, and none of it when unset", () => {
+    const dsd = aDsd("flash");
+    const rendered = renderWeightsPvc(dsd, [dsd], requestedShape(dsd, "164Gi"));
+    const pvc = { ...rendered, metadata: { ...rendered.metadata, uid: "u" } };
+    const pod = (network?: JobConfig["network"]) =>
+      (
+        renderWeightsPull(dsd, pvc, {
+          image: "op:1",
+          podLabels: {},
+          podAnnotations: {},
+          ...(network ? { network } : {}),
+        })[3] as any
+      ).spec.template.spec;
+    const p = pod({
+      httpsProxy: "http://proxy.corp:3128",
+      noProxy: ["localhost", ".svc"],
+      caBundle: { configMap: "corp-ca", key: "bundle.pem" },
+    });
+    const c = p.containers[0];
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: "HTTPS_PROXY", value: "http://proxy.corp:3128" },
+        { name: "NO_PROXY", value: "localhost,.svc" },
+        { name: "NODE_EXTRA_CA_CERTS", value: "/etc/deepseek-operator/ca/ca.pem" },
+      ]),
+    );
+    expect(c.env.map((e: { name: string }) => e.name)).not.toContain("HTTP_PROXY");
+    expect(c.volumeMounts).toContainEqual({
+      name: "ca-bundle",
+      mountPath: "/etc/deepseek-operator/ca",
+      readOnly: true,
+    });
+    expect(p.volumes).toContainEqual({
+      name: "ca-bundle",
+      configMap: { name: "corp-ca", items: [{ key: "bundle.pem", path: "ca.pem" }] },
+    });
+    // NO_PROXY alone means nothing; a CA alone still goes in.
+    const noProxyOnly = pod({ noProxy: ["localhost"] }).containers[0].env.map((e: { name: string }) => e.name);
+    expect(noProxyOnly).not.toContain("NO_PROXY");
+    const plain = pod();
+    expect(plain.containers[0].env.map((e: { name: string }) => e.name)).toEqual(["HOME"]);
+    expect(plain.volumes.map((v: { name: string }) => v.name)).toEqual(["weights", "tmp"]);
   });
 
   it("keeps at most one replica down for voluntary disruptions", () => {

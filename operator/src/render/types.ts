@@ -51,6 +51,21 @@ export interface JobConfig {
   tokenPolicy?: TokenPolicy;
   /** Prefixes the engine image must start with (the chart's engine.allowedImagePrefixes); any when empty. */
   allowedImagePrefixes?: readonly string[];
+  /** How download Jobs reach the Hub (the chart's weights.proxy and weights.caBundle). */
+  network?: DownloadNetwork;
+}
+
+/** A proxy and a CA bundle for the download Jobs: the network is the cluster's, so the administrator sets them. */
+export interface DownloadNetwork {
+  httpsProxy?: string;
+  httpProxy?: string;
+  /** Hosts, domains (.example.com) and addresses reached directly. */
+  noProxy?: readonly string[];
+  /**
+   * A ConfigMap in each deployment's namespace with extra trusted CAs in PEM (trust-manager distributes one
+   * under the same name to every namespace); the downloader trusts them besides the public roots.
+   */
+  caBundle?: { configMap: string; key: string };
 }
 
 export interface RenderOptions {

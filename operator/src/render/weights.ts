@@ -4,7 +4,7 @@
 // releases the PVC from owners whose policy is Retain).
 import { bytesToGi, parseQuantity } from "../api/index.ts";
 import { ANNOTATION, LABEL, MANAGED_BY, shortHash, weightsName } from "./names.ts";
-import type { Dsd, JobConfig, KubeObject, OwnerReference } from "./types.ts";
+import type { DownloadNetwork, Dsd, JobConfig, KubeObject, OwnerReference } from "./types.ts";
 import { compareStrings } from "../util/compare.ts";
 import { DEFAULT_TOKEN_POLICY, PLAIN_HTTP_ORIGINS_ENV, TOKEN_ORIGINS_ENV } from "./endpoints.ts";
 
@@ -214,6 +214,7 @@ export function renderWeightsPull(
   const meta = (n: string) => ({ name: n, namespace: ns, labels, ownerReferences: owner });
   const token = dsd.spec.model.source.huggingFace?.tokenSecretRef ?? dsd.spec.model.source.url?.tokenSecretRef;
   const policy = job.tokenPolicy ?? DEFAULT_TOKEN_POLICY;
+  const ca = job.network?.caBundle;
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(jobName), automountServiceAccountToken: true },
     {
@@ -278,24 +279,48 @@ export function renderWeightsPull(
                         { name: PLAIN_HTTP_ORIGINS_ENV, value: policy.plainHttpOrigins.join(",") },
                       ]
                     : []),
+                  ...networkEnv(job.network),
                 ],
                 resources: { requests: { cpu: "2", memory: "2Gi" }, limits: { memory: "4Gi" } },
                 securityContext: restrictedContainer,
                 volumeMounts: [
                   { name: "weights", mountPath: MODELS_MOUNT },
                   { name: "tmp", mountPath: "/tmp" },
+                  ...(ca ? [{ name: "ca-bundle", mountPath: CA_MOUNT, readOnly: true }] : []),
                 ],
               },
             ],
             volumes: [
               { name: "weights", persistentVolumeClaim: { claimName: name } },
               { name: "tmp", emptyDir: {} },
+              // Not optional: a missing ConfigMap holds the pod in ContainerCreating with a FailedMount Event,
+              // where a download without its CA would only fail later on an untrusted certificate.
+              ...(ca
+                ? [{ name: "ca-bundle", configMap: { name: ca.configMap, items: [{ key: ca.key, path: CA_FILE }] } }]
+                : []),
             ],
           },
         },
       },
     },
   ];
+}
+
+const CA_MOUNT = "/etc/deepseek-operator/ca";
+const CA_FILE = "ca.pem";
+
+/**
+ * The variables curl and undici read (the downloader's HTTP goes through undici's EnvHttpProxyAgent behind a
+ * proxy), and NODE_EXTRA_CA_CERTS, which Node adds to its public roots for every TLS connection.
+ */
+function networkEnv(n: DownloadNetwork | undefined): { name: string; value: string }[] {
+  if (!n) return [];
+  const env: { name: string; value: string }[] = [];
+  if (n.httpsProxy) env.push({ name: "HTTPS_PROXY", value: n.httpsProxy });
+  if (n.httpProxy) env.push({ name: "HTTP_PROXY", value: n.httpProxy });
+  if ((n.httpsProxy || n.httpProxy) && n.noProxy?.length) env.push({ name: "NO_PROXY", value: n.noProxy.join(",") });
+  if (n.caBundle) env.push({ name: "NODE_EXTRA_CA_CERTS", value: `${CA_MOUNT}/${CA_FILE}` });
+  return env;
 }
 
 const VERIFY_JOB = /^(.+)-verify-([0-9a-f]{8})-(\d{1,3})$/;

@@ -23,7 +23,8 @@ import { backoffDelayMs, classify, DEFAULT_RETRY, type RetryPolicy } from "./ret
 import type { Listing, RemoteFile, Source } from "./source.ts";
 import { StateStore } from "./state.ts";
 import { fetchPart, type TransferContext } from "./transfer.ts";
-import { RangeClient } from "./range-client.ts";
+import { RangeClient, type Ranges } from "./range-client.ts";
+import { proxyConfigured, UndiciRangeClient } from "./undici-ranges.ts";
 import { asError } from "../util/errors.ts";
 
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
@@ -133,7 +134,7 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
   };
   const saver = setInterval(saveState, opts.stateSaveIntervalMs ?? 250);
   let fetchedBytes = 0;
-  let ranges: RangeClient | undefined;
+  let ranges: Ranges | undefined;
   let directIo: DirectIo | null = null;
   // Hash threads: a JS thread hashes ~1.5 GB/s at best and also drives every socket; one CPU is left
   // to that thread. Started once the run is known not to be complete already, so that a thread's boot
@@ -242,10 +243,18 @@ export async function pullWeights(opts: PullOptions): Promise<PullResult> {
       directIo = (opts.directIo ?? process.env.DSO_DIRECT_IO !== "0") ? await DirectIo.open(opts.dir) : null;
       const io = directIo;
       log.info({ directIo: io !== null }, io ? "writing with O_DIRECT" : "writing through the page cache");
-      ranges = new RangeClient({
+      const rangeOpts = {
         stallTimeoutMs: opts.http.stallSeconds * 1000,
         ...(io ? { allocate: (n: number) => io.allocate(n) } : {}),
-      });
+      };
+      // Behind a proxy, undici speaks to it (CONNECT, NO_PROXY); otherwise the socket client, which reads
+      // into the slabs without a copy (docs/weights.md has both rates). DSO_RANGE_CLIENT picks one by hand.
+      const viaUndici =
+        process.env.DSO_RANGE_CLIENT === "undici" || (process.env.DSO_RANGE_CLIENT !== "socket" && proxyConfigured());
+      ranges = viaUndici
+        ? new UndiciRangeClient({ ...rangeOpts, connections: concurrency + 2 })
+        : new RangeClient(rangeOpts);
+      log.info({ rangeClient: viaUndici ? "undici" : "socket" }, "range client chosen");
       fetchedBytes = await downloadAll(jobs, {
         ranges,
         directIo,

@@ -1,10 +1,13 @@
-// A small HTTP client for the downloader: keep-alive, redirects followed by hand (the Authorization
-// header is dropped when a redirect leaves the origin, as the Hub's LFS redirects to a CDN do), a stall
-// watchdog on the wait for headers, and error statuses turned into HttpStatusError.
-import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import type { Agent as HttpsAgent } from "node:https";
+// A small HTTP client for the downloader's listings and checks, on undici: keep-alive, the proxy from the
+// environment (HTTPS_PROXY, NO_PROXY), redirects followed by hand (the Authorization header is dropped when a
+// redirect leaves the origin, as the Hub's LFS redirects to a CDN do), a stall watchdog on the wait for
+// headers, and error statuses turned into HttpStatusError.
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import { request as undiciRequest, type Dispatcher } from "undici";
 import { HttpStatusError, redactUrl, StallError } from "./errors.ts";
 import { parseRetryAfter } from "./retry.ts";
+import { proxyDispatcher } from "./undici-ranges.ts";
 
 /**
  * `firstHeaders` are those of the first hop: the Hub puts X-Linked-Size/Etag on its redirect, not on the CDN's
@@ -14,7 +17,7 @@ export type Response = {
   status: number;
   headers: IncomingHttpHeaders;
   firstHeaders: IncomingHttpHeaders;
-  body: IncomingMessage;
+  body: Readable;
   url: string;
 };
 
@@ -39,15 +42,12 @@ export function stallWatch(ms: number, onStall: () => void): { touch(): void; st
 export class HttpClient {
   private readonly stallTimeoutMs: number;
   private readonly userAgent: string;
-  private readonly maxSockets: number;
-  private readonly httpAgent: http.Agent;
-  private httpsAgent: HttpsAgent | undefined;
+  private readonly dispatcher: Dispatcher;
 
   constructor(opts: { stallTimeoutMs: number; maxSockets: number; userAgent?: string }) {
     this.stallTimeoutMs = opts.stallTimeoutMs;
     this.userAgent = opts.userAgent ?? "deepseek-operator-downloader/0.1";
-    this.maxSockets = opts.maxSockets;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
+    this.dispatcher = proxyDispatcher(opts.stallTimeoutMs, opts.maxSockets);
   }
 
   get stallSeconds(): number {
@@ -55,8 +55,7 @@ export class HttpClient {
   }
 
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent?.destroy();
+    void this.dispatcher.destroy().catch(() => undefined);
   }
 
   async request(url: string, opts: RequestOptions = {}): Promise<Response> {
@@ -72,16 +71,16 @@ export class HttpClient {
       };
       if (opts.token && sameOrigin) headers.authorization = `Bearer ${opts.token}`;
       const res = await this.once(current, opts.method ?? "GET", headers, opts.signal);
-      const status = res.statusCode ?? 0;
+      const status = res.statusCode;
       firstHeaders ??= res.headers;
       const location = res.headers.location;
-      if ([301, 302, 303, 307, 308].includes(status) && location) {
-        res.resume();
+      if ([301, 302, 303, 307, 308].includes(status) && typeof location === "string") {
+        res.body.resume();
         current = new URL(location, current).toString();
         continue;
       }
       const accept = opts.accept ?? [200];
-      if (accept.includes(status)) return { status, headers: res.headers, firstHeaders, body: res, url: current };
+      if (accept.includes(status)) return { status, headers: res.headers, firstHeaders, body: res.body, url: current };
       throw await statusError(res, current);
     }
     throw new Error(`more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`);
@@ -98,43 +97,28 @@ export class HttpClient {
     }
   }
 
-  private once(
+  private async once(
     url: string,
-    method: string,
+    method: "GET" | "HEAD",
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-  ): Promise<IncomingMessage> {
+  ): Promise<Dispatcher.ResponseData> {
     const u = new URL(url);
-    const isHttps = u.protocol === "https:";
-    if (!isHttps && u.protocol !== "http:")
-      return Promise.reject(new Error(`unsupported URL scheme in ${redactUrl(url)}`));
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      let req;
-      if (isHttps) {
-        // Loaded at the first https: URL, so a plain-HTTP mirror (often in-cluster) never pays for TLS.
-        const https = process.getBuiltinModule("node:https");
-        this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: this.maxSockets });
-        req = https.request(u, { method, headers, agent: this.httpsAgent, signal });
-      } else {
-        req = http.request(u, { method, headers, agent: this.httpAgent, signal });
-      }
-      const watch = stallWatch(this.stallTimeoutMs, () => req.destroy(new StallError(url, this.stallTimeoutMs / 1000)));
-      req.once("response", (res) => {
-        watch.stop();
-        resolve(res);
-      });
-      req.once("error", (err) => {
-        watch.stop();
-        reject(err);
-      });
-      req.end();
-    });
+    if (u.protocol !== "https:" && u.protocol !== "http:")
+      throw new Error(`unsupported URL scheme in ${redactUrl(url)}`);
+    try {
+      return await undiciRequest(u, { method, headers, signal, dispatcher: this.dispatcher });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "UND_ERR_HEADERS_TIMEOUT")
+        throw new StallError(url, this.stallTimeoutMs / 1000);
+      throw err;
+    }
   }
 }
 
 /** Reads a whole (small) body as text, with the stall watchdog. */
 export async function readBody(
-  body: IncomingMessage,
+  body: Readable,
   stallMs: number,
   url: string,
   limit = 64 * 1024 * 1024,
@@ -155,7 +139,7 @@ export async function readBody(
   return Buffer.concat(chunks).toString("utf8");
 }
 
-async function statusError(res: IncomingMessage, url: string): Promise<HttpStatusError> {
+async function statusError(res: Dispatcher.ResponseData, url: string): Promise<HttpStatusError> {
   const header = (name: string): string | undefined => {
     const v = res.headers[name];
     return Array.isArray(v) ? v[0] : v;
@@ -164,22 +148,23 @@ async function statusError(res: IncomingMessage, url: string): Promise<HttpStatu
   // A short look at the body helps the message; never wait long for it.
   const chunks: Buffer[] = [];
   let size = 0;
+  const body = res.body;
   await new Promise<void>((resolve) => {
     const done = () => {
       clearTimeout(t);
       resolve();
     };
     const t = setTimeout(() => {
-      res.destroy();
+      body.destroy();
       done();
     }, 2000);
-    res.on("data", (c: Buffer) => {
+    body.on("data", (c: Buffer) => {
       if (size < 2048) chunks.push(c);
       size += c.length;
     });
-    res.once("end", done);
-    res.once("error", done);
-    res.once("close", done);
+    body.once("end", done);
+    body.once("error", done);
+    body.once("close", done);
   });
   if (!detail) {
     const text = Buffer.concat(chunks).toString("utf8").slice(0, 300).trim();
@@ -193,7 +178,7 @@ async function statusError(res: IncomingMessage, url: string): Promise<HttpStatu
     }
   }
   return new HttpStatusError(
-    res.statusCode ?? 0,
+    res.statusCode,
     url,
     header("x-error-code"),
     parseRetryAfter(header("retry-after"), Date.now()),

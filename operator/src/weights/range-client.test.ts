@@ -1,14 +1,16 @@
 // The range client against small servers that misbehave in the ways real ones do.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpStatusError, StallError } from "./errors.ts";
 import { LOCATION_TTL_MS } from "./locations.ts";
-import { RangeClient, SLAB } from "./range-client.ts";
+import { RangeClient, SLAB, type Ranges } from "./range-client.ts";
+import { UndiciRangeClient } from "./undici-ranges.ts";
 
-// Several slabs long, so that slabs are retired and reused within one fetch.
-const FILE = Buffer.alloc(Math.floor(2.5 * SLAB) + 123);
-for (let i = 0; i < FILE.length; i++) FILE[i] = (i * 31 + (i >> 11)) % 256;
+// Several slabs long, so that slabs are retired and reused within one fetch; random bytes, so that a slab
+// reused too early cannot hold the same bytes by chance (a pattern with the slab's period would).
+const FILE = randomBytes(Math.floor(2.5 * SLAB) + 123);
 let server: http.Server;
 let base = "";
 let connections = 0;
@@ -80,7 +82,7 @@ function same(a: Buffer, b: Buffer): void {
   expect(a.equals(b)).toBe(true);
 }
 
-async function fetchRange(client: RangeClient, url: string, start: number, end: number): Promise<Buffer> {
+async function fetchRange(client: Ranges, url: string, start: number, end: number): Promise<Buffer> {
   const out = Buffer.alloc(end - start);
   let seen = start;
   await client.fetch(url, start, end, {
@@ -95,10 +97,15 @@ async function fetchRange(client: RangeClient, url: string, start: number, end: 
   return out;
 }
 
-describe("RangeClient", () => {
+type Options = { stallTimeoutMs: number; now?: () => number; allocate?: (n: number) => Buffer };
+// The socket client serves direct connections; undici's serves networks behind a proxy. Same contract.
+describe.each([
+  ["RangeClient", (o: Options): Ranges => new RangeClient(o)],
+  ["UndiciRangeClient", (o: Options): Ranges => new UndiciRangeClient({ ...o, connections: 4 })],
+])("%s", (_name, make) => {
   it("fetches ranges over one reused connection, following redirects", async () => {
     mode = "range";
-    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const c = make({ stallTimeoutMs: 2000 });
     const before = connections;
     same(await fetchRange(c, `${base}/file`, 0, 1000), FILE.subarray(0, 1000));
     same(await fetchRange(c, `${base}/file`, 1_000_000, FILE.length), FILE.subarray(1_000_000));
@@ -110,7 +117,7 @@ describe("RangeClient", () => {
   it("resolves a redirecting URL once, fetches later ranges where it led, and resolves again when that target expires", async () => {
     mode = "range";
     let now = 1_000_000;
-    const c = new RangeClient({ stallTimeoutMs: 2000, now: () => now });
+    const c = make({ stallTimeoutMs: 2000, now: () => now });
     const firstCommits: (string | undefined)[] = [];
     const get = async (start: number, end: number) => {
       const out = Buffer.alloc(end - start);
@@ -121,6 +128,7 @@ describe("RangeClient", () => {
       same(out, FILE.subarray(start, end));
     };
     resolves = 0;
+    signature = 1;
     await get(0, 1000);
     await get(1000, 500_000);
     await get(500_000, FILE.length);
@@ -141,14 +149,14 @@ describe("RangeClient", () => {
 
   it("skips to the range when a server ignores Range and sends the whole file", async () => {
     mode = "ignore-range";
-    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const c = make({ stallTimeoutMs: 2000 });
     same(await fetchRange(c, `${base}/file`, 2_000_000, 2_100_000), FILE.subarray(2_000_000, 2_100_000));
     c.close();
   });
 
   it("waits for a slow consumer without losing or reordering bytes", async () => {
     mode = "range";
-    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const c = make({ stallTimeoutMs: 2000 });
     const out: Buffer[] = [];
     await c.fetch(`${base}/file`, 0, FILE.length, {
       onData: (_offset, buf) => {
@@ -162,7 +170,7 @@ describe("RangeClient", () => {
 
   it("never reuses a slab before its views are released", async () => {
     mode = "range";
-    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const c = make({ stallTimeoutMs: 2000 });
     const checks: Promise<void>[] = [];
     let bad = 0;
     for (let round = 0; round < 4; round++) {
@@ -189,7 +197,7 @@ describe("RangeClient", () => {
     mode = "range";
     const slabs = new Set<ArrayBufferLike>();
     // Each slab is its own ArrayBuffer starting at byteOffset 0: "aligned" as far as the client can tell.
-    const c = new RangeClient({
+    const c = make({
       stallTimeoutMs: 2000,
       allocate: (n) => {
         const b = Buffer.allocUnsafeSlow(n);
@@ -220,7 +228,7 @@ describe("RangeClient", () => {
 
   it("replaces a reused connection the server closed meanwhile", async () => {
     mode = "close-idle";
-    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const c = make({ stallTimeoutMs: 2000 });
     same(await fetchRange(c, `${base}/file`, 0, 100), FILE.subarray(0, 100));
     await new Promise((r) => setTimeout(r, 30));
     same(await fetchRange(c, `${base}/file`, 100, 200), FILE.subarray(100, 200));
@@ -229,7 +237,7 @@ describe("RangeClient", () => {
 
   it("turns error statuses into HttpStatusError with the Hub's error code", async () => {
     mode = "range";
-    const c = new RangeClient({ stallTimeoutMs: 2000 });
+    const c = make({ stallTimeoutMs: 2000 });
     const err = await c.fetch(`${base}/gone`, 0, 10, { onData: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpStatusError);
     expect(err).toMatchObject({ status: 404, hubErrorCode: "EntryNotFound" });
@@ -238,7 +246,7 @@ describe("RangeClient", () => {
 
   it("refuses a chunked file body, and gives up on a server that never answers", async () => {
     mode = "chunked";
-    const c = new RangeClient({ stallTimeoutMs: 150 });
+    const c = make({ stallTimeoutMs: 150 });
     await expect(c.fetch(`${base}/file`, 0, 10, { onData: () => undefined })).rejects.toThrow(/Content-Length/);
     mode = "slow-start";
     await expect(c.fetch(`${base}/file`, 0, 10, { onData: () => undefined })).rejects.toBeInstanceOf(StallError);

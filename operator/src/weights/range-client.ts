@@ -15,6 +15,12 @@ import { asError } from "../util/errors.ts";
 
 export type HeaderMap = Record<string, string>;
 
+/** What a transfer needs from a range client (this one, or UndiciRangeClient behind a proxy). */
+export interface Ranges {
+  fetch(url: string, start: number, end: number, req: RangeRequest): Promise<void>;
+  close(): void;
+}
+
 export type RangeResponse = { status: number; headers: HeaderMap; firstHeaders: HeaderMap; url: string };
 
 export type RangeRequest = {
@@ -43,7 +49,7 @@ const MAX_HEAD = 64 * 1024;
  * position unrelated to their file offset and are moved once the body starts, so keep them few.
  */
 const HEAD_READ = 16 * 1024;
-const MAX_REDIRECTS = 5;
+export const MAX_REDIRECTS = 5;
 const MAX_IDLE_PER_ORIGIN = 16;
 
 type Head = { status: number; headers: HeaderMap };
@@ -53,10 +59,10 @@ type Head = { status: number; headers: HeaderMap };
  * moved on to another slab (no read can land in it) and every view was released. Reuse saves allocating
  * and collecting a slab per slab received: about a fifth of the downloader's user CPU in bench/weights.ts.
  */
-type Slab = { buf: Buffer; refs: number; retired: boolean };
+export type Slab = { buf: Buffer; refs: number; retired: boolean };
 
 /** Free standard-size slabs, shared by the connections of one client. */
-class SlabPool {
+export class SlabPool {
   private readonly free: Buffer[] = [];
   private readonly max: number;
   /** Allocates standard slabs with aligned addresses (for direct writes), when set. */
@@ -216,7 +222,21 @@ function parseHead(text: string): Head {
   return { status: Number(m[1]), headers };
 }
 
-export class RangeClient {
+/**
+ * The bytes to skip before `start` in a 200 or 206 answer to a ranged GET: none when the server honoured
+ * the range, `start` when it sent the whole file. Throws on a Content-Range for other bytes.
+ */
+export function checkRangeAnswer(status: number, h: HeaderMap, url: string, start: number, end: number): number {
+  if (status !== 206) return start;
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h["content-range"] ?? "");
+  if (!m || Number(m[1]) !== start)
+    throw new Error(
+      `${redactUrl(url)}: asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(h["content-range"])}`,
+    );
+  return 0;
+}
+
+export class RangeClient implements Ranges {
   private readonly stallMs: number;
   private readonly userAgent: string;
   private readonly idle = new Map<string, Conn[]>();
@@ -307,17 +327,12 @@ export class RangeClient {
           `${redactUrl(current)} answered with Transfer-Encoding ${h["transfer-encoding"]}; a file body needs a Content-Length`,
         );
       }
-      let skip = 0;
-      if (head.status === 206) {
-        const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h["content-range"] ?? "");
-        if (!m || Number(m[1]) !== start) {
-          conn.destroy();
-          throw new Error(
-            `${redactUrl(current)}: asked for bytes ${start}-${end - 1}, got Content-Range ${JSON.stringify(h["content-range"])}`,
-          );
-        }
-      } else {
-        skip = start; // the server ignored Range: skip what we already have
+      let skip: number;
+      try {
+        skip = checkRangeAnswer(head.status, h, current, start, end);
+      } catch (err) {
+        conn.destroy();
+        throw err;
       }
       const length = h["content-length"] !== undefined ? Number(h["content-length"]) : undefined;
       this.locations.remember(url, current, firstHeaders);
@@ -568,7 +583,7 @@ export class RangeClient {
   }
 }
 
-function prematureEnd(url: string, got: number, want: number, cause?: NodeJS.ErrnoException): Error {
+export function prematureEnd(url: string, got: number, want: number, cause?: NodeJS.ErrnoException): Error {
   const err = new Error(
     `${redactUrl(url)}: connection closed after ${got} of ${want} bytes${cause ? ` (${cause.message})` : ""}`,
   ) as NodeJS.ErrnoException;

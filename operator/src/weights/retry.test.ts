@@ -35,6 +35,20 @@ describe("classify", () => {
     expect(classify(new StallError("u", 60))).toMatchObject({ kind: "transient", reason: "Stalled" });
   });
 
+  it("stops on a certificate it does not trust, naming the CA bundle that fixes it", () => {
+    for (const code of [
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "ERR_TLS_CERT_ALTNAME_INVALID",
+    ])
+      expect(classify(errno(code))).toMatchObject({
+        kind: "permanent",
+        reason: "NetworkError",
+        message: expect.stringContaining("weights.caBundle"),
+      });
+    expect(classify(errno("UND_ERR_BODY_TIMEOUT"))).toMatchObject({ kind: "transient" });
+  });
+
   it("keeps the reason of a WeightsError", () => {
     expect(classify(new WeightsError("ChecksumMismatch", "x"))).toMatchObject({
       kind: "transient",

@@ -27,7 +27,23 @@ const TRANSIENT_CODES = new Set([
   "ENETUNREACH",
   "EHOSTUNREACH",
   "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
   "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
+/** A certificate this process does not trust: no retry changes that, the trust store must. */
+const UNTRUSTED_CERT_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
 /** Sorts an error from a transfer into permanent (stop everything) or transient (retry this transfer). */
@@ -68,6 +84,14 @@ export function classify(err: unknown): Classified {
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
+  if (code && UNTRUSTED_CERT_CODES.has(code))
+    return {
+      kind: "permanent",
+      reason: "NetworkError",
+      message:
+        `${code}: ${message}: the server's certificate is not trusted here; behind a TLS-inspecting proxy, ` +
+        "give the downloader the proxy's CA (the chart's weights.caBundle)",
+    };
   if (code && TRANSIENT_CODES.has(code))
     return { kind: "transient", reason: "NetworkError", message: `${code}: ${message}` };
   // Unknown socket-level failures (aborted responses, parser errors) are worth another try.

@@ -7,13 +7,13 @@ import { WeightsError } from "./errors.ts";
 import type { DirectIo } from "./direct-io.ts";
 import type { FileJob } from "./file-job.ts";
 import { PositionalWriter } from "./positional-writer.ts";
-import type { RangeClient } from "./range-client.ts";
+import type { Ranges } from "./range-client.ts";
 import { backoffDelayMs, classify, type RetryPolicy } from "./retry.ts";
 import type { Source } from "./source.ts";
 import { asError } from "../util/errors.ts";
 
 export type TransferContext = {
-  ranges: RangeClient;
+  ranges: Ranges;
   /** Direct writes from the range client's aligned slabs; null where the filesystem refuses them. */
   directIo: DirectIo | null;
   source: Source;
