@@ -15,7 +15,7 @@ import { REPO_ROOT } from "../test/e2e/lib/paths.ts";
 import { installOperatorIdentity, startOperator, waitUntilCreatable } from "../test/harness/operator.ts";
 import { controlPlaneCpu, createNamespace } from "./lib/cluster.ts";
 import { pool } from "./lib/pool.ts";
-import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren } from "./lib/deployments.ts";
+import { benchDeployment, DSD_RESOURCE as GROUP, floorChildren, writtenStatus } from "./lib/deployments.ts";
 
 const N = Number(process.env.BENCH_N ?? 200);
 const WIDTH = 4;
@@ -71,20 +71,13 @@ const op = await startOperator({
   namespaces: [watched.name],
   extraEnv: { LOG_LEVEL: "warn", DSO_JOB_POD_LABELS: "" },
 });
-let status: Record<string, unknown> | undefined;
+let status: Record<string, unknown>;
 try {
   await api.createNamespacedCustomObject({ ...GROUP, namespace: watched.name, body: manifest(watched.name, 0) });
-  for (let i = 0; i < 120 && !status; i++) {
-    const o = (await api.getNamespacedCustomObject({ ...GROUP, namespace: watched.name, name: "cost-0" })) as {
-      status?: Record<string, unknown>;
-    };
-    if (o.status?.observedGeneration !== undefined) status = o.status;
-    else await new Promise((r) => setTimeout(r, 500));
-  }
+  status = await writtenStatus(api, watched.name, "cost-0");
 } finally {
   await op.stop();
 }
-if (!status) throw new Error("the operator wrote no status within 60 s");
 
 const ns = await createNamespace("cost");
 const children = Array.from({ length: N }, (_, i) => floorChildren(manifest(ns.name, i), i)); // as the reconcile bench's floor sends them

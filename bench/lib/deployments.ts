@@ -1,5 +1,6 @@
 // The DeepSeekDeployments the control-plane benches create, and the children the operator applies for one,
 // as a plain client sends them (the reconcile bench's floor).
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { API_VERSION, GROUP, PLURAL, VERSION, parseSpec } from "../../operator/src/api/index.ts";
 import {
   renderService,
@@ -57,4 +58,16 @@ export function floorChildren(manifest: ReturnType<typeof benchDeployment>, i: n
   ];
   if (!uid) for (const o of objects) o.metadata.ownerReferences = [];
   return objects;
+}
+
+/** The status the operator wrote for `name`, once it has written one (the first with observedGeneration). */
+export async function writtenStatus(api: CustomObjectsApi, ns: string, name: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 120; i++) {
+    const o = (await api.getNamespacedCustomObject({ ...DSD_RESOURCE, namespace: ns, name })) as {
+      status?: Record<string, unknown>;
+    };
+    if (o.status?.observedGeneration !== undefined) return o.status;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`bench: the operator wrote no status for ${ns}/${name} within 60 s`);
 }
