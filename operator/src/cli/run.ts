@@ -82,7 +82,7 @@ const USAGE = `usage: deepseek-operator run [flags]
   --metrics-port N            /metrics port (env DSO_METRICS_PORT; default 8080)
   --health-port N             /healthz and /readyz port (env DSO_HEALTH_PORT; default 8081)
   --bind-address ADDR         address to serve on (env DSO_BIND_ADDRESS; default 0.0.0.0)
-  --workers N                 concurrent reconciles (env DSO_WORKERS; default 4)
+  --workers N                 concurrent reconciles (env DSO_WORKERS; default 16)
   --operator-image IMAGE      image for download Jobs (env DSO_OPERATOR_IMAGE)
   --job-pod-labels JSON       extra labels on Job pods (env DSO_JOB_POD_LABELS)
   --job-pod-annotations JSON  extra annotations on Job pods (env DSO_JOB_POD_ANNOTATIONS)
@@ -109,7 +109,7 @@ const OPTIONS = {
   "metrics-port": { type: "string", default: env.DSO_METRICS_PORT ?? "8080" },
   "health-port": { type: "string", default: env.DSO_HEALTH_PORT ?? "8081" },
   "bind-address": { type: "string", default: env.DSO_BIND_ADDRESS ?? "0.0.0.0" },
-  workers: { type: "string", default: env.DSO_WORKERS ?? "4" },
+  workers: { type: "string", default: env.DSO_WORKERS ?? "16" },
   "operator-image": {
     type: "string",
     default: env.DSO_OPERATOR_IMAGE ?? "ghcr.io/deepseek-operator/deepseek-operator:0.1.0",
