@@ -3,6 +3,7 @@
 // ask ~2,500 times if every part started from the resolve URL. Like huggingface_hub (which resolves once
 // and hands the CDN URL to hf_transfer), the downloader resolves a file once and fetches its parts from
 // where the bytes are, until the signed URL expires or is refused.
+import { HttpStatusError } from "./errors.ts";
 import type { HeaderMap } from "./range-client.ts";
 
 /** Longest reuse of a redirect target whose URL does not say when it expires. */
@@ -69,5 +70,22 @@ export class Locations {
   /** Forgets `l` for `url` (unless another fetch already replaced it). */
   forget(url: string, l: Location): void {
     if (this.byUrl.get(url) === l) this.byUrl.delete(url);
+  }
+
+  /**
+   * Runs `follow` from where `url` led before (with that first answer's headers), or from `url` itself; a
+   * known target that answers as stale is forgotten and `url` followed again.
+   */
+  async via(url: string, follow: (from: string, firstHeaders?: HeaderMap) => Promise<void>): Promise<void> {
+    const known = this.get(url);
+    if (known) {
+      try {
+        return await follow(known.url, known.firstHeaders);
+      } catch (err) {
+        if (!(err instanceof HttpStatusError) || !isStaleLocationStatus(err.status)) throw err;
+        this.forget(url, known);
+      }
+    }
+    return follow(url);
   }
 }

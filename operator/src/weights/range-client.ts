@@ -1,15 +1,16 @@
 // The byte mover: ranged GETs over keep-alive HTTP/1.1 connections that read straight into pooled slabs
 // (net/tls `onread`), so the kernel copies socket bytes once into memory that goes to the hasher and to
-// disk as is (with aligned slabs, placed so that whole slabs can be written with O_DIRECT). node:http costs several
-// times more CPU per byte (a parser copy and an allocation per 64 KiB
-// chunk, a promise per chunk); on a busy node that CPU is the download rate. Only what a file transfer
-// needs is spoken: Content-Length bodies, redirects (Authorization dropped when the origin changes),
-// error statuses as HttpStatusError. Listings and other small requests go through node:http (http.ts).
+// disk as is (with aligned slabs, placed so that whole slabs can be written with O_DIRECT). An HTTP library
+// copies each chunk at least once more: undici's client (undici-ranges.ts, the path behind a proxy) moves
+// 0.62 of this one's rate at twice the CPU (docs/weights.md, Bench); on a busy node that CPU is the download
+// rate. Only what a file transfer needs is spoken: Content-Length bodies, redirects (Authorization dropped
+// when the origin changes), error statuses as HttpStatusError. Listings and other small requests go through
+// undici (http.ts).
 import net from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { DIO_ALIGN, mod } from "./direct-io.ts";
 import { HttpStatusError, redactUrl, StallError } from "./errors.ts";
-import { isStaleLocationStatus, Locations } from "./locations.ts";
+import { Locations } from "./locations.ts";
 import { parseRetryAfter } from "./retry.ts";
 import { asError } from "../util/errors.ts";
 
@@ -266,17 +267,8 @@ export class RangeClient implements Ranges {
    * that redirected before starts where its bytes were found (locations.ts), and resolves again when that
    * target answers as expired or gone.
    */
-  async fetch(url: string, start: number, end: number, req: RangeRequest): Promise<void> {
-    const known = this.locations.get(url);
-    if (known) {
-      try {
-        return await this.follow(url, known.url, known.firstHeaders, start, end, req);
-      } catch (err) {
-        if (!(err instanceof HttpStatusError) || !isStaleLocationStatus(err.status)) throw err;
-        this.locations.forget(url, known);
-      }
-    }
-    return this.follow(url, url, undefined, start, end, req);
+  fetch(url: string, start: number, end: number, req: RangeRequest): Promise<void> {
+    return this.locations.via(url, (from, firstHeaders) => this.follow(url, from, firstHeaders, start, end, req));
   }
 
   /** The redirect chain from `from` (`url` itself, or where it led before, with that first answer's headers). */

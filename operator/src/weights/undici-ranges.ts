@@ -7,7 +7,7 @@ import { EnvHttpProxyAgent, type Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "node:http";
 import { DIO_ALIGN } from "./direct-io.ts";
 import { HttpStatusError, redactUrl, StallError } from "./errors.ts";
-import { isStaleLocationStatus, Locations } from "./locations.ts";
+import { Locations } from "./locations.ts";
 import {
   checkRangeAnswer,
   MAX_REDIRECTS,
@@ -66,17 +66,8 @@ export class UndiciRangeClient implements Ranges {
     void this.dispatcher.destroy().catch(() => undefined);
   }
 
-  async fetch(url: string, start: number, end: number, req: RangeRequest): Promise<void> {
-    const known = this.locations.get(url);
-    if (known) {
-      try {
-        return await this.follow(url, known.url, known.firstHeaders, start, end, req);
-      } catch (err) {
-        if (!(err instanceof HttpStatusError) || !isStaleLocationStatus(err.status)) throw err;
-        this.locations.forget(url, known);
-      }
-    }
-    return this.follow(url, url, undefined, start, end, req);
+  fetch(url: string, start: number, end: number, req: RangeRequest): Promise<void> {
+    return this.locations.via(url, (from, firstHeaders) => this.follow(url, from, firstHeaders, start, end, req));
   }
 
   private async follow(
